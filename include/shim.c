@@ -1,0 +1,125 @@
+/*
+ * C shim of app_otrsticket. AST_MODULE_INFO must be expanded by a C compiler
+ * against the same headers Asterisk was built with: it records the GPL key
+ * and AST_BUILDOPT_SUM, which the loader checks.
+ */
+#define AST_MODULE "app_otrsticket"
+#define AST_MODULE_SELF_SYM __internal_app_otrsticket_self
+
+#include <asterisk.h>
+#include <asterisk/module.h>
+#include <asterisk/pbx.h>
+#include <asterisk/channel.h>
+#include <asterisk/cli.h>
+#include <asterisk/logger.h>
+#include <asterisk/paths.h>
+#include <asterisk/strings.h>
+
+#include "shim.h"
+
+/* Implemented in Rust (src/asterisk/module.rs), each guarded against panics. */
+extern int otrs_rs_load(void);
+extern int otrs_rs_unload(void);
+extern int otrs_rs_reload(void);
+
+static enum ast_module_load_result load_module(void)
+{
+	return (enum ast_module_load_result) otrs_rs_load();
+}
+
+static int unload_module(void)
+{
+	return otrs_rs_unload();
+}
+
+static int reload_module(void)
+{
+	return otrs_rs_reload();
+}
+
+struct ast_module *otrs_shim_self(void)
+{
+	return AST_MODULE_SELF;
+}
+
+void otrs_shim_log(int level, const char *file, int line, const char *func, const char *msg)
+{
+	ast_log(level, file, line, func, "%s\n", msg);
+}
+
+void otrs_shim_verb(int level, const char *msg)
+{
+	ast_verb(level, "%s\n", msg);
+}
+
+void otrs_shim_channel_lock(struct ast_channel *chan)
+{
+	ast_channel_lock(chan);
+}
+
+void otrs_shim_channel_unlock(struct ast_channel *chan)
+{
+	ast_channel_unlock(chan);
+}
+
+int otrs_shim_caller_number(struct ast_channel *chan, char *buf, size_t len)
+{
+	int found = 0;
+	struct ast_party_caller *caller;
+
+	if (!len) {
+		return 0;
+	}
+	buf[0] = '\0';
+	ast_channel_lock(chan);
+	caller = ast_channel_caller(chan);
+	if (caller && caller->id.number.valid && caller->id.number.str) {
+		ast_copy_string(buf, caller->id.number.str, len);
+		found = 1;
+	}
+	ast_channel_unlock(chan);
+	return found;
+}
+
+int otrs_shim_getvar(struct ast_channel *chan, const char *name, char *buf, size_t len)
+{
+	int found = 0;
+	const char *value;
+
+	if (!len) {
+		return 0;
+	}
+	buf[0] = '\0';
+	ast_channel_lock(chan);
+	value = pbx_builtin_getvar_helper(chan, name);
+	if (value) {
+		ast_copy_string(buf, value, len);
+		found = 1;
+	}
+	ast_channel_unlock(chan);
+	return found;
+}
+
+int otrs_shim_register_app(const char *name, int (*exec)(struct ast_channel *, const char *),
+                           const char *synopsis, const char *description)
+{
+	return ast_register_application2(name, exec, synopsis, description, AST_MODULE_SELF);
+}
+
+int otrs_shim_cli_register(struct ast_cli_entry *entries, int count)
+{
+	return __ast_cli_register_multiple(entries, count, AST_MODULE_SELF);
+}
+
+const char *otrs_shim_spool_dir(void)
+{
+	return ast_config_AST_SPOOL_DIR;
+}
+
+AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "OTRS ticket for incoming calls",
+	.support_level = AST_MODULE_SUPPORT_EXTENDED,
+	.load = load_module,
+	.unload = unload_module,
+	.reload = reload_module,
+	.load_pri = AST_MODPRI_DEFAULT,
+);

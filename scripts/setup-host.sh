@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages this project needs on the host:
+#   debootstrap                  builds the Asterisk sandbox (scripts/sandbox.sh)
+#   mariadb-server/-client       the private test database (scripts/mariadb.sh)
+#   clang-14, libclang1-14, libclang-common-14-dev   bindgen (build.rs)
+#   gcc, libc6-dev, pkg-config   the C shim and linking
+#   curl, ca-certificates        fetching, talking to the stand-in
+# Nothing is done (no apt at all) when everything is installed already.
+#
+# The mariadb-server package comes with a system service; the project never
+# uses it (scripts/mariadb.sh runs its own mariadbd: own data dir, socket and
+# port). So the install is kept from starting it, and a service that is
+# already running is left alone: it does not get in our way.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+packages=(
+    debootstrap
+    mariadb-server mariadb-client
+    libclang1-14 libclang-common-14-dev clang-14
+    pkg-config gcc libc6-dev
+    curl ca-certificates
+)
+
+[ "$(id -u)" = 0 ] || die "$0 needs root (apt-get install)"
+
+# The packages of the list that are not fully installed. One dpkg-query for
+# all of them (it names the unknown ones on stderr, and exits 1 then).
+not_installed() {
+    local status
+    status=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
+    for p in "${packages[@]}"; do
+        grep -qx "$p install ok installed" <<<"$status" || echo "$p"
+    done
+}
+
+mapfile -t missing < <(not_installed)
+if [ ${#missing[@]} -eq 0 ]; then
+    say "host packages already installed"
+    exit 0
+fi
+
+say "installing: ${missing[*]}"
+
+# Keep the postinst scripts from starting services (mariadb's above all):
+# invoke-rc.d and deb-systemd-invoke ask /usr/sbin/policy-rc.d, and 101
+# means "forbidden". Only when the machine has no policy of its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# temporary, from app_otrsticket scripts/setup-host.sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q || die "apt-get update failed"
+# No recommends: they add a lot and nothing we use (libc6-dev, which gcc only
+# recommends, is in the list).
+apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    || die "apt-get install ${missing[*]} failed"
+
+mapfile -t still < <(not_installed)
+[ ${#still[@]} -eq 0 ] || die "still not installed after apt-get: ${still[*]}"
+say "host packages installed"

@@ -1,0 +1,173 @@
+//! The dialplan application OTRSTicket(number[,profile]).
+
+use std::os::raw::c_char;
+use std::time::Instant;
+
+use crate::args;
+use crate::asterisk::channel::Channel;
+use crate::asterisk::{self, copy_cstr, sys};
+use crate::flow::{self, CallInfo, Outcome, Status};
+use crate::state::{self, InFlight, STATS};
+use crate::stats::Stats;
+
+pub const NAME: &std::ffi::CStr = c"OTRSTicket";
+pub const SYNOPSIS: &std::ffi::CStr = c"Create an OTRS/Znuny ticket for the caller before the call reaches an operator";
+pub const DESCRIPTION: &std::ffi::CStr = c"Syntax: OTRSTicket(number[,profile])
+  number   the caller's number, usually ${CALLERID(num)}
+  profile  a section of otrs.conf (default: [default])
+
+Finds the caller in the OTRS customer database (customer_user.phone and
+.mobile, numbers compared after normalisation) and creates a ticket through
+the GenericInterface SOAP connector. An unknown or anonymous caller gets a
+ticket for the 'unknown_customer' of otrs.conf. The call always goes on:
+the application waits at most 'timeout' milliseconds and returns 0 (-1 only
+when the caller hung up meanwhile).
+
+Sets these channel variables:
+  OTRSSTATUS        CREATED  the ticket was created
+                    FAILED   it was not (see OTRSERROR)
+  OTRSERROR         short reason when not created, else empty
+  OTRSTICKETID      the ticket's TicketID
+  OTRSTICKETNUMBER  the ticket number agents see (e.g. 2026112610000015)
+  OTRSARTICLEID     the first article's ArticleID
+  OTRSCUSTOMERUSER  the customer login the ticket belongs to
+  OTRSCUSTOMERID    that customer's company (customer_id)
+  OTRSMATCHES       customer records that matched the number (0 = unknown)
+";
+
+const VARIABLES: &[&str] = &[
+    "OTRSSTATUS",
+    "OTRSERROR",
+    "OTRSTICKETID",
+    "OTRSTICKETNUMBER",
+    "OTRSARTICLEID",
+    "OTRSCUSTOMERUSER",
+    "OTRSCUSTOMERID",
+    "OTRSMATCHES",
+];
+
+/// Entry point Asterisk calls on the channel's thread.
+pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
+    crate::guard::guard("OTRSTicket()", 0, || {
+        // SAFETY: Asterisk passes the live channel and the argument string.
+        let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
+            return 0;
+        };
+        let data = unsafe { copy_cstr(data) };
+        run(&chan, &data)
+    })
+}
+
+fn run(chan: &Channel, data: &str) -> i32 {
+    let _in = InFlight::enter();
+    let started = Instant::now();
+    Stats::count(&STATS.calls);
+    let outcome = crate::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
+    let outcome = outcome.unwrap_or_else(|| failed("internal error (see the Asterisk log)"));
+    STATS.record_latency(started.elapsed());
+    match outcome.status {
+        Status::Created => Stats::count(&STATS.created),
+        Status::Failed => {
+            Stats::count(&STATS.failed);
+            STATS.record_error(&outcome.error);
+        }
+    }
+    if outcome.matches == Some(0) {
+        Stats::count(&STATS.unknown_callers);
+    }
+    set_variables(chan, &outcome);
+    if chan.hung_up() {
+        -1
+    } else {
+        0
+    }
+}
+
+fn failed(reason: &str) -> Outcome {
+    Outcome {
+        status: Status::Failed,
+        error: reason.to_string(),
+        ticket: None,
+        customer_user: String::new(),
+        customer_id: String::new(),
+        matches: None,
+        caller: String::new(),
+    }
+}
+
+fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
+    let Some(svc) = state::current() else {
+        return failed("module not configured");
+    };
+    let a = args::split(data, chan.caller_number().as_deref());
+    let profile = match svc.config.profile(&a.profile) {
+        Some(p) => p,
+        None => {
+            crate::log_warning!("OTRSTicket: no profile [{}] in otrs.conf; using [default]", a.profile);
+            match svc.config.profile("default") {
+                Some(p) => p,
+                None => return failed("no [default] profile"),
+            }
+        }
+    };
+    let id = chan.identity();
+    let call = CallInfo {
+        caller: a.number,
+        channel: id.name,
+        uniqueid: id.uniqueid,
+        linkedid: id.linkedid,
+        exten: id.exten,
+        context: id.context,
+    };
+    let deadline = state::deadline_from(started, &svc.config);
+    let outcome = {
+        let _service = chan.autoservice();
+        flow::handle_call(&svc, profile, &call, deadline)
+    };
+    match (&outcome.status, &outcome.ticket) {
+        (Status::Created, Some(t)) => crate::log_verbose!(
+            "OTRSTicket: {} call {} from {}: ticket {} (id {}) for customer {} in queue {} ({} ms)",
+            call.channel,
+            call.uniqueid,
+            outcome.caller,
+            t.ticket_number,
+            t.ticket_id,
+            outcome.customer_user,
+            profile.queue,
+            started.elapsed().as_millis()
+        ),
+        _ => crate::log_warning!(
+            "OTRSTicket: {} call {} from {}: no ticket: {}",
+            call.channel,
+            call.uniqueid,
+            outcome.caller,
+            outcome.error
+        ),
+    }
+    outcome
+}
+
+fn set_variables(chan: &Channel, o: &Outcome) {
+    let t = o.ticket.as_ref();
+    let values = [
+        o.status.as_str().to_string(),
+        o.error.clone(),
+        t.map(|t| t.ticket_id.clone()).unwrap_or_default(),
+        t.map(|t| t.ticket_number.clone()).unwrap_or_default(),
+        t.map(|t| t.article_id.clone()).unwrap_or_default(),
+        o.customer_user.clone(),
+        o.customer_id.clone(),
+        o.matches.map(|m| m.to_string()).unwrap_or_default(),
+    ];
+    for (name, value) in VARIABLES.iter().zip(values.iter()) {
+        chan.set_var(name, value);
+    }
+}
+
+pub fn register() -> bool {
+    asterisk::register_application(NAME, exec, SYNOPSIS, DESCRIPTION)
+}
+
+pub fn unregister() {
+    asterisk::unregister_application(NAME);
+}

@@ -1,0 +1,64 @@
+//! The one place that talks to Asterisk's C API. Everything `unsafe` lives
+//! here, behind small safe wrappers; the rest of the module never sees a raw
+//! pointer.
+
+#[allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, clippy::all)]
+pub mod sys {
+    include!(concat!(env!("OUT_DIR"), "/asterisk_bindings.rs"));
+}
+
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod log;
+
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+
+/// A C string for Asterisk: interior NUL bytes are dropped, not an error,
+/// so untrusted text can never truncate or fail a call.
+pub fn cstring(s: &str) -> CString {
+    CString::new(s.replace('\0', "")).unwrap_or_default()
+}
+
+/// Copies a C string Asterisk owns; invalid UTF-8 is replaced, NULL is "".
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string valid for the call.
+pub unsafe fn copy_cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// Asterisk's version string, e.g. "22.6.0".
+pub fn version() -> String {
+    // SAFETY: returns a static string owned by Asterisk.
+    unsafe { copy_cstr(sys::ast_get_version()) }
+}
+
+/// The spool directory Asterisk was configured with.
+pub fn spool_dir() -> String {
+    // SAFETY: a static string owned by Asterisk.
+    unsafe { copy_cstr(sys::otrs_shim_spool_dir()) }
+}
+
+/// Registers a dialplan application of this module.
+pub fn register_application(
+    name: &'static CStr,
+    exec: unsafe extern "C" fn(*mut sys::ast_channel, *const c_char) -> i32,
+    synopsis: &'static CStr,
+    description: &'static CStr,
+) -> bool {
+    // SAFETY: all strings are 'static; Asterisk copies what it keeps.
+    unsafe { sys::otrs_shim_register_app(name.as_ptr(), Some(exec), synopsis.as_ptr(), description.as_ptr()) == 0 }
+}
+
+pub fn unregister_application(name: &'static CStr) {
+    // SAFETY: a static NUL-terminated name.
+    unsafe {
+        sys::ast_unregister_application(name.as_ptr());
+    }
+}

@@ -1,0 +1,471 @@
+//! `otrs.conf`: the model of the configuration and its validation. Parsing
+//! the file is Asterisk's job (config API); this takes its sections as plain
+//! name/value lists, so every rule here is tested without Asterisk.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::number::NumberPlan;
+use crate::template;
+
+/// One `[section]` of the file, entries in file order.
+#[derive(Clone, Debug, Default)]
+pub struct Section {
+    pub name: String,
+    pub entries: Vec<(String, String)>,
+}
+
+/// Placeholders a title, subject or body template may use.
+pub const PLACEHOLDERS: &[&str] = &[
+    "caller",
+    "caller_name",
+    "customer_name",
+    "customer_user",
+    "customer_id",
+    "customer_email",
+    "matches",
+    "channel",
+    "uniqueid",
+    "linkedid",
+    "exten",
+    "context",
+    "time",
+    "date",
+    "profile",
+];
+
+pub const DEFAULT_TITLE: &str = "Call from ${caller_name} (${caller})";
+pub const DEFAULT_SUBJECT: &str = "Phone call from ${caller}";
+pub const DEFAULT_BODY: &str = "Incoming call from ${caller} at ${time}.\\n\
+Customer: ${customer_name} (login ${customer_user}, customer ${customer_id}).\\n\
+Dialled: ${exten}@${context}, channel ${channel}, call ${uniqueid}.";
+
+#[derive(Clone, PartialEq)]
+pub struct General {
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    pub timeout: Duration,
+    pub use_session: bool,
+    pub dbhost: String,
+    pub dbport: u16,
+    pub dbname: String,
+    pub dbuser: String,
+    pub dbpass: String,
+    pub dbsock: Option<String>,
+    pub plan: NumberPlan,
+    pub unknown_customer: String,
+    /// How often changed customers are picked up from the database.
+    pub refresh_interval: Duration,
+    /// How often the whole customer index is rebuilt (catches deletions).
+    pub full_refresh_interval: Duration,
+}
+
+impl fmt::Debug for General {
+    // By hand: the passwords must never reach a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("General")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field("password", &"********")
+            .field("timeout", &self.timeout)
+            .field("dbhost", &self.dbhost)
+            .field("dbport", &self.dbport)
+            .field("dbname", &self.dbname)
+            .field("dbuser", &self.dbuser)
+            .field("dbpass", &"********")
+            .field("dbsock", &self.dbsock)
+            .field("plan", &self.plan)
+            .field("unknown_customer", &self.unknown_customer)
+            .finish()
+    }
+}
+
+/// A ticket profile: a `[section]` other than `[general]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub queue: String,
+    pub state: String,
+    pub priority: String,
+    pub ticket_type: Option<String>,
+    pub title: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub general: General,
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+impl Config {
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        let name = if name.is_empty() { "default" } else { name };
+        self.profiles.get(&name.to_ascii_lowercase())
+    }
+}
+
+/// Why a configuration was refused: always names the option and section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+const GENERAL_KEYS: &[&str] = &[
+    "url",
+    "user",
+    "password",
+    "timeout",
+    "use_session",
+    "dbhost",
+    "dbport",
+    "dbname",
+    "dbuser",
+    "dbpass",
+    "dbsock",
+    "country_code",
+    "national_prefix",
+    "international_prefix",
+    "national_number_length",
+    "unknown_customer",
+    "refresh_interval",
+    "full_refresh_interval",
+];
+
+const PROFILE_KEYS: &[&str] = &["queue", "state", "priority", "type", "title", "subject", "body"];
+
+/// Looks options up in one section; remembers which were used so unknown
+/// ones can be reported.
+struct Options<'a> {
+    section: &'a Section,
+}
+
+impl<'a> Options<'a> {
+    /// The last value given for `key` (as Asterisk's own modules do).
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.section
+            .entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim())
+    }
+
+    fn required(&self, key: &str) -> Result<&'a str, ConfigError> {
+        match self.get(key) {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => err(format!(
+                "missing required option '{key}' in [{}] of otrs.conf",
+                self.section.name
+            )),
+        }
+    }
+
+    fn string(&self, key: &str, default: &str) -> String {
+        match self.get(key) {
+            Some(v) if !v.is_empty() => v.to_string(),
+            _ => default.to_string(),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str, default: T, min: T, max: T) -> Result<T, ConfigError>
+    where
+        T: PartialOrd + fmt::Display + Copy,
+    {
+        let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
+            return Ok(default);
+        };
+        match v.parse::<T>() {
+            Ok(n) if n >= min && n <= max => Ok(n),
+            _ => err(format!(
+                "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected a whole number from {min} to {max}",
+                self.section.name
+            )),
+        }
+    }
+
+    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
+            return Ok(default);
+        };
+        match v.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" | "y" | "t" => Ok(true),
+            "no" | "false" | "off" | "0" | "n" | "f" => Ok(false),
+            _ => err(format!(
+                "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected yes or no",
+                self.section.name
+            )),
+        }
+    }
+
+    fn unknown(&self, known: &[&str]) -> Vec<String> {
+        self.section
+            .entries
+            .iter()
+            .filter(|(k, _)| !known.iter().any(|n| n.eq_ignore_ascii_case(k)))
+            .map(|(k, _)| format!("unknown option '{k}' in [{}] of otrs.conf is ignored", self.section.name))
+            .collect()
+    }
+}
+
+fn digits_only(key: &str, v: &str) -> Result<String, ConfigError> {
+    if v.chars().all(|c| c.is_ascii_digit()) && v.len() <= 6 {
+        Ok(v.to_string())
+    } else {
+        err(format!(
+            "invalid value '{v}' for option '{key}' in [general] of otrs.conf: expected up to 6 digits"
+        ))
+    }
+}
+
+fn parse_general(s: &Section) -> Result<General, ConfigError> {
+    let o = Options { section: s };
+    let url = o.required("url")?.to_string();
+    check_url(&url)?;
+    let timeout_ms: u64 = o.number("timeout", 3000, 100, 60_000)?;
+    let country_code = digits_only("country_code", &o.string("country_code", ""))?;
+    let national_prefix = digits_only("national_prefix", &o.string("national_prefix", "0"))?;
+    let mut international_prefixes = Vec::new();
+    for p in o.string("international_prefix", "00").split(',') {
+        let p = p.trim();
+        if !p.is_empty() {
+            international_prefixes.push(digits_only("international_prefix", p)?);
+        }
+    }
+    let nnl: usize = o.number("national_number_length", 0, 0, 15)?;
+    let unknown_customer = o.required("unknown_customer")?.to_string();
+    if unknown_customer.chars().any(char::is_control) {
+        return err("invalid value for option 'unknown_customer' in [general] of otrs.conf: control characters");
+    }
+    Ok(General {
+        url,
+        user: o.required("user")?.to_string(),
+        password: o.required("password")?.to_string(),
+        timeout: Duration::from_millis(timeout_ms),
+        use_session: o.boolean("use_session", true)?,
+        dbhost: o.string("dbhost", "localhost"),
+        dbport: o.number("dbport", 3306, 1, 65535)?,
+        dbname: o.string("dbname", "otrs"),
+        dbuser: o.required("dbuser")?.to_string(),
+        dbpass: o.string("dbpass", ""),
+        dbsock: o.get("dbsock").filter(|v| !v.is_empty()).map(str::to_string),
+        plan: NumberPlan {
+            country_code,
+            national_prefix,
+            international_prefixes,
+            national_number_length: (nnl > 0).then_some(nnl),
+        },
+        unknown_customer,
+        refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
+        full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
+    })
+}
+
+/// Only plain http(s) URLs without whitespace or control characters: a
+/// CR/LF in a URL would let the config inject HTTP headers.
+fn check_url(url: &str) -> Result<(), ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    let scheme_ok = lower.starts_with("http://") || lower.starts_with("https://");
+    if !scheme_ok || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return err(format!(
+            "invalid value '{url}' for option 'url' in [general] of otrs.conf: expected http://host/otrs/nph-genericinterface.pl/Webservice/NAME"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
+    let o = Options { section: s };
+    let p = Profile {
+        name: s.name.to_ascii_lowercase(),
+        queue: o.required("queue")?.to_string(),
+        state: o.string("state", "new"),
+        priority: o.string("priority", "3 normal"),
+        ticket_type: o.get("type").filter(|v| !v.is_empty()).map(str::to_string),
+        title: o.string("title", DEFAULT_TITLE),
+        subject: o.string("subject", DEFAULT_SUBJECT),
+        body: o.string("body", DEFAULT_BODY),
+    };
+    for (key, tpl) in [("title", &p.title), ("subject", &p.subject), ("body", &p.body)] {
+        let unknown = template::unknown_placeholders(tpl, PLACEHOLDERS);
+        if let Some(name) = unknown.first() {
+            return err(format!(
+                "unknown placeholder '${{{name}}}' in option '{key}' of [{}] in otrs.conf; known: {}",
+                s.name,
+                PLACEHOLDERS.join(", ")
+            ));
+        }
+    }
+    Ok(p)
+}
+
+/// Builds the configuration; the `Vec<String>` holds warnings (unknown
+/// options) to log. Errors name the option and the section.
+pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), ConfigError> {
+    let mut warnings = Vec::new();
+    let Some(general) = sections.iter().find(|s| s.name.eq_ignore_ascii_case("general")) else {
+        return err("otrs.conf has no [general] section (it needs at least url, user, password, dbuser, unknown_customer)");
+    };
+    warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
+    let general = parse_general(general)?;
+    let mut profiles = BTreeMap::new();
+    for s in sections.iter().filter(|s| !s.name.eq_ignore_ascii_case("general")) {
+        warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
+        let p = parse_profile(s)?;
+        if profiles.insert(p.name.clone(), p).is_some() {
+            return err(format!("profile [{}] appears twice in otrs.conf", s.name));
+        }
+    }
+    if !profiles.contains_key("default") {
+        return err("otrs.conf has no [default] section: the ticket profile used when OTRSTicket() names none (it needs at least 'queue')");
+    }
+    Ok((Config { general, profiles }, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(name: &str, entries: &[(&str, &str)]) -> Section {
+        Section {
+            name: name.into(),
+            entries: entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn general() -> Section {
+        section(
+            "general",
+            &[
+                ("url", "http://127.0.0.1:8089/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"),
+                ("user", "soapagent"),
+                ("password", "Secret-pw-1"),
+                ("dbuser", "otrs"),
+                ("dbpass", "Db-secret-2"),
+                ("country_code", "7"),
+                ("national_prefix", "8"),
+                ("international_prefix", "00, 810"),
+                ("unknown_customer", "unknown"),
+            ],
+        )
+    }
+
+    fn default_profile() -> Section {
+        section("default", &[("queue", "Raw")])
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let (c, warnings) = from_sections(&[general(), default_profile()]).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(c.general.timeout, Duration::from_millis(3000));
+        assert_eq!(c.general.dbport, 3306);
+        assert_eq!(c.general.plan.international_prefixes, vec!["00", "810"]);
+        let p = c.profile("").unwrap();
+        assert_eq!((p.queue.as_str(), p.state.as_str(), p.priority.as_str()), ("Raw", "new", "3 normal"));
+        assert_eq!(p.ticket_type, None);
+        assert!(c.profile("DEFAULT").is_some());
+        assert!(c.profile("nosuch").is_none());
+    }
+
+    #[test]
+    fn missing_url_names_the_option() {
+        let mut g = general();
+        g.entries.retain(|(k, _)| k != "url");
+        let e = from_sections(&[g, default_profile()]).unwrap_err();
+        assert!(e.0.contains("'url'") && e.0.contains("[general]"), "{e}");
+    }
+
+    #[test]
+    fn each_required_option_is_checked() {
+        for key in ["url", "user", "password", "dbuser", "unknown_customer"] {
+            let mut g = general();
+            g.entries.retain(|(k, _)| k != key);
+            let e = from_sections(&[g, default_profile()]).unwrap_err();
+            assert!(e.0.contains(&format!("'{key}'")), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn no_default_profile_is_refused() {
+        let e = from_sections(&[general(), section("sales", &[("queue", "Sales")])]).unwrap_err();
+        assert!(e.0.contains("[default]"), "{e}");
+    }
+
+    #[test]
+    fn profile_without_queue_is_refused() {
+        let e = from_sections(&[general(), section("default", &[("state", "new")])]).unwrap_err();
+        assert!(e.0.contains("'queue'") && e.0.contains("[default]"), "{e}");
+    }
+
+    #[test]
+    fn bad_numbers_and_urls_are_refused() {
+        for (key, value) in [
+            ("timeout", "abc"),
+            ("timeout", "0"),
+            ("timeout", "999999"),
+            ("dbport", "70000"),
+            ("country_code", "+7"),
+            ("url", "ftp://x/"),
+            ("url", "http://x/\r\nX-Evil: 1"),
+            ("use_session", "maybe"),
+        ] {
+            let mut g = general();
+            g.entries.push((key.into(), value.into()));
+            let e = from_sections(&[g, default_profile()]).unwrap_err();
+            assert!(e.0.contains(&format!("'{key}'")), "{key}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn later_value_wins_and_unknown_options_warn() {
+        let mut g = general();
+        g.entries.push(("timeout".into(), "1500".into()));
+        g.entries.push(("colour".into(), "blue".into()));
+        let (c, warnings) = from_sections(&[g, default_profile()]).unwrap();
+        assert_eq!(c.general.timeout, Duration::from_millis(1500));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("colour"));
+    }
+
+    #[test]
+    fn unknown_placeholder_is_refused() {
+        let p = section("default", &[("queue", "Raw"), ("title", "Call from ${calller}")]);
+        let e = from_sections(&[general(), p]).unwrap_err();
+        assert!(e.0.contains("calller") && e.0.contains("'title'"), "{e}");
+    }
+
+    #[test]
+    fn default_templates_use_known_placeholders() {
+        for t in [DEFAULT_TITLE, DEFAULT_SUBJECT, DEFAULT_BODY] {
+            assert!(template::unknown_placeholders(t, PLACEHOLDERS).is_empty(), "{t}");
+        }
+    }
+
+    #[test]
+    fn debug_masks_passwords() {
+        let (c, _) = from_sections(&[general(), default_profile()]).unwrap();
+        let s = format!("{c:?}");
+        assert!(!s.contains("Secret-pw-1") && !s.contains("Db-secret-2"), "{s}");
+    }
+
+    #[test]
+    fn profiles_with_type() {
+        let p = section("vip", &[("queue", "Helpdesk"), ("type", "Incident"), ("priority", "4 high")]);
+        let (c, _) = from_sections(&[general(), default_profile(), p]).unwrap();
+        let vip = c.profile("VIP").unwrap();
+        assert_eq!(vip.ticket_type.as_deref(), Some("Incident"));
+        assert_eq!(vip.priority, "4 high");
+    }
+}

@@ -1,0 +1,1018 @@
+//! Blocking client for the GenericInterface SOAP ticket connector.
+//!
+//! Every call takes a deadline and finishes by it: DNS, connect, write and
+//! read are all bounded by the time left, so a dialplan thread never waits
+//! on OTRS longer than configured.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketCreated, TicketInfo, TicketUpdated};
+
+/// ureq is built without TLS (Cargo.toml: default features off).
+const HTTPS_SUPPORTED: bool = false;
+
+/// Longest `Display` text of a [`ClientError`].
+const MAX_REASON_CHARS: usize = 200;
+
+/// How to reach OTRS.
+#[derive(Clone)]
+pub struct ClientSettings {
+    /// `http://host/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP`
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    /// Use a cached `SessionCreate` SessionID (saves ~10 ms per ticket)
+    /// instead of sending login and password in every call.
+    pub use_session: bool,
+    /// Replies longer than this are refused with [`ClientError::TooLarge`].
+    pub max_reply_bytes: usize,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            url: String::new(),
+            user: String::new(),
+            password: String::new(),
+            use_session: true,
+            max_reply_bytes: 1024 * 1024,
+        }
+    }
+}
+
+// Hand-written: the password (also one in the URL) must never be logged.
+impl fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("url", &redact_url(&self.url))
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("use_session", &self.use_session)
+            .field("max_reply_bytes", &self.max_reply_bytes)
+            .finish()
+    }
+}
+
+/// Why a call failed. `Display` is one short line without secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The deadline passed after the request may have been (partly) sent.
+    Timeout,
+    /// Nothing that could change data reached OTRS: DNS failure, refused or
+    /// timed-out connect, no time left before sending, or no session could
+    /// be obtained (`SessionCreate` itself failed; its AuthFail is reported
+    /// as `Soap` so that [`ClientError::is_auth_fail`] sees it).
+    Connect(String),
+    /// OTRS answered with an error, a fault, a non-200 status or garbage.
+    Soap(SoapError),
+    /// The connection broke after the request was sent (reset, reply cut short).
+    Io(String),
+    /// The reply exceeded `max_reply_bytes`.
+    TooLarge,
+}
+
+impl ClientError {
+    /// Whether OTRS may have executed the request. When true, retrying a
+    /// `TicketCreate` could create a second ticket: search for it first.
+    pub fn maybe_delivered(&self) -> bool {
+        match self {
+            ClientError::Timeout | ClientError::Io(_) | ClientError::TooLarge => true,
+            ClientError::Connect(_) => false,
+            ClientError::Soap(e) => match e {
+                // OTRS said what it refused: nothing was done
+                SoapError::Operation { .. } | SoapError::Fault { .. } => false,
+                // a 5xx without envelope can come from a crash mid-operation
+                // or from a proxy that forwarded the request
+                SoapError::Http { status, .. } => *status >= 500,
+                // a 200 we cannot read may well report a created ticket
+                SoapError::Malformed(_) => true,
+            },
+        }
+    }
+
+    /// The credentials (or a fresh session) were refused.
+    pub fn is_auth_fail(&self) -> bool {
+        matches!(self, ClientError::Soap(e) if e.is_auth_fail())
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ClientError::Timeout => "OTRS did not answer in time".to_string(),
+            ClientError::Connect(why) => format!("cannot reach OTRS: {why}"),
+            ClientError::Soap(e) => e.to_string(),
+            ClientError::Io(why) => format!("connection to OTRS broken: {why}"),
+            ClientError::TooLarge => "OTRS reply too large".to_string(),
+        };
+        f.write_str(&soap::one_line(&text, MAX_REASON_CHARS))
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<SoapError> for ClientError {
+    fn from(e: SoapError) -> Self {
+        ClientError::Soap(e)
+    }
+}
+
+/// An HTTP reply read in full.
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+type Parser<T> = fn(u16, &str, &[u8]) -> Result<T, SoapError>;
+
+/// ureq applies the agent's connect timeout instead of the request's
+/// deadline, so the agent is built for a budget and replaced when the time
+/// left no longer fits it (see [`OtrsClient::agent_for`]).
+struct CachedAgent {
+    agent: ureq::Agent,
+    connect_timeout: Duration,
+}
+
+/// Client for one OTRS web service; share it between threads.
+pub struct OtrsClient {
+    settings: ClientSettings,
+    /// Why `settings.url` is unusable; every call then fails without I/O.
+    url_error: Option<String>,
+    agent: Mutex<Option<CachedAgent>>,
+    session: Mutex<Option<String>>,
+}
+
+impl fmt::Debug for OtrsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtrsClient")
+            .field("settings", &self.settings)
+            .field("has_session", &lock(&self.session).is_some())
+            .finish()
+    }
+}
+
+impl OtrsClient {
+    /// Never fails: with an unusable URL (see [`check_url`], which config
+    /// validation should call first) every call returns
+    /// [`ClientError::Connect`] without any I/O. A `max_reply_bytes` of 0
+    /// means the default.
+    pub fn new(mut settings: ClientSettings) -> OtrsClient {
+        if settings.max_reply_bytes == 0 {
+            settings.max_reply_bytes = ClientSettings::default().max_reply_bytes;
+        }
+        let url_error = check_url(&settings.url).err();
+        OtrsClient {
+            settings,
+            url_error,
+            agent: Mutex::new(None),
+            session: Mutex::new(None),
+        }
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    /// Forgets the cached SessionID (e.g. after a config reload).
+    pub fn clear_session(&self) {
+        *lock(&self.session) = None;
+    }
+
+    /// `TicketCreate`. On error see [`ClientError::maybe_delivered`] before
+    /// retrying.
+    pub fn create_ticket(&self, t: &NewTicket, deadline: Instant) -> Result<TicketCreated, ClientError> {
+        self.call(
+            "TicketCreate",
+            deadline,
+            |auth| soap::ticket_create(auth, t),
+            soap::parse_ticket_create,
+        )
+    }
+
+    /// `TicketSearch`; returns TicketIDs. See [`soap::ticket_search`].
+    pub fn search_tickets(&self, criteria: &[(&str, &str)], deadline: Instant) -> Result<Vec<String>, ClientError> {
+        self.call(
+            "TicketSearch",
+            deadline,
+            |auth| soap::ticket_search(auth, criteria),
+            soap::parse_ticket_search,
+        )
+    }
+
+    /// `TicketUpdate`: new state and/or an added article.
+    pub fn update_ticket(
+        &self,
+        ticket_id: &str,
+        state: Option<&str>,
+        article: Option<&Article>,
+        deadline: Instant,
+    ) -> Result<TicketUpdated, ClientError> {
+        let build = |auth: &Auth| soap::ticket_update(auth, ticket_id, state, article);
+        self.call("TicketUpdate", deadline, build, soap::parse_ticket_update)
+    }
+
+    /// `TicketGet` without articles.
+    pub fn get_ticket(&self, ticket_id: &str, deadline: Instant) -> Result<TicketInfo, ClientError> {
+        self.call(
+            "TicketGet",
+            deadline,
+            |auth| soap::ticket_get(auth, ticket_id, false),
+            soap::parse_ticket_get,
+        )
+    }
+
+    /// Runs `op` with the configured authentication. With sessions, a
+    /// cached SessionID that OTRS no longer accepts (expired, server
+    /// restarted) is replaced once and the call retried once: an AuthFail
+    /// means OTRS did nothing, so the retry cannot duplicate anything.
+    fn call<T>(
+        &self,
+        op: &str,
+        deadline: Instant,
+        build: impl Fn(&Auth) -> String,
+        parse: Parser<T>,
+    ) -> Result<T, ClientError> {
+        if !self.settings.use_session {
+            let auth = Auth::Login {
+                user: &self.settings.user,
+                password: &self.settings.password,
+            };
+            return self.request(op, &build(&auth), deadline, parse);
+        }
+        let cached = lock(&self.session).clone();
+        let sid = match &cached {
+            Some(sid) => sid.clone(),
+            None => self.new_session(deadline)?,
+        };
+        match self.request(op, &build(&Auth::Session(&sid)), deadline, parse) {
+            Err(e) if e.is_auth_fail() => {
+                self.drop_session(&sid);
+                if cached.is_none() {
+                    return Err(e); // a brand-new session refused: do not loop
+                }
+                let sid = self.new_session(deadline)?;
+                self.request(op, &build(&Auth::Session(&sid)), deadline, parse)
+            }
+            other => other,
+        }
+    }
+
+    /// `SessionCreate`, caching the result. Failures are reported as
+    /// [`ClientError::Connect`] (except AuthFail and faults, which stay
+    /// `Soap`) because the operation itself was never sent.
+    fn new_session(&self, deadline: Instant) -> Result<String, ClientError> {
+        let body = soap::session_create(&self.settings.user, &self.settings.password);
+        match self.request("SessionCreate", &body, deadline, soap::parse_session_create) {
+            Ok(sid) => {
+                *lock(&self.session) = Some(sid.clone());
+                Ok(sid)
+            }
+            Err(e @ ClientError::Soap(SoapError::Operation { .. } | SoapError::Fault { .. })) => Err(e),
+            Err(ClientError::Connect(why)) => Err(ClientError::Connect(why)),
+            Err(e) => Err(ClientError::Connect(format!("SessionCreate failed: {e}"))),
+        }
+    }
+
+    /// Forgets `sid` unless another thread already replaced it.
+    fn drop_session(&self, sid: &str) {
+        let mut slot = lock(&self.session);
+        if slot.as_deref() == Some(sid) {
+            *slot = None;
+        }
+    }
+
+    fn request<T>(&self, op: &str, body: &str, deadline: Instant, parse: Parser<T>) -> Result<T, ClientError> {
+        let reply = self.post(op, body, deadline)?;
+        parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap)
+    }
+
+    /// One HTTP POST, all of it bounded by `deadline`.
+    fn post(&self, op: &str, body: &str, deadline: Instant) -> Result<Reply, ClientError> {
+        if let Some(why) = &self.url_error {
+            return Err(ClientError::Connect(why.clone()));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(ClientError::Connect(format!("no time left to send {op}")));
+        }
+        let agent = self.agent_for(remaining);
+        let _dns = DnsDeadline::set(deadline);
+        let result = agent
+            .post(&self.settings.url)
+            .timeout(remaining)
+            .set("Content-Type", "text/xml; charset=UTF-8")
+            .set("SOAPAction", &soap::soap_action(op))
+            .send_bytes(body.as_bytes());
+        let response = match result {
+            Ok(response) => response,
+            // 4xx/5xx still carry a body; Znuny's faults are envelopes in a 500
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
+        };
+        read_reply(response, self.settings.max_reply_bytes)
+    }
+
+    /// An agent whose connect timeout fits in `remaining`. Building one is
+    /// cheap; keeping it lets keep-alive connections be reused (Znuny only
+    /// keeps them with `SOAP::Keep-Alive` on). Connect gets at most half of
+    /// the time left; the agent is kept while that stays between a quarter
+    /// and all of it.
+    fn agent_for(&self, remaining: Duration) -> ureq::Agent {
+        let mut slot = lock(&self.agent);
+        if let Some(cached) = slot.as_ref() {
+            if cached.connect_timeout <= remaining && cached.connect_timeout >= remaining / 4 {
+                return cached.agent.clone();
+            }
+        }
+        let connect_timeout = (remaining / 2).max(Duration::from_millis(1));
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(connect_timeout)
+            .redirects(0) // a redirected POST would turn into a GET
+            .resolver(DeadlineResolver)
+            .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
+            .build();
+        *slot = Some(CachedAgent {
+            agent: agent.clone(),
+            connect_timeout,
+        });
+        agent
+    }
+}
+
+/// Reads the whole reply, refusing more than `max` bytes.
+fn read_reply(response: ureq::Response, max: usize) -> Result<Reply, ClientError> {
+    let status = response.status();
+    let content_type = response.header("Content-Type").unwrap_or_default().to_string();
+    let declared = response
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let max64 = u64::try_from(max).unwrap_or(u64::MAX);
+    if declared.is_some_and(|len| len > max64) {
+        return Err(ClientError::TooLarge);
+    }
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(max64.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(|e| io_error(&e))?;
+    if body.len() > max {
+        return Err(ClientError::TooLarge);
+    }
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
+}
+
+fn io_error(e: &io::Error) -> ClientError {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ClientError::Timeout,
+        _ => ClientError::Io(root_cause(e)),
+    }
+}
+
+/// Maps a ureq transport failure. Built from the error's parts, never its
+/// `Display`, which would print the URL (and any password in it).
+fn transport_error(t: &ureq::Transport) -> ClientError {
+    use ureq::ErrorKind as K;
+    let io_kind = io_source(t).map(io::Error::kind);
+    let timed_out = matches!(io_kind, Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock));
+    let why = match (t.message(), std::error::Error::source(t)) {
+        (Some(m), Some(src)) => format!("{m}: {}", root_cause(src)),
+        (Some(m), None) => m.to_string(),
+        (None, Some(src)) => root_cause(src),
+        (None, None) => t.kind().to_string(),
+    };
+    match t.kind() {
+        K::ConnectionFailed if timed_out => ClientError::Connect("connect timed out".into()),
+        K::Dns if timed_out => ClientError::Connect("DNS lookup timed out".into()),
+        K::Dns | K::ConnectionFailed | K::InvalidUrl | K::UnknownScheme | K::InsecureRequestHttpsOnly => {
+            ClientError::Connect(why)
+        }
+        K::InvalidProxyUrl | K::ProxyConnect | K::ProxyUnauthorized => ClientError::Connect(why),
+        _ if timed_out => ClientError::Timeout,
+        _ => ClientError::Io(why),
+    }
+}
+
+fn io_source(t: &ureq::Transport) -> Option<&io::Error> {
+    std::error::Error::source(t)?.downcast_ref::<io::Error>()
+}
+
+/// Display of the innermost error of a chain ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    soap::one_line(&inner.to_string(), 120)
+}
+
+/// Whether `url` can be used: `http://host...`, no whitespace or control
+/// characters (a CR/LF would inject headers). `https` is refused while the
+/// crate is built without TLS. Returns a one-line reason.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("OTRS url must not contain spaces or control characters".into());
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(rest) = lower.strip_prefix("http://") {
+        rest
+    } else if let Some(rest) = lower.strip_prefix("https://") {
+        if !HTTPS_SUPPORTED {
+            return Err("https OTRS url needs TLS support, not built in; use http".into());
+        }
+        rest
+    } else {
+        return Err("OTRS url must start with http://".into());
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err("OTRS url has no host".into());
+    }
+    Ok(())
+}
+
+/// `http://user:secret@host/x` -> `http://***@host/x`, for Debug output.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest.get(..end).and_then(|auth| auth.rfind('@')) {
+        Some(at) => format!("{scheme}://***{}", rest.get(at..).unwrap_or_default()),
+        None => url.to_string(),
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update of a
+/// plain value; the value is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    /// Deadline of the request this thread is sending; ureq runs the
+    /// resolver on the calling thread, so the resolver finds it here.
+    static DNS_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Sets [`DNS_DEADLINE`] for the scope of one request.
+struct DnsDeadline;
+
+impl DnsDeadline {
+    fn set(deadline: Instant) -> DnsDeadline {
+        DNS_DEADLINE.with(|d| d.set(Some(deadline)));
+        DnsDeadline
+    }
+}
+
+impl Drop for DnsDeadline {
+    fn drop(&mut self) {
+        DNS_DEADLINE.with(|d| d.set(None));
+    }
+}
+
+/// ureq cannot bound a DNS lookup, so a name is resolved on a helper thread
+/// that is abandoned when the deadline passes (it ends when getaddrinfo
+/// does). IP addresses need no lookup.
+struct DeadlineResolver;
+
+impl ureq::Resolver for DeadlineResolver {
+    fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(addr) = netloc.parse::<SocketAddr>() {
+            return Ok(vec![addr]);
+        }
+        let Some(deadline) = DNS_DEADLINE.with(Cell::get) else {
+            return netloc.to_socket_addrs().map(Iterator::collect);
+        };
+        let (tx, rx) = mpsc::channel();
+        let name = netloc.to_string();
+        thread::Builder::new().name("otrs-dns".into()).spawn(move || {
+            let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+        })?;
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::soap::samples::{self, SID};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc::Receiver;
+
+    /// What the test server does with one connection.
+    enum Step {
+        /// Read the request, write these bytes, close.
+        Reply(Vec<u8>),
+        /// Read the request, then stay silent for this long, then close.
+        Hang(Duration),
+    }
+
+    /// A request as the server saw it.
+    #[derive(Debug)]
+    struct Seen {
+        head: String,
+        body: String,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.head.lines().find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+        }
+    }
+
+    /// Serves `steps` on one connection each, in order; returns the URL and
+    /// a receiver of the requests seen.
+    fn server(steps: Vec<Step>) -> (String, Receiver<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for step in steps {
+                let Ok((stream, _)) = listener.accept() else { return };
+                let Some(seen) = read_request(&stream) else { return };
+                let _ = tx.send(seen);
+                serve(stream, step);
+            }
+        });
+        (
+            format!("http://127.0.0.1:{port}/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"),
+            rx,
+        )
+    }
+
+    fn read_request(stream: &TcpStream) -> Option<Seen> {
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let seen = Seen {
+            head,
+            body: String::new(),
+        };
+        let len: usize = seen.header("Content-Length")?.parse().ok()?;
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).ok()?;
+        Some(Seen {
+            body: String::from_utf8(body).ok()?,
+            ..seen
+        })
+    }
+
+    fn serve(mut stream: TcpStream, step: Step) {
+        match step {
+            Step::Reply(bytes) => {
+                let _ = stream.write_all(&bytes);
+            }
+            Step::Hang(d) => thread::sleep(d),
+        }
+    }
+
+    fn ok(body: &[u8]) -> Step {
+        Step::Reply(samples::http("200 OK", "text/xml", body))
+    }
+
+    fn client(url: &str, use_session: bool) -> OtrsClient {
+        OtrsClient::new(ClientSettings {
+            url: url.to_string(),
+            user: "soapagent".into(),
+            password: "SoapAgent2024".into(),
+            use_session,
+            ..ClientSettings::default()
+        })
+    }
+
+    fn ticket() -> NewTicket {
+        NewTicket {
+            title: "Incoming call from 89161229624".into(),
+            queue: "Raw".into(),
+            state: "new".into(),
+            priority: "3 normal".into(),
+            customer_user: "ivanov".into(),
+            subject: "Call from 89161229624".into(),
+            body: "Inbound call".into(),
+            ..NewTicket::default()
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    fn created() -> TicketCreated {
+        TicketCreated {
+            ticket_id: "2".into(),
+            ticket_number: "2026112610000015".into(),
+            article_id: "2".into(),
+        }
+    }
+
+    #[test]
+    fn creates_ticket_with_session_and_reuses_it() {
+        let (url, seen) = server(vec![
+            ok(&samples::session_created(SID)),
+            ok(&samples::ticket_created()),
+            ok(&samples::ticket_created()),
+        ]);
+        let c = client(&url, true);
+        assert_eq!(c.create_ticket(&ticket(), soon()), Ok(created()));
+        let login = seen.recv().expect("SessionCreate");
+        assert_eq!(
+            login.header("SOAPAction"),
+            Some("\"http://www.otrs.org/TicketConnector/#SessionCreate\"")
+        );
+        assert_eq!(login.header("Content-Type"), Some("text/xml; charset=UTF-8"));
+        assert!(login
+            .head
+            .starts_with("POST /otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP HTTP/1.1\r\n"));
+        assert_eq!(login.body, soap::session_create("soapagent", "SoapAgent2024"));
+        let create = seen.recv().expect("TicketCreate");
+        assert_eq!(
+            create.header("SOAPAction"),
+            Some("\"http://www.otrs.org/TicketConnector/#TicketCreate\"")
+        );
+        assert_eq!(create.body, soap::ticket_create(&Auth::Session(SID), &ticket()));
+        // second ticket: cached session, no SessionCreate
+        assert_eq!(c.create_ticket(&ticket(), soon()), Ok(created()));
+        let again = seen.recv().expect("TicketCreate 2");
+        assert!(again.body.contains(&format!("<tic:SessionID>{SID}</tic:SessionID>")));
+        assert!(again.body.contains("<tic:TicketCreate>"));
+    }
+
+    #[test]
+    fn renews_expired_session_once() {
+        let fresh = "NEWSESSION0000000000000000000000";
+        let (url, seen) = server(vec![
+            ok(&samples::session_created(SID)),
+            ok(&samples::ticket_created()),
+            ok(&samples::op_error(
+                "TicketCreate",
+                "AuthFail",
+                "TicketCreate: User could not be authenticated!",
+            )),
+            ok(&samples::session_created(fresh)),
+            ok(&samples::ticket_created()),
+        ]);
+        let c = client(&url, true);
+        assert_eq!(c.create_ticket(&ticket(), soon()), Ok(created()));
+        assert_eq!(c.create_ticket(&ticket(), soon()), Ok(created()));
+        let bodies: Vec<String> = seen.try_iter().map(|s| s.body).collect();
+        assert_eq!(bodies.len(), 5);
+        assert!(bodies[2].contains(SID), "refused TicketCreate used the old session");
+        assert!(bodies[3].contains("<tic:SessionCreate>"));
+        assert!(bodies[4].contains(&format!("<tic:SessionID>{fresh}</tic:SessionID>")));
+        assert!(bodies[4].contains("<tic:TicketCreate>"));
+    }
+
+    #[test]
+    fn fresh_session_refused_is_not_retried() {
+        let auth_fail = samples::op_error("TicketCreate", "AuthFail", "TicketCreate: Authorization failing!");
+        let (url, seen) = server(vec![ok(&samples::session_created(SID)), ok(&auth_fail)]);
+        let c = client(&url, true);
+        let err = c.create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(err.is_auth_fail() && !err.maybe_delivered());
+        assert_eq!(seen.try_iter().count(), 2);
+        assert!(lock(&c.session).is_none(), "refused session is dropped");
+    }
+
+    #[test]
+    fn wrong_password_at_session_create() {
+        let (url, _seen) = server(vec![ok(&samples::op_error(
+            "SessionCreate",
+            "AuthFail",
+            "SessionCreate: Authorization failing!",
+        ))]);
+        let err = client(&url, true).create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(err.is_auth_fail() && !err.maybe_delivered());
+        assert_eq!(
+            err.to_string(),
+            "SessionCreate.AuthFail: SessionCreate: Authorization failing!"
+        );
+    }
+
+    #[test]
+    fn login_in_every_call_without_session() {
+        let (url, seen) = server(vec![ok(&samples::ticket_created())]);
+        assert_eq!(client(&url, false).create_ticket(&ticket(), soon()), Ok(created()));
+        let req = seen.recv().expect("request");
+        let login = Auth::Login {
+            user: "soapagent",
+            password: "SoapAgent2024",
+        };
+        assert_eq!(req.body, soap::ticket_create(&login, &ticket()));
+    }
+
+    #[test]
+    fn operation_error_in_http_200() {
+        let body = samples::op_error(
+            "TicketCreate",
+            "InvalidParameter",
+            "TicketCreate: Ticket-&gt;QueueID or Ticket-&gt;Queue parameter is invalid!",
+        );
+        let (url, _seen) = server(vec![ok(&body)]);
+        let err = client(&url, false).create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Soap(SoapError::Operation { code, .. }) if code == "TicketCreate.InvalidParameter")
+        );
+        assert!(!err.maybe_delivered() && !err.is_auth_fail());
+        assert_eq!(
+            err.to_string(),
+            "TicketCreate.InvalidParameter: TicketCreate: Ticket->QueueID or Ticket->Queue parameter is invalid!"
+        );
+    }
+
+    #[test]
+    fn plain_text_500() {
+        let reply = samples::http("500 Internal Server Error", "text/plain", samples::DESERIALIZE_ERROR);
+        let (url, _seen) = server(vec![Step::Reply(reply)]);
+        let err = client(&url, false).create_ticket(&ticket(), soon()).unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::Soap(SoapError::Http {
+                status: 500,
+                detail: "Error deserializing message:".into()
+            })
+        );
+        assert_eq!(err.to_string(), "HTTP 500: Error deserializing message:");
+    }
+
+    #[test]
+    fn fault_in_500() {
+        let reply = samples::http("500 Internal Server Error", "text/plain", &samples::fault_wsdl_action());
+        let (url, _seen) = server(vec![Step::Reply(reply)]);
+        let err = client(&url, false).create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(matches!(&err, ClientError::Soap(SoapError::Fault { code, .. }) if code == "Server"));
+        assert!(!err.maybe_delivered());
+        assert!(err
+            .to_string()
+            .starts_with("SOAP fault Server: Namespace from SOAPAction"));
+    }
+
+    #[test]
+    fn silent_server_times_out_by_the_deadline() {
+        let (url, _seen) = server(vec![Step::Hang(Duration::from_secs(3))]);
+        let c = client(&url, false);
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(400);
+        let err = c.create_ticket(&ticket(), deadline).unwrap_err();
+        let late = Instant::now().saturating_duration_since(deadline);
+        assert_eq!(err, ClientError::Timeout);
+        assert!(err.maybe_delivered());
+        assert!(
+            late < Duration::from_millis(200),
+            "returned {late:?} after the deadline"
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(390),
+            "gave up early: {:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn silent_server_during_session_create() {
+        let (url, _seen) = server(vec![Step::Hang(Duration::from_secs(3))]);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let err = client(&url, true).create_ticket(&ticket(), deadline).unwrap_err();
+        assert!(Instant::now() < deadline + Duration::from_millis(200));
+        // the ticket request was never sent
+        assert!(matches!(err, ClientError::Connect(_)), "{err:?}");
+        assert!(!err.maybe_delivered());
+    }
+
+    #[test]
+    fn closed_without_reply_may_be_delivered() {
+        // sample 31: the connection closes without any HTTP reply
+        let (url, _seen) = server(vec![Step::Reply(Vec::new())]);
+        let err = client(&url, false).create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+        assert!(err.maybe_delivered());
+    }
+
+    #[test]
+    fn connection_refused_fails_fast() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let c = client(&format!("http://127.0.0.1:{port}/otrs"), true);
+        let start = Instant::now();
+        let err = c.create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(start.elapsed() < Duration::from_millis(500));
+        assert!(
+            matches!(&err, ClientError::Connect(why) if why.contains("refused")),
+            "{err:?}"
+        );
+        assert!(!err.maybe_delivered());
+        assert!(!err.to_string().contains("127.0.0.1"), "no URL in the reason: {err}");
+    }
+
+    #[test]
+    fn unresolvable_name_is_connect_error() {
+        let c = client("http://nonexistent.invalid/otrs", false);
+        let err = c
+            .create_ticket(&ticket(), Instant::now() + Duration::from_secs(3))
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Connect(_)), "{err:?}");
+    }
+
+    #[test]
+    fn truncated_body() {
+        let full = samples::http("200 OK", "text/xml", &samples::ticket_created());
+        let cut = full.get(..full.len() - 100).unwrap_or_default().to_vec();
+        let (url, _seen) = server(vec![Step::Reply(cut)]);
+        let err = client(&url, false).create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+        assert!(err.maybe_delivered());
+        // without Content-Length the cut shows as unparseable XML
+        let body = samples::ticket_created();
+        let mut raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n".to_vec();
+        raw.extend_from_slice(body.get(..body.len() - 30).unwrap_or_default());
+        let (url, _seen) = server(vec![Step::Reply(raw)]);
+        let err = client(&url, false).create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(matches!(err, ClientError::Soap(SoapError::Malformed(_))), "{err:?}");
+        assert!(err.maybe_delivered());
+    }
+
+    #[test]
+    fn reply_over_the_size_cap() {
+        let settings = |url: &str| ClientSettings {
+            url: url.to_string(),
+            use_session: false,
+            max_reply_bytes: 300,
+            ..ClientSettings::default()
+        };
+        // declared by Content-Length
+        let (url, _seen) = server(vec![ok(&samples::ticket_created())]);
+        let c = OtrsClient::new(settings(&url));
+        assert_eq!(c.create_ticket(&ticket(), soon()), Err(ClientError::TooLarge));
+        // undeclared: read until close, stopped at the cap
+        let mut raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 100_000));
+        let (url, _seen) = server(vec![Step::Reply(raw)]);
+        let c = OtrsClient::new(settings(&url));
+        let err = c.create_ticket(&ticket(), soon()).unwrap_err();
+        assert_eq!(err, ClientError::TooLarge);
+        assert!(err.maybe_delivered());
+    }
+
+    #[test]
+    fn deadline_already_passed_sends_nothing() {
+        let (url, seen) = server(vec![ok(&samples::ticket_created())]);
+        let err = client(&url, false)
+            .create_ticket(&ticket(), Instant::now())
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Connect(_)) && !err.maybe_delivered());
+        assert!(seen.recv_timeout(Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn wrappers_search_update_get() {
+        let search = samples::reply(
+            r#"<TicketSearchResponse xmlns="http://www.otrs.org/TicketConnector/"><TicketID>3</TicketID><TicketID>2</TicketID></TicketSearchResponse>"#,
+        );
+        let update = samples::reply(
+            r#"<TicketUpdateResponse xmlns="http://www.otrs.org/TicketConnector/"><ArticleID>4</ArticleID><TicketID>2</TicketID><TicketNumber>2026112610000015</TicketNumber></TicketUpdateResponse>"#,
+        );
+        let get = samples::reply(
+            r#"<TicketGetResponse xmlns="http://www.otrs.org/TicketConnector/"><Ticket><State>open</State><StateType>open</StateType><TicketID>2</TicketID><TicketNumber>2026112610000015</TicketNumber></Ticket></TicketGetResponse>"#,
+        );
+        let (url, seen) = server(vec![
+            ok(&samples::session_created(SID)),
+            ok(&search),
+            ok(&update),
+            ok(&get),
+        ]);
+        let c = client(&url, true);
+        let ids = c.search_tickets(
+            &[
+                ("CustomerUserLogin", "ivanov"),
+                ("StateType", "new"),
+                ("StateType", "open"),
+            ],
+            soon(),
+        );
+        assert_eq!(ids, Ok(vec!["3".to_string(), "2".to_string()]));
+        let article = Article::phone("agent", "Call back", "Outbound call");
+        let updated = c
+            .update_ticket("2", Some("open"), Some(&article), soon())
+            .expect("update");
+        assert_eq!(updated.article_id.as_deref(), Some("4"));
+        assert_eq!(c.get_ticket("2", soon()).map(|t| t.state_type), Ok("open".to_string()));
+        let actions: Vec<String> = seen
+            .try_iter()
+            .filter_map(|s| s.header("SOAPAction").map(str::to_string))
+            .collect();
+        let ops: Vec<&str> = actions
+            .iter()
+            .filter_map(|a| a.trim_matches('"').rsplit('#').next())
+            .collect();
+        assert_eq!(ops, ["SessionCreate", "TicketSearch", "TicketUpdate", "TicketGet"]);
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        for bad in [
+            "",
+            "ftp://h/x",
+            "h/x",
+            "http://",
+            "http:///x",
+            "http://h/x\r\nX-Evil: 1",
+            "http://h/x\ny",
+            "http://h /x",
+            "https://h/x",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "http://localhost/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP",
+            "HTTP://10.0.0.1:8080/x",
+            "http://[::1]/x",
+            "http://u:p@h/x",
+        ] {
+            assert!(check_url(good).is_ok(), "{good:?} refused");
+        }
+        // a client with a bad URL fails every call at once, sending nothing
+        let c = OtrsClient::new(ClientSettings {
+            url: "http://h/x\r\nX-Evil: 1".into(),
+            ..ClientSettings::default()
+        });
+        let err = c.create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Connect(why) if why.contains("control")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn password_never_printed() {
+        let settings = ClientSettings {
+            url: "http://proxyuser:urlsecret@127.0.0.1:1/otrs".into(),
+            user: "soapagent".into(),
+            password: "SoapAgent2024".into(),
+            ..ClientSettings::default()
+        };
+        let c = OtrsClient::new(settings.clone());
+        *lock(&c.session) = Some(SID.to_string());
+        for text in [format!("{settings:?}"), format!("{c:?}")] {
+            assert!(
+                !text.contains("SoapAgent2024") && !text.contains("urlsecret") && !text.contains(SID),
+                "{text}"
+            );
+            assert!(text.contains("soapagent"));
+        }
+        assert_eq!(redact_url("http://a:b@h:1/p@q"), "http://***@h:1/p@q");
+        assert_eq!(redact_url("http://h/p@q"), "http://h/p@q");
+        let err = c.create_ticket(&ticket(), soon()).unwrap_err();
+        assert!(
+            !err.to_string().contains("urlsecret") && !format!("{err:?}").contains("urlsecret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn errors_display_one_short_line() {
+        let errors = [
+            ClientError::Timeout,
+            ClientError::Connect("a\nb".into()),
+            ClientError::Io("x".repeat(1000)),
+            ClientError::TooLarge,
+            ClientError::Soap(SoapError::Malformed("m\r\n".into())),
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(
+                !s.is_empty() && s.chars().count() <= MAX_REASON_CHARS + 3 && !s.contains(['\n', '\r']),
+                "{s}"
+            );
+        }
+    }
+}

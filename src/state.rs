@@ -1,0 +1,112 @@
+//! The module's global state, in one place: the services built from the
+//! current configuration (swapped whole on reload; calls in flight keep the
+//! snapshot they started with), counters, and calls in progress.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::Config;
+use crate::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
+use crate::flow::Services;
+use crate::otrs_client::{ClientSettings, OtrsClient};
+use crate::stats::Stats;
+
+static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
+/// The background thread that keeps the customer index fresh.
+static REFRESHER: Mutex<Option<Refresher>> = Mutex::new(None);
+pub static STATS: LazyLock<Stats> = LazyLock::new(Stats::default);
+/// Calls inside OTRSTicket() right now; unload is refused while > 0.
+pub static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+pub static LOADED_AT: Mutex<Option<SystemTime>> = Mutex::new(None);
+
+pub fn current() -> Option<Arc<Services>> {
+    CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn db_settings(c: &Config) -> DbSettings {
+    let g = &c.general;
+    DbSettings {
+        host: g.dbhost.clone(),
+        port: g.dbport,
+        name: g.dbname.clone(),
+        user: g.dbuser.clone(),
+        password: g.dbpass.clone(),
+        socket: g.dbsock.clone(),
+        connect_timeout: Duration::from_secs(3),
+        query_timeout: Duration::from_secs(30),
+    }
+}
+
+fn same_database(a: &Config, b: &Config) -> bool {
+    let (a, b) = (&a.general, &b.general);
+    (&a.dbhost, a.dbport, &a.dbname, &a.dbuser, &a.dbpass, &a.dbsock, &a.plan)
+        == (&b.dbhost, b.dbport, &b.dbname, &b.dbuser, &b.dbpass, &b.dbsock, &b.plan)
+        && (a.refresh_interval, a.full_refresh_interval) == (b.refresh_interval, b.full_refresh_interval)
+}
+
+/// Makes `config` the one calls use from now on. The customer index (and
+/// its thread) is kept when the database settings did not change, so a
+/// reload does not reread every customer.
+pub fn install(config: Config) {
+    let old = current();
+    let keep_index = old.as_ref().filter(|o| same_database(&o.config, &config)).map(|o| o.index.clone());
+    let index = match keep_index {
+        Some(index) => index,
+        None => {
+            stop_refresher();
+            let index = Arc::new(CustomerIndex::new(db_settings(&config), config.general.plan.clone()));
+            let r = start_refresher(
+                index.clone(),
+                config.general.refresh_interval,
+                config.general.full_refresh_interval,
+            );
+            *REFRESHER.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            index
+        }
+    };
+    let client = OtrsClient::new(ClientSettings {
+        url: config.general.url.clone(),
+        user: config.general.user.clone(),
+        password: config.general.password.clone(),
+        use_session: config.general.use_session,
+        ..ClientSettings::default()
+    });
+    let services = Arc::new(Services { config, client, index });
+    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
+}
+
+fn stop_refresher() {
+    let r = REFRESHER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(r) = r {
+        r.stop();
+    }
+}
+
+/// Drops the services and joins every thread the module started: glibc
+/// keeps a library mapped while a thread it started lives, and the next
+/// `module load` would then find the old copy.
+pub fn shutdown() {
+    stop_refresher();
+    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+/// Counts a call in and out of the application.
+pub struct InFlight;
+
+impl InFlight {
+    pub fn enter() -> InFlight {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub fn deadline_from(start: Instant, config: &Config) -> Instant {
+    start + config.general.timeout
+}

@@ -1,0 +1,88 @@
+//! The text of `otrs show status`. Pure: tested without Asterisk. Never
+//! prints a password.
+
+use std::fmt::Write;
+use std::time::{Duration, SystemTime};
+
+use crate::clock;
+use crate::config::Config;
+use crate::customers::IndexStatus;
+use crate::stats::Snapshot;
+
+pub struct StatusInput<'a> {
+    pub version: &'a str,
+    pub config: Option<&'a Config>,
+    pub index: Option<IndexStatus>,
+    pub stats: Snapshot,
+    pub in_flight: usize,
+    pub loaded_at: Option<SystemTime>,
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0)).unwrap_or_else(|| "-".into())
+}
+
+fn when(t: Option<SystemTime>) -> String {
+    t.map(clock::local_datetime).unwrap_or_else(|| "never".into())
+}
+
+pub fn render(s: &StatusInput) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "app_otrsticket {}", s.version);
+    let _ = writeln!(o, "Loaded since:     {}", when(s.loaded_at));
+    match s.config {
+        Some(c) => {
+            let g = &c.general;
+            let _ = writeln!(o, "OTRS URL:         {}", g.url);
+            let _ = writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
+            let _ = writeln!(o, "Timeout:          {} ms", g.timeout.as_millis());
+            let db = match &g.dbsock {
+                Some(sock) => format!("socket {sock}"),
+                None => format!("{}:{}", g.dbhost, g.dbport),
+            };
+            let _ = writeln!(o, "Database:         {} database '{}' user '{}'", db, g.dbname, g.dbuser);
+            let _ = writeln!(o, "Unknown callers:  customer user '{}'", g.unknown_customer);
+            let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
+            let _ = writeln!(o, "Profiles:         {}", names.join(", "));
+        }
+        None => {
+            let _ = writeln!(o, "Configuration:    none loaded");
+        }
+    }
+    if let Some(i) = &s.index {
+        let state = if !i.loaded {
+            "not loaded yet"
+        } else if i.db_up {
+            "up"
+        } else {
+            "DOWN (using the last loaded customers)"
+        };
+        let _ = writeln!(o, "Customer index:   {} customers, {} numbers; database {}", i.customers, i.numbers, state);
+        let _ = writeln!(o, "Index refreshed:  {}", when(i.last_refresh));
+        if let Some((t, e)) = &i.last_error {
+            let _ = writeln!(o, "Database error:   {} at {}", e, clock::local_datetime(*t));
+        }
+    }
+    let st = &s.stats;
+    let _ = writeln!(o, "Calls:            {} (in progress {})", st.calls, s.in_flight);
+    let _ = writeln!(o, "Tickets created:  {}", st.created);
+    let _ = writeln!(o, "Failed:           {}", st.failed);
+    let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);
+    match &st.last_error {
+        Some((t, e)) => {
+            let _ = writeln!(o, "Last error:       {} at {}", e, clock::local_datetime(*t));
+        }
+        None => {
+            let _ = writeln!(o, "Last error:       none");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "Latency:          p50 {}, p95 {}, max {} (last {} calls)",
+        ms(st.p50),
+        ms(st.p95),
+        ms(st.max),
+        st.samples
+    );
+    o
+}

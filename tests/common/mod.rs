@@ -1,0 +1,366 @@
+//! Test fixtures that start the real things: the project's Asterisk 22
+//! sandbox with the freshly built module, the OTRS stand-in, and the
+//! private MariaDB (started by scripts/test.sh, or here if it is not up).
+//! Tests share one Asterisk and one stand-in and take turns (`lock()`).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const OTRS_USER: &str = "soapagent";
+pub const OTRS_PASSWORD: &str = "SoapAgent2024";
+
+pub fn top() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sandbox_root() -> PathBuf {
+    PathBuf::from(std::env::var("OTRS_SANDBOX").unwrap_or_else(|_| "/var/lib/app_otrsticket/sandbox".into()))
+}
+
+pub fn db_url() -> String {
+    std::env::var("OTRS_TEST_DB").unwrap_or_else(|_| "mysql://otrs:otrs-test-pw@127.0.0.1:3307/otrs".into())
+}
+
+/// Runs a project script; panics with its output when it fails.
+pub fn script(name: &str, args: &[&str]) -> String {
+    let out = Command::new("bash")
+        .arg(top().join("scripts").join(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/{name}: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "scripts/{name} {args:?} failed:\n{text}");
+    text
+}
+
+/// `asterisk -rx CMD` in the sandbox; the command's output.
+pub fn cli(cmd: &str) -> String {
+    let out = Command::new("bash")
+        .arg(top().join("scripts/sandbox.sh"))
+        .arg("cli")
+        .arg(cmd)
+        .output()
+        .expect("run scripts/sandbox.sh cli");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The module the tests load: the cdylib cargo built for this test run.
+pub fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test> -> target/<profile>/libapp_otrsticket.so
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let so = dir.join("libapp_otrsticket.so");
+    assert!(so.is_file(), "{} not built", so.display());
+    so
+}
+
+// ---------------------------------------------------------------- stand-in
+
+pub struct StandIn {
+    child: Child,
+    pub addr: String,
+}
+
+impl StandIn {
+    pub fn start(extra: &[&str]) -> StandIn {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_otrs-standin"))
+            .args(["--listen", "127.0.0.1:0", "--db", &db_url(), "--user", OTRS_USER, "--password", OTRS_PASSWORD])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start otrs-standin");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read stand-in banner");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected stand-in banner: {line:?}"))
+            .to_string();
+        StandIn { child, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP", self.addr)
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(&self.addr).expect("connect to stand-in");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("send control request");
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).expect("read control reply");
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"), "control {path}: {head}");
+        body.to_string()
+    }
+
+    pub fn set_mode(&self, mode: &str) {
+        self.control("POST", "/control/mode", mode);
+    }
+
+    pub fn reset(&self) {
+        self.control("POST", "/control/reset", "");
+        self.set_mode("normal");
+    }
+
+    /// Tickets the stand-in created, oldest first.
+    pub fn tickets(&self) -> Vec<BTreeMap<String, String>> {
+        self.control("GET", "/control/tickets", "")
+            .lines()
+            .filter(|l| l.contains("ticket_number="))
+            .filter(|l| !l.starts_with("article"))
+            .map(parse_record)
+            .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unescape(v: &str) -> String {
+    let mut out = String::new();
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(o) => out.push(o),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+pub fn parse_record(line: &str) -> BTreeMap<String, String> {
+    line.split('\t')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), unescape(v)))
+        .collect()
+}
+
+// ---------------------------------------------------------------- Asterisk
+
+/// The shared world of one test binary: MariaDB up, one stand-in, one
+/// Asterisk with the module loaded.
+pub struct World {
+    pub standin: StandIn,
+}
+
+static WORLD: OnceLock<Mutex<World>> = OnceLock::new();
+
+pub const TEST_DIR_IN_CHROOT: &str = "/tmp/otrs-test";
+
+pub fn test_dir() -> PathBuf {
+    sandbox_root().join("tmp/otrs-test")
+}
+
+/// The dialplan the tests call into. A test call runs exten <id> in
+/// [test-call], which takes its caller ID from a file the test wrote (any
+/// bytes, no CLI quoting), then goes to 4509 in [otrs] as a real call would.
+pub const EXTENSIONS: &str = r#"
+[general]
+static = yes
+writeprotect = yes
+
+[test-call]
+exten => _X.,1,Set(__TESTID=${EXTEN})
+ same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
+ same => n,Goto(otrs,4509,1)
+
+[otrs]
+exten => 4509,1,OTRSTicket(${CALLERID(num)})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=ERROR=${OTRSERROR})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETNUMBER=${OTRSTICKETNUMBER})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=ARTICLEID=${OTRSARTICLEID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=CUSTOMERUSER=${OTRSCUSTOMERUSER})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=CUSTOMERID=${OTRSCUSTOMERID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=MATCHES=${OTRSMATCHES})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
+ same => n,Dial(Local/op@operator,5)
+ same => n,Hangup()
+
+[operator]
+exten => op,1,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=reached)
+ same => n,Answer()
+ same => n,Hangup()
+"#;
+
+/// An otrs.conf for the tests; `general_extra` and `default_extra` add lines.
+pub fn otrs_conf(url: &str, general_extra: &str, default_extra: &str) -> String {
+    format!(
+        "[general]\nurl = {url}\nuser = {OTRS_USER}\npassword = {OTRS_PASSWORD}\ntimeout = 3000\n\
+         dbhost = 127.0.0.1\ndbport = 3307\ndbname = otrs\ndbuser = otrs\ndbpass = otrs-test-pw\n\
+         country_code = 7\nnational_prefix = 8\ninternational_prefix = 00,810\n\
+         unknown_customer = unknown\nrefresh_interval = 2\n{general_extra}\n\
+         [default]\nqueue = Raw\nstate = new\npriority = 3 normal\n\
+         title = Call from ${{caller_name}} (${{caller}})\n\
+         subject = Phone call from ${{caller}}\n\
+         body = Caller ${{caller}}\\nCustomer ${{customer_name}} (${{customer_user}}, ${{customer_id}})\\nCall ${{uniqueid}} to ${{exten}}\n\
+         {default_extra}\n"
+    )
+}
+
+pub fn write_etc(name: &str, text: &str) {
+    std::fs::write(sandbox_root().join("etc/asterisk").join(name), text).expect("write sandbox config");
+}
+
+fn start_world() -> World {
+    script("mariadb.sh", &["start"]);
+    script("sandbox.sh", &["build"]);
+    let standin = StandIn::start(&[]);
+    let _ = std::fs::create_dir_all(test_dir());
+    // Clean start: stop a left-over Asterisk, then bring ours up with the
+    // module just built.
+    script("sandbox.sh", &["stop"]);
+    script("sandbox.sh", &["install-module", module_path().to_str().expect("utf8 path")]);
+    let conf = std::env::temp_dir().join(format!("otrs-test-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&conf).expect("conf dir");
+    std::fs::write(conf.join("otrs.conf"), otrs_conf(&standin.url(), "", "")).expect("otrs.conf");
+    std::fs::write(conf.join("extensions.conf"), EXTENSIONS).expect("extensions.conf");
+    let out = Command::new("bash")
+        .arg(top().join("scripts/sandbox.sh"))
+        .arg("start")
+        .env("OTRS_SANDBOX_CONF_DIR", &conf)
+        .output()
+        .expect("start sandbox");
+    assert!(out.status.success(), "sandbox start: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let world = World { standin };
+    wait_customers_loaded();
+    world
+}
+
+/// The shared world, locked for this test. A test that panicked while
+/// holding it does not stop the others.
+pub fn world() -> MutexGuard<'static, World> {
+    let m = WORLD.get_or_init(|| Mutex::new(start_world()));
+    let w = m.lock().unwrap_or_else(|p| p.into_inner());
+    w.standin.reset();
+    w
+}
+
+/// Waits until `otrs show status` reports the customer index loaded.
+pub fn wait_customers_loaded() {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = cli("otrs show status");
+        if s.contains("database up") {
+            return;
+        }
+        assert!(Instant::now() < until, "customer index never loaded:\n{s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Reconfigures the running module: writes otrs.conf and reloads it.
+pub fn reconfigure(conf: &str) -> String {
+    write_etc("otrs.conf", conf);
+    // The config API skips a file whose mtime did not change; within one
+    // second it may not have.
+    let path = sandbox_root().join("etc/asterisk/otrs.conf");
+    let later = std::time::SystemTime::now() + Duration::from_secs(2);
+    let f = std::fs::File::options().write(true).open(&path).expect("open otrs.conf");
+    f.set_modified(later).expect("touch otrs.conf");
+    cli("module reload app_otrsticket.so")
+}
+
+static NEXT_CALL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+pub struct Call {
+    pub id: String,
+    pub started: Instant,
+}
+
+/// Places a call into [otrs] 4509 whose caller ID is exactly `caller`.
+pub fn place_call(caller: &[u8]) -> Call {
+    let n = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let id = format!("{}{:04}", std::process::id() % 10000 + 1000, n);
+    let dir = test_dir();
+    std::fs::create_dir_all(&dir).expect("test dir");
+    for prefix in ["result-", "operator-"] {
+        let _ = std::fs::remove_file(dir.join(format!("{prefix}{id}")));
+    }
+    std::fs::write(dir.join(format!("cid-{id}")), caller).expect("write caller id");
+    let started = Instant::now();
+    let out = cli(&format!("channel originate Local/{id}@test-call application Wait 1"));
+    assert!(!out.contains("No such") && !out.contains("Unable"), "originate: {out}");
+    Call { id, started }
+}
+
+#[derive(Debug)]
+pub struct CallResult {
+    pub vars: BTreeMap<String, String>,
+    /// How long after the originate the dialplan passed OTRSTicket().
+    pub elapsed: Duration,
+}
+
+impl CallResult {
+    pub fn var(&self, k: &str) -> &str {
+        self.vars.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Waits for the dialplan's result lines of `call`.
+pub fn wait_result(call: &Call, within: Duration) -> CallResult {
+    let path = test_dir().join(format!("result-{}", call.id));
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if text.contains("DONE=1") {
+                let elapsed = call.started.elapsed();
+                let vars = text
+                    .lines()
+                    .filter_map(|l| l.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                return CallResult { vars, elapsed };
+            }
+        }
+        assert!(
+            call.started.elapsed() < within,
+            "call {} did not get past OTRSTicket() within {within:?}\nlog:\n{}",
+            call.id,
+            script("sandbox.sh", &["log", "30"])
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn operator_reached(call: &Call) -> bool {
+    let path = test_dir().join(format!("operator-{}", call.id));
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+pub fn full_log() -> String {
+    std::fs::read_to_string(sandbox_root().join("var/log/asterisk/full")).unwrap_or_default()
+}
