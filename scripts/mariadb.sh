@@ -109,8 +109,12 @@ launch() {
     if [ ! -f "$DIR/.installed" ] || [ ! -d "$DATA/mysql" ]; then
         rm -rf "$DATA" "$DIR/.installed"
         say "initialising a new MariaDB data dir in $DATA"
+        # --force: skip its host name lookup, which fails where /etc/hosts
+        # lacks the machine's name (containers, chroots); we only use
+        # localhost and '%' accounts anyway.
         if ! mariadb-install-db --no-defaults --datadir="$DATA" --user=mysql \
-                --auth-root-authentication-method=socket --skip-test-db >"$DIR/install-db.log" 2>&1; then
+                --auth-root-authentication-method=socket --skip-test-db --force \
+                >"$DIR/install-db.log" 2>&1; then
             tail -n 25 "$DIR/install-db.log" >&2
             die "mariadb-install-db failed (output above, full log $DIR/install-db.log)"
         fi

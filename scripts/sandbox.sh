@@ -130,7 +130,10 @@ cmd_build() {
     say "apt-get install asterisk in the chroot"
     local aptlog
     aptlog=$(mktemp)
-    if ! { in_chroot apt-get -q update && in_chroot apt-get -q install -y --no-install-recommends asterisk; } >"$aptlog" 2>&1; then
+    # dpkg --configure -a finishes what an interrupted earlier run left
+    # half-installed (apt-get refuses to go on otherwise); a no-op normally.
+    if ! { in_chroot dpkg --configure -a && in_chroot apt-get -q update \
+            && in_chroot apt-get -q install -y --no-install-recommends asterisk; } >"$aptlog" 2>&1; then
         tail -n 40 "$aptlog" >&2
         rm -f "$aptlog"
         die "apt-get in the chroot failed (output above)"
@@ -204,8 +207,13 @@ sandbox_pids() {
     else
         candidates=$(cd /proc && echo [0-9]*)
     fi
+    [ -d "$ROOT" ] || return 0
+    # Same directory = same device and inode (a path compare is fooled when
+    # this script itself runs in a chroot).
+    local want
+    want=$(stat -L -c %d:%i "$ROOT")
     for pid in $candidates; do
-        [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$ROOT" ] || continue
+        [ "$(stat -L -c %d:%i "/proc/$pid/root" 2>/dev/null)" = "$want" ] || continue
         asterisk_alive "$pid" && echo "$pid"
     done
     return 0
@@ -245,7 +253,7 @@ cmd_start() {
     fi
     local strays
     strays=$(sandbox_pids)
-    [ -z "$strays" ] || die "Asterisk processes in $ROOT not named by $PIDFILE: $(echo $strays); '$0 kill' ends them"
+    [ -z "$strays" ] || die "Asterisk processes in $ROOT not named by $PIDFILE: ${strays//$'\n'/ }; '$0 kill' ends them"
     write_config
     # No systemd-tmpfiles in the chroot: the run dir is made by hand.
     mkdir -p "$ROOT/run/asterisk"
@@ -318,7 +326,7 @@ cmd_kill() {
         wait_gone "$pid" || die "pid $pid survived SIGKILL?"
     done
     rm -f "$ROOT/run/asterisk/asterisk.ctl" "$PIDFILE"
-    say "Asterisk killed (pid $(echo $pids))"
+    say "Asterisk killed (pid ${pids//$'\n'/ })"
 }
 
 cmd_status() {
@@ -335,7 +343,7 @@ cmd_status() {
     local strays
     strays=$(sandbox_pids)
     if [ -n "$strays" ]; then
-        echo "not answering, but Asterisk processes run in $ROOT: $(echo $strays) ('$0 kill' ends them)"
+        echo "not answering, but Asterisk processes run in $ROOT: ${strays//$'\n'/ } ('$0 kill' ends them)"
     else
         echo "stopped, $(cat "$MARKER"), root $ROOT"
     fi

@@ -1324,8 +1324,8 @@ mod tests {
         check::<Refresher>();
     }
 
-    /// Nothing listens on this port (bound, never accepted from): connects
-    /// fail fast with "refused" once the listener is closed.
+    /// A port nothing listens on (bound for a moment to get a free one, then
+    /// closed): connects fail at once with "connection refused".
     fn dead_db() -> DbSettings {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -1392,7 +1392,8 @@ mod tests {
     fn refresher_retries_with_backoff() {
         let index = Arc::new(CustomerIndex::new(dead_db(), ru()));
         let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600));
-        // The first attempt and a retry at least 1 s... capped at 200 ms here.
+        // The first attempt fails, and a retry follows (the backoff is capped
+        // by the 200 ms interval here) instead of the thread giving up.
         let first = wait_for_error_change(&index, None);
         let second = wait_for_error_change(&index, first);
         assert!(second.is_some() && second != first);

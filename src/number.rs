@@ -52,9 +52,11 @@ pub const MAX_DIGITS: usize = 20;
 /// read as "international prefix + nothing" or "trunk prefix + 123".
 pub const MIN_DIGITS_AFTER_PREFIX: usize = 6;
 
-/// Markers of a trailing extension, compared lowercased, and only once a digit
-/// has been seen (so the `x` in `fax: 8 916 ...` is not one). Everything from
-/// the marker on is ignored: the extension is not part of the line's number.
+/// Markers of a trailing extension, compared lowercased. One counts only once a
+/// digit has been seen (so the `x` in `fax: 8 916 ...` is not one) and when a
+/// digit follows it, perhaps after spaces or `.`, `:`, `-` (so the `x` of a
+/// name written inside the number is not one either). Everything from the
+/// marker on is ignored: the extension is not part of the line's number.
 /// `х` is the Cyrillic letter, which Russian agents type for `x`.
 const EXTENSION_MARKERS: [&str; 5] = ["ext", "доб", "x", "х", "#"];
 
@@ -168,7 +170,14 @@ fn extract_digits(raw: &str) -> Option<(bool, String)> {
             // `i` comes from char_indices, so `get` always succeeds; `get`
             // rather than indexing keeps this free of panics regardless.
             let rest = lower.get(i..).unwrap_or("");
-            if EXTENSION_MARKERS.iter().any(|m| rest.starts_with(m)) {
+            let is_extension = EXTENSION_MARKERS.iter().any(|m| {
+                rest.strip_prefix(m).is_some_and(|after| {
+                    after
+                        .trim_start_matches([' ', '.', ':', '-', '\t'])
+                        .starts_with(|c: char| c.is_ascii_digit())
+                })
+            });
+            if is_extension {
                 break;
             }
         }
@@ -287,6 +296,12 @@ mod tests {
         assert_eq!(c("fax: 8 916 122 96 24", &p).as_deref(), Some("9161229624"));
         assert_eq!(c("8 916 122 96 24 (fax)", &p).as_deref(), Some("9161229624"));
         assert_eq!(c("ext. 12", &p).as_deref(), Some("12"));
+        // Letters inside the number, or a marker with no digits after it.
+        assert_eq!(c("8 916 (Alexey) 122 96 24", &p).as_deref(), Some("9161229624"));
+        assert_eq!(c("8 916 122 96 24 (Max)", &p).as_deref(), Some("9161229624"));
+        assert_eq!(c("8 916 122 96 24 ext", &p).as_deref(), Some("9161229624"));
+        assert_eq!(c("8 916 122 96 24 ext.: 1", &p).as_deref(), Some("9161229624"));
+        assert_eq!(c("8 916 122 96 24 x-1", &p).as_deref(), Some("9161229624"));
     }
 
     #[test]

@@ -30,6 +30,7 @@ impl Val {
     pub fn s(v: impl Into<String>) -> Val {
         Val::Str(v.into())
     }
+    #[allow(dead_code)]
     pub fn get(&self, key: &str) -> Option<&Val> {
         match self {
             Val::Hash(h) => h.get(key),

@@ -163,6 +163,9 @@ pub struct Ticket {
     pub until_time: i64,
     pub articles: Vec<Article>,
     pub history: Vec<History>,
+    pub lock: String,
+    pub responsible_id: u32,
+    pub time_unit_total: f64,
 }
 
 impl Ticket {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests of the pure logic, the OTRS stand-in's own
+# tests, and the tests that place real calls through Asterisk 22 with the
+# module loaded, against a real MariaDB. Installs and starts what they need.
+# Usage: scripts/test.sh [extra cargo test arguments]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+cd "$top"
+
+bash "$here/setup-host.sh"
+command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+if [ -z "${ASTERISK_INCLUDE_DIR:-}" ] && [ ! -f /usr/include/asterisk.h ]; then
+    bash "$here/fetch-asterisk-headers.sh"
+fi
+bash "$here/sandbox.sh" build
+bash "$here/mariadb.sh" start
+export OTRS_TEST_DB="mysql://otrs:${OTRS_DB_PASS:-otrs-test-pw}@127.0.0.1:${OTRS_DB_PORT:-3307}/otrs"
+
+cleanup() {
+    bash "$here/sandbox.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+say "cargo test"
+# One Asterisk is shared by the call tests; they take turns themselves.
+cargo test --no-fail-fast "$@"
