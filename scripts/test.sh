@@ -25,4 +25,4 @@ trap cleanup EXIT
 
 say "cargo test"
 # One Asterisk is shared by the call tests; they take turns themselves.
-cargo test --no-fail-fast "$@"
+cargo test --workspace --no-fail-fast "$@"

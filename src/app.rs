@@ -3,12 +3,12 @@
 use std::os::raw::c_char;
 use std::time::Instant;
 
-use crate::args;
+use otrs_core::args;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::{self, copy_cstr, sys};
-use crate::flow::{self, CallInfo, Outcome, Status};
+use otrs_core::flow::{self, CallInfo, Outcome, Status};
 use crate::state::{self, InFlight, STATS};
-use crate::stats::Stats;
+use otrs_core::stats::Stats;
 
 pub const NAME: &std::ffi::CStr = c"OTRSTicket";
 pub const SYNOPSIS: &std::ffi::CStr = c"Create an OTRS/Znuny ticket for the caller before the call reaches an operator";
@@ -48,7 +48,7 @@ const VARIABLES: &[&str] = &[
 
 /// Entry point Asterisk calls on the channel's thread.
 pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
-    crate::guard::guard("OTRSTicket()", 0, || {
+    otrs_core::guard::guard("OTRSTicket()", 0, || {
         // SAFETY: Asterisk passes the live channel and the argument string.
         let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
             return 0;
@@ -62,7 +62,7 @@ fn run(chan: &Channel, data: &str) -> i32 {
     let _in = InFlight::enter();
     let started = Instant::now();
     Stats::count(&STATS.calls);
-    let outcome = crate::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
+    let outcome = otrs_core::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
     let outcome = outcome.unwrap_or_else(|| failed("internal error (see the Asterisk log)"));
     STATS.record_latency(started.elapsed());
     match outcome.status {
@@ -103,7 +103,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
     let profile = match svc.config.profile(&a.profile) {
         Some(p) => p,
         None => {
-            crate::log_warning!("OTRSTicket: no profile [{}] in otrs.conf; using [default]", a.profile);
+            otrs_core::log_warning!("OTRSTicket: no profile [{}] in otrs.conf; using [default]", a.profile);
             match svc.config.profile("default") {
                 Some(p) => p,
                 None => return failed("no [default] profile"),
@@ -125,7 +125,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
         flow::handle_call(&svc, profile, &call, deadline)
     };
     match (&outcome.status, &outcome.ticket) {
-        (Status::Created, Some(t)) => crate::log_verbose!(
+        (Status::Created, Some(t)) => otrs_core::log_verbose!(
             "OTRSTicket: {} call {} from {}: ticket {} (id {}) for customer {} in queue {} ({} ms)",
             call.channel,
             call.uniqueid,
@@ -136,7 +136,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
             profile.queue,
             started.elapsed().as_millis()
         ),
-        _ => crate::log_warning!(
+        _ => otrs_core::log_warning!(
             "OTRSTicket: {} call {} from {}: no ticket: {}",
             call.channel,
             call.uniqueid,

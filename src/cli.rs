@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use crate::asterisk::cli::{self, CliError, Command};
 use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
-use crate::status::{self, StatusInput};
+use otrs_core::status::{self, StatusInput};
 
 static COMMANDS: [Command; 1] = [Command {
     command: c"otrs show status",

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::asterisk::{self, config::Loaded};
-use crate::config::{self, Config};
-use crate::logger;
+use otrs_core::config::{self, Config};
+use otrs_core::logger;
 use crate::state::{self, IN_FLIGHT, LOADED_AT};
 use crate::{app, cli};
 
@@ -21,23 +21,23 @@ fn read_config(only_if_changed: bool) -> Result<Option<Config>, ()> {
         Loaded::Sections(s) => s,
         Loaded::Unchanged => return Ok(None),
         Loaded::Missing => {
-            crate::log_error!("{CONFIG_FILE} not found in Asterisk's config directory; see otrs.conf.sample");
+            otrs_core::log_error!("{CONFIG_FILE} not found in Asterisk's config directory; see otrs.conf.sample");
             return Err(());
         }
         Loaded::Invalid => {
-            crate::log_error!("{CONFIG_FILE} could not be parsed (see the config parser's message above)");
+            otrs_core::log_error!("{CONFIG_FILE} could not be parsed (see the config parser's message above)");
             return Err(());
         }
     };
     match config::from_sections(&sections) {
         Ok((c, warnings)) => {
             for w in warnings {
-                crate::log_warning!("{w}");
+                otrs_core::log_warning!("{w}");
             }
             Ok(Some(c))
         }
         Err(e) => {
-            crate::log_error!("{e}");
+            otrs_core::log_error!("{e}");
             Err(())
         }
     }
@@ -45,7 +45,7 @@ fn read_config(only_if_changed: bool) -> Result<Option<Config>, ()> {
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_load() -> i32 {
-    crate::guard::guard("module load", LOAD_DECLINE, load)
+    otrs_core::guard::guard("module load", LOAD_DECLINE, load)
 }
 
 fn load() -> i32 {
@@ -53,32 +53,32 @@ fn load() -> i32 {
     let config = match read_config(false) {
         Ok(Some(c)) => c,
         _ => {
-            crate::log_error!("app_otrsticket declined to load: fix {CONFIG_FILE} and run 'module load app_otrsticket.so'");
+            otrs_core::log_error!("app_otrsticket declined to load: fix {CONFIG_FILE} and run 'module load app_otrsticket.so'");
             return LOAD_DECLINE;
         }
     };
     state::install(config);
     if !app::register() || !cli::register() {
-        crate::log_error!("app_otrsticket: registering OTRSTicket() or its CLI commands failed");
+        otrs_core::log_error!("app_otrsticket: registering OTRSTicket() or its CLI commands failed");
         app::unregister();
         cli::unregister();
         state::shutdown();
         return LOAD_DECLINE;
     }
     *LOADED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
-    crate::log_verbose!("app_otrsticket {} loaded (Asterisk {})", env!("CARGO_PKG_VERSION"), asterisk::version());
+    otrs_core::log_verbose!("app_otrsticket {} loaded (Asterisk {})", env!("CARGO_PKG_VERSION"), asterisk::version());
     LOAD_SUCCESS
 }
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_unload() -> i32 {
-    crate::guard::guard("module unload", -1, unload)
+    otrs_core::guard::guard("module unload", -1, unload)
 }
 
 fn unload() -> i32 {
     let busy = IN_FLIGHT.load(Ordering::SeqCst);
     if busy > 0 {
-        crate::log_warning!("app_otrsticket: {busy} call(s) inside OTRSTicket(); unload refused, try again");
+        otrs_core::log_warning!("app_otrsticket: {busy} call(s) inside OTRSTicket(); unload refused, try again");
         return -1;
     }
     app::unregister();
@@ -94,19 +94,19 @@ fn unload() -> i32 {
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_reload() -> i32 {
-    crate::guard::guard("module reload", -1, reload)
+    otrs_core::guard::guard("module reload", -1, reload)
 }
 
 fn reload() -> i32 {
     match read_config(true) {
         Ok(Some(c)) => {
             state::install(c);
-            crate::log_notice!("app_otrsticket: {CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
+            otrs_core::log_notice!("app_otrsticket: {CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
             0
         }
         Ok(None) => 0,
         Err(()) => {
-            crate::log_error!("app_otrsticket: {CONFIG_FILE} not reloaded; the previous configuration stays in use");
+            otrs_core::log_error!("app_otrsticket: {CONFIG_FILE} not reloaded; the previous configuration stays in use");
             -1
         }
     }

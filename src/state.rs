@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::Config;
-use crate::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
-use crate::flow::Services;
-use crate::otrs_client::{ClientSettings, OtrsClient};
-use crate::stats::Stats;
+use otrs_core::config::Config;
+use otrs_core::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
+use otrs_core::flow::Services;
+use otrs_core::otrs_client::{ClientSettings, OtrsClient};
+use otrs_core::stats::Stats;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background thread that keeps the customer index fresh.

@@ -91,7 +91,7 @@ fn command_for(e: *mut sys::ast_cli_entry) -> Option<&'static Command> {
 }
 
 unsafe extern "C" fn handler(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_args) -> *mut c_char {
-    crate::guard::guard("CLI command", std::ptr::null_mut(), || {
+    otrs_core::guard::guard("CLI command", std::ptr::null_mut(), || {
         // SAFETY: Asterisk passes its entry and args for this call.
         unsafe { handle(e, cmd, a) }
     })

@@ -2,7 +2,7 @@
 //! templates and `module reload` behave as admins expect).
 
 use super::{copy_cstr, cstring, sys};
-use crate::config::Section;
+use otrs_core::config::Section;
 
 pub enum Loaded {
     Missing,

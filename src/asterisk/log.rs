@@ -1,7 +1,7 @@
 //! `ast_log` / `ast_verb` as a sink for the crate's logger.
 
 use super::{cstring, sys};
-use crate::logger::Level;
+use otrs_core::logger::Level;
 
 const FILE: &std::ffi::CStr = c"app_otrsticket";
 const FUNC: &std::ffi::CStr = c"OTRSTicket";

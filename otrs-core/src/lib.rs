@@ -1,0 +1,20 @@
+//! The logic of app_otrsticket that knows nothing of Asterisk: number
+//! normalisation, the in-memory customer index, OTRS's SOAP protocol and
+//! client, otrs.conf's rules, and the ticket flow of one call. Everything
+//! here is tested and benchmarked without an Asterisk; the module crate at
+//! the top of the repository glues it to Asterisk's C API.
+
+pub mod logger;
+
+pub mod args;
+pub mod clock;
+pub mod config;
+pub mod customers;
+pub mod flow;
+pub mod guard;
+pub mod number;
+pub mod otrs_client;
+pub mod soap;
+pub mod stats;
+pub mod status;
+pub mod template;
