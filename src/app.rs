@@ -25,8 +25,10 @@ when the caller hung up meanwhile).
 
 Sets these channel variables:
   OTRSSTATUS        CREATED  the ticket was created
-                    FAILED   it was not (see OTRSERROR)
-  OTRSERROR         short reason when not created, else empty
+                    QUEUED   OTRS could not take it in time: it is in the
+                             spool and is created as soon as OTRS answers
+                    FAILED   OTRS refused it (see OTRSERROR)
+  OTRSERROR         short reason when not created at once, else empty
   OTRSTICKETID      the ticket's TicketID
   OTRSTICKETNUMBER  the ticket number agents see (e.g. 2026112610000015)
   OTRSARTICLEID     the first article's ArticleID
@@ -67,6 +69,10 @@ fn run(chan: &Channel, data: &str) -> i32 {
     STATS.record_latency(started.elapsed());
     match outcome.status {
         Status::Created => Stats::count(&STATS.created),
+        Status::Queued => {
+            Stats::count(&STATS.queued);
+            STATS.record_error(&outcome.error);
+        }
         Status::Failed => {
             Stats::count(&STATS.failed);
             STATS.record_error(&outcome.error);
@@ -135,6 +141,13 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
             outcome.customer_user,
             profile.queue,
             started.elapsed().as_millis()
+        ),
+        (Status::Queued, _) => otrs_core::log_warning!(
+            "OTRSTicket: {} call {} from {}: ticket queued ({}); the call goes on, the spool worker creates it later",
+            call.channel,
+            call.uniqueid,
+            outcome.caller,
+            outcome.error
         ),
         _ => otrs_core::log_warning!(
             "OTRSTicket: {} call {} from {}: no ticket: {}",

@@ -57,7 +57,11 @@ fn load() -> i32 {
             return LOAD_DECLINE;
         }
     };
-    state::install(config);
+    if let Err(e) = state::install(config) {
+        otrs_core::log_error!("app_otrsticket declined to load: {e}");
+        state::shutdown();
+        return LOAD_DECLINE;
+    }
     if !app::register() || !cli::register() {
         otrs_core::log_error!("app_otrsticket: registering OTRSTicket() or its CLI commands failed");
         app::unregister();
@@ -100,7 +104,10 @@ pub extern "C" fn otrs_rs_reload() -> i32 {
 fn reload() -> i32 {
     match read_config(true) {
         Ok(Some(c)) => {
-            state::install(c);
+            if let Err(e) = state::install(c) {
+                otrs_core::log_error!("app_otrsticket: otrs.conf not reloaded, the previous configuration stays in use: {e}");
+                return -1;
+            }
             otrs_core::log_notice!("app_otrsticket: {CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
             0
         }

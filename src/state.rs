@@ -9,13 +9,20 @@ use std::time::{Duration, Instant, SystemTime};
 use otrs_core::config::Config;
 use otrs_core::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
 use otrs_core::flow::Services;
+use otrs_core::health::Health;
+use otrs_core::spool::Spool;
+use otrs_core::worker::Worker;
 use otrs_core::otrs_client::{ClientSettings, OtrsClient};
 use otrs_core::stats::Stats;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background thread that keeps the customer index fresh.
 static REFRESHER: Mutex<Option<Refresher>> = Mutex::new(None);
+/// The spool worker thread.
+static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
 pub static STATS: LazyLock<Stats> = LazyLock::new(Stats::default);
+/// Whether OTRS is believed down; kept across reloads.
+pub static HEALTH: LazyLock<Arc<Health>> = LazyLock::new(|| Arc::new(Health::default()));
 /// Calls inside OTRSTicket() right now; unload is refused while > 0.
 pub static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 pub static LOADED_AT: Mutex<Option<SystemTime>> = Mutex::new(None);
@@ -45,10 +52,18 @@ fn same_database(a: &Config, b: &Config) -> bool {
         && (a.refresh_interval, a.full_refresh_interval) == (b.refresh_interval, b.full_refresh_interval)
 }
 
+/// The spool folder: `spool_dir`, else Asterisk's spool directory + /otrs.
+fn spool_path(c: &Config) -> String {
+    c.general.spool_dir.clone().unwrap_or_else(|| format!("{}/otrs", crate::asterisk::spool_dir()))
+}
+
 /// Makes `config` the one calls use from now on. The customer index (and
 /// its thread) is kept when the database settings did not change, so a
-/// reload does not reread every customer.
-pub fn install(config: Config) {
+/// reload does not reread every customer. Fails (and changes nothing) when
+/// the spool folder cannot be used.
+pub fn install(config: Config) -> Result<(), String> {
+    let dir = spool_path(&config);
+    let spool = Spool::open(std::path::Path::new(&dir)).map_err(|e| format!("spool folder {dir} cannot be used: {e}"))?;
     let old = current();
     let keep_index = old.as_ref().filter(|o| same_database(&o.config, &config)).map(|o| o.index.clone());
     let index = match keep_index {
@@ -72,8 +87,24 @@ pub fn install(config: Config) {
         use_session: config.general.use_session,
         ..ClientSettings::default()
     });
-    let services = Arc::new(Services { config, client, index });
+    let services = Arc::new(Services { config, client, index, spool, health: HEALTH.clone() });
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
+    let mut worker = WORKER.lock().unwrap_or_else(|p| p.into_inner());
+    if worker.is_none() {
+        *worker = Some(Worker::start(Arc::new(current), &STATS));
+    }
+    Ok(())
+}
+
+/// Makes the spool worker retry now.
+pub fn kick_worker() -> bool {
+    match WORKER.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        Some(w) => {
+            w.kick();
+            true
+        }
+        None => false,
+    }
 }
 
 fn stop_refresher() {
@@ -87,6 +118,10 @@ fn stop_refresher() {
 /// keeps a library mapped while a thread it started lives, and the next
 /// `module load` would then find the old copy.
 pub fn shutdown() {
+    let worker = WORKER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(w) = worker {
+        w.stop();
+    }
     stop_refresher();
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = None;
 }

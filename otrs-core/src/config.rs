@@ -60,6 +60,18 @@ pub struct General {
     pub refresh_interval: Duration,
     /// How often the whole customer index is rebuilt (catches deletions).
     pub full_refresh_interval: Duration,
+    /// Append `[call:<uniqueid>]` to ticket titles, so a retry can find a
+    /// ticket an unanswered attempt created (no duplicates).
+    pub title_call_id: bool,
+    /// Where queued tickets wait; None = Asterisk's spool directory + "/otrs".
+    pub spool_dir: Option<String>,
+    /// First wait before the spool is retried; doubles up to `max_retry_interval`.
+    pub retry_interval: Duration,
+    pub max_retry_interval: Duration,
+    /// How long a ticket whose request may have reached OTRS waits before
+    /// the worker looks for it and creates it again: OTRS may still be
+    /// working on the first request.
+    pub recheck_delay: Duration,
 }
 
 impl fmt::Debug for General {
@@ -78,6 +90,7 @@ impl fmt::Debug for General {
             .field("dbsock", &self.dbsock)
             .field("plan", &self.plan)
             .field("unknown_customer", &self.unknown_customer)
+            .field("spool_dir", &self.spool_dir)
             .finish()
     }
 }
@@ -141,6 +154,11 @@ const GENERAL_KEYS: &[&str] = &[
     "unknown_customer",
     "refresh_interval",
     "full_refresh_interval",
+    "title_call_id",
+    "spool_dir",
+    "retry_interval",
+    "max_retry_interval",
+    "recheck_delay",
 ];
 
 const PROFILE_KEYS: &[&str] = &["queue", "state", "priority", "type", "title", "subject", "body"];
@@ -269,6 +287,11 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         unknown_customer,
         refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
         full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
+        title_call_id: o.boolean("title_call_id", true)?,
+        spool_dir: o.get("spool_dir").filter(|v| !v.is_empty()).map(str::to_string),
+        retry_interval: Duration::from_secs(o.number("retry_interval", 10, 1, 3600)?),
+        max_retry_interval: Duration::from_secs(o.number("max_retry_interval", 300, 1, 86_400)?),
+        recheck_delay: Duration::from_secs(o.number("recheck_delay", 30, 1, 3600)?),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The ticket flow of one call: who is calling, which texts the ticket gets,
-//! and the exchange with OTRS. Knows nothing of Asterisk: the app hands it a
-//! `CallInfo` and turns the `Outcome` into channel variables.
+//! the exchange with OTRS, and what happens when OTRS cannot take it now
+//! (the job goes to the spool and the call goes on). Knows nothing of
+//! Asterisk: the app hands it a `CallInfo` and turns the `Outcome` into
+//! channel variables.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -8,13 +10,15 @@ use std::time::{Instant, SystemTime};
 use crate::clock;
 use crate::config::{Config, Profile};
 use crate::customers::{Customer, CustomerIndex};
+use crate::health::Health;
 use crate::number;
-use crate::otrs_client::OtrsClient;
-use crate::soap::{NewTicket, TicketCreated};
+use crate::otrs_client::{ClientError, OtrsClient};
+use crate::soap::{NewTicket, SoapError, TicketCreated};
+use crate::spool::{new_job_id, Job, Spool};
 use crate::template;
 
 /// What the app knows about the call, copied off the channel.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallInfo {
     /// The number as the dialplan passed it: untrusted (a SIP From header).
     pub caller: String,
@@ -25,9 +29,20 @@ pub struct CallInfo {
     pub context: String,
 }
 
+impl CallInfo {
+    /// The key that identifies this call's ticket in OTRS (see `call_marker`).
+    pub fn key(&self) -> &str {
+        &self.uniqueid
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    /// The ticket exists in OTRS.
     Created,
+    /// OTRS could not take it now; it is in the spool and will be created.
+    Queued,
+    /// No ticket, and none will come (OTRS refused it, or the spool failed).
     Failed,
 }
 
@@ -35,6 +50,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Created => "CREATED",
+            Status::Queued => "QUEUED",
             Status::Failed => "FAILED",
         }
     }
@@ -49,7 +65,7 @@ pub struct Outcome {
     pub customer_user: String,
     pub customer_id: String,
     /// Customer rows that matched; 0 = unknown caller. None when the
-    /// customer database could not be asked.
+    /// customer database could not be asked (the job looks again later).
     pub matches: Option<usize>,
     /// The caller as shown in the ticket ("anonymous" when withheld).
     pub caller: String,
@@ -60,39 +76,52 @@ pub struct Services {
     pub config: Config,
     pub client: OtrsClient,
     pub index: Arc<CustomerIndex>,
+    pub spool: Spool,
+    pub health: Arc<Health>,
 }
 
 /// Who the caller is: the matching customer, or the placeholder customer.
-struct Caller {
-    display: String,
-    customer: Option<Arc<Customer>>,
-    matches: Option<usize>,
+pub struct Caller {
+    pub display: String,
+    pub customer: Option<Arc<Customer>>,
+    /// None: the customer index was not available.
+    pub matches: Option<usize>,
 }
 
-fn identify(svc: &Services, raw: &str) -> Caller {
+/// The caller as ticket texts show it.
+pub fn display_caller(raw: &str) -> String {
     let shown = number::sanitize_caller(raw);
+    if shown.is_empty() {
+        "anonymous".to_string()
+    } else {
+        shown
+    }
+}
+
+pub fn identify(index: &CustomerIndex, raw: &str) -> Caller {
+    let display = display_caller(raw);
     if number::is_anonymous(raw) {
-        let display = if shown.is_empty() { "anonymous".to_string() } else { shown };
         return Caller { display, customer: None, matches: Some(0) };
     }
-    match svc.index.lookup(raw) {
-        Ok(found) => Caller { display: shown, customer: found.customer, matches: Some(found.matches) },
-        Err(e) => {
-            crate::log_warning!(
-                "customer lookup for {shown} not possible ({e}); the ticket goes to '{}'",
-                svc.config.general.unknown_customer
-            );
-            Caller { display: shown, customer: None, matches: None }
-        }
+    match index.lookup(raw) {
+        Ok(found) => Caller { display, customer: found.customer, matches: Some(found.matches) },
+        Err(_) => Caller { display, customer: None, matches: None },
     }
+}
+
+/// The text added to every ticket title so that a retry can find a ticket
+/// an earlier, unanswered attempt may have created (TicketSearch on Title).
+pub fn call_marker(key: &str) -> String {
+    let clean: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(80).collect();
+    format!("[call:{clean}]")
 }
 
 fn placeholders<'a>(
-    svc: &'a Services,
+    config: &'a Config,
     profile: &'a Profile,
     call: &'a CallInfo,
     caller: &'a Caller,
-    now: SystemTime,
+    when: SystemTime,
 ) -> impl Fn(&str) -> Option<String> + 'a {
     move |name: &str| {
         let c = caller.customer.as_deref();
@@ -104,7 +133,7 @@ fn placeholders<'a>(
                 None => "unknown caller".to_string(),
             },
             "customer_name" => c.map(Customer::full_name).unwrap_or_default(),
-            "customer_user" => c.map(|c| c.login.clone()).unwrap_or_else(|| svc.config.general.unknown_customer.clone()),
+            "customer_user" => c.map(|c| c.login.clone()).unwrap_or_else(|| config.general.unknown_customer.clone()),
             "customer_id" => c.map(|c| c.customer_id.clone()).unwrap_or_default(),
             "customer_email" => c.map(|c| c.email.clone()).unwrap_or_default(),
             "matches" => caller.matches.map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
@@ -113,8 +142,8 @@ fn placeholders<'a>(
             "linkedid" => clean(&call.linkedid),
             "exten" => clean(&call.exten),
             "context" => clean(&call.context),
-            "time" => clock::local_datetime(now),
-            "date" => clock::local_date(now),
+            "time" => clock::local_datetime(when),
+            "date" => clock::local_date(when),
             "profile" => profile.name.clone(),
             _ => return None,
         };
@@ -122,16 +151,21 @@ fn placeholders<'a>(
     }
 }
 
-/// Builds the ticket the call gets. Pure: tested without OTRS.
-fn ticket_for(svc: &Services, profile: &Profile, call: &CallInfo, caller: &Caller, now: SystemTime) -> NewTicket {
-    let vars = placeholders(svc, profile, call, caller, now);
+/// Builds the ticket a call gets. Pure: tested without OTRS. `when` is the
+/// time of the call (a queued ticket keeps it).
+pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &Caller, when: SystemTime) -> NewTicket {
+    let vars = placeholders(config, profile, call, caller, when);
     let customer_user = caller
         .customer
         .as_ref()
         .map(|c| c.login.clone())
-        .unwrap_or_else(|| svc.config.general.unknown_customer.clone());
+        .unwrap_or_else(|| config.general.unknown_customer.clone());
+    let mut title = template::render(&profile.title, &vars);
+    if config.general.title_call_id && !call.key().is_empty() {
+        title = format!("{title} {}", call_marker(call.key()));
+    }
     NewTicket {
-        title: template::render(&profile.title, &vars),
+        title,
         queue: profile.queue.clone(),
         state: profile.state.clone(),
         priority: profile.priority.clone(),
@@ -143,25 +177,85 @@ fn ticket_for(svc: &Services, profile: &Profile, call: &CallInfo, caller: &Calle
     }
 }
 
+/// OTRS refused the ticket itself (unknown queue, missing field): trying
+/// again would only be refused again.
+pub fn is_permanent(e: &ClientError) -> bool {
+    matches!(e, ClientError::Soap(SoapError::Operation { .. })) && !e.is_auth_fail()
+}
+
+/// OTRS did not work (as opposed to refusing one ticket): the next calls
+/// should not wait for it.
+pub fn is_outage(e: &ClientError) -> bool {
+    !is_permanent(e) && !e.is_auth_fail()
+}
+
 /// Runs the whole flow for one call; never waits past `deadline`.
 pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline: Instant) -> Outcome {
-    let caller = identify(svc, &call.caller);
-    let ticket = ticket_for(svc, profile, call, &caller, SystemTime::now());
+    let when = SystemTime::now();
+    let caller = identify(&svc.index, &call.caller);
     let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default();
-    let result = svc.client.create_ticket(&ticket, deadline);
-    let (status, error, created) = match result {
-        Ok(t) => (Status::Created, String::new(), Some(t)),
-        Err(e) => (Status::Failed, e.to_string(), None),
-    };
-    Outcome {
-        status,
-        error,
-        ticket: created,
-        customer_user: ticket.customer_user,
+    let ticket = ticket_for(&svc.config, profile, call, &caller, when);
+    let mut outcome = Outcome {
+        status: Status::Failed,
+        error: String::new(),
+        ticket: None,
+        customer_user: ticket.customer_user.clone(),
         customer_id,
         matches: caller.matches,
-        caller: caller.display,
+        caller: caller.display.clone(),
+    };
+
+    // Reasons not to try OTRS now: the customer is not known yet, or OTRS
+    // failed a moment ago and the spool worker is watching for it.
+    let skip = if caller.matches.is_none() {
+        Some("customer database not available".to_string())
+    } else {
+        svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
+    };
+    let attempted = skip.is_none();
+    let (reason, maybe_delivered) = match skip {
+        Some(reason) => (reason, false),
+        None => match svc.client.create_ticket(&ticket, deadline) {
+            Ok(t) => {
+                outcome.status = Status::Created;
+                outcome.ticket = Some(t);
+                return outcome;
+            }
+            Err(e) if is_permanent(&e) => {
+                outcome.error = e.to_string();
+                return outcome;
+            }
+            Err(e) => {
+                if is_outage(&e) && svc.health.mark_down(&e.to_string()) {
+                    crate::log_warning!("OTRS is down ({e}): new calls queue their tickets until it answers again");
+                }
+                (e.to_string(), e.maybe_delivered())
+            }
+        },
+    };
+    let job = Job {
+        id: new_job_id(call.key(), when),
+        key: call.key().to_string(),
+        created: when,
+        attempts: u32::from(attempted),
+        maybe_delivered,
+        last_error: reason.clone(),
+        call: call.clone(),
+        profile: profile.clone(),
+        customer: caller.customer.as_deref().cloned(),
+        matches: caller.matches,
+    };
+    match svc.spool.write(&job) {
+        Ok(()) => {
+            outcome.status = Status::Queued;
+            outcome.error = reason;
+        }
+        Err(e) => {
+            crate::log_error!("cannot write ticket job to spool {}: {e}", svc.spool.dir().display());
+            outcome.error = format!("{reason}; spool write failed: {e}");
+        }
     }
+    outcome
 }
 
 /// Channel fields (name, uniqueid, exten) for ticket texts: no control

@@ -14,6 +14,16 @@ pub struct Stats {
     pub created: AtomicU64,
     pub failed: AtomicU64,
     pub unknown_callers: AtomicU64,
+    /// Calls whose ticket went to the spool.
+    pub queued: AtomicU64,
+    /// Attempts of the spool worker.
+    pub retries: AtomicU64,
+    /// Queued tickets the worker created.
+    pub created_later: AtomicU64,
+    /// Queued tickets found already created (no second ticket).
+    pub duplicates_avoided: AtomicU64,
+    /// Jobs moved aside (unreadable, or refused by OTRS).
+    pub moved_aside: AtomicU64,
     inner: Mutex<Inner>,
 }
 
@@ -32,6 +42,11 @@ pub struct Snapshot {
     pub created: u64,
     pub failed: u64,
     pub unknown_callers: u64,
+    pub queued: u64,
+    pub retries: u64,
+    pub created_later: u64,
+    pub duplicates_avoided: u64,
+    pub moved_aside: u64,
     pub last_error: Option<(SystemTime, String)>,
     pub p50: Option<Duration>,
     pub p95: Option<Duration>,
@@ -79,6 +94,11 @@ impl Stats {
             created: self.created.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             unknown_callers: self.unknown_callers.load(Ordering::Relaxed),
+            queued: self.queued.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            created_later: self.created_later.load(Ordering::Relaxed),
+            duplicates_avoided: self.duplicates_avoided.load(Ordering::Relaxed),
+            moved_aside: self.moved_aside.load(Ordering::Relaxed),
             last_error: i.last_error.clone(),
             p50: pct(0.50),
             p95: pct(0.95),

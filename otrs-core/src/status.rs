@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::clock;
 use crate::config::Config;
 use crate::customers::IndexStatus;
+use crate::spool::SpoolStats;
 use crate::stats::Snapshot;
 
 pub struct StatusInput<'a> {
@@ -16,6 +17,21 @@ pub struct StatusInput<'a> {
     pub stats: Snapshot,
     pub in_flight: usize,
     pub loaded_at: Option<SystemTime>,
+    pub spool_dir: Option<String>,
+    pub spool: Option<SpoolStats>,
+    /// Since when, and why, OTRS is believed down.
+    pub otrs_down: Option<(SystemTime, String)>,
+}
+
+fn age(t: SystemTime) -> String {
+    let secs = SystemTime::now().duration_since(t).unwrap_or_default().as_secs();
+    if secs < 120 {
+        format!("{secs} s")
+    } else if secs < 7200 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{} h", secs / 3600)
+    }
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -63,9 +79,29 @@ pub fn render(s: &StatusInput) -> String {
             let _ = writeln!(o, "Database error:   {} at {}", e, clock::local_datetime(*t));
         }
     }
+    match &s.otrs_down {
+        Some((since, why)) => {
+            let _ = writeln!(o, "OTRS:             DOWN since {} ({}): new calls queue their tickets", clock::local_datetime(*since), why);
+        }
+        None => {
+            let _ = writeln!(o, "OTRS:             up");
+        }
+    }
+    if let Some(sp) = &s.spool {
+        let oldest = sp.oldest.map(|t| format!(", oldest {} old", age(t))).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "Spool:            {} queued{}; {} set aside; {}",
+            sp.depth,
+            oldest,
+            sp.bad,
+            s.spool_dir.as_deref().unwrap_or("")
+        );
+    }
     let st = &s.stats;
     let _ = writeln!(o, "Calls:            {} (in progress {})", st.calls, s.in_flight);
     let _ = writeln!(o, "Tickets created:  {}", st.created);
+    let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
     let _ = writeln!(o, "Failed:           {}", st.failed);
     let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);
     match &st.last_error {

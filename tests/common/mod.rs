@@ -66,12 +66,21 @@ pub fn module_path() -> PathBuf {
 pub struct StandIn {
     child: Child,
     pub addr: String,
+    /// The control endpoint has its own port: it must answer while the
+    /// SOAP port refuses connections.
+    pub control_addr: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 impl StandIn {
     pub fn start(extra: &[&str]) -> StandIn {
+        let control_addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_otrs-standin"))
             .args(["--listen", "127.0.0.1:0", "--db", &db_url(), "--user", OTRS_USER, "--password", OTRS_PASSWORD])
+            .args(["--control", &control_addr])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -85,7 +94,7 @@ impl StandIn {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected stand-in banner: {line:?}"))
             .to_string();
-        StandIn { child, addr }
+        StandIn { child, addr, control_addr }
     }
 
     pub fn url(&self) -> String {
@@ -93,11 +102,11 @@ impl StandIn {
     }
 
     fn control(&self, method: &str, path: &str, body: &str) -> String {
-        let mut s = TcpStream::connect(&self.addr).expect("connect to stand-in");
+        let mut s = TcpStream::connect(&self.control_addr).expect("connect to the stand-in's control port");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
+            self.control_addr,
             body.len()
         );
         s.write_all(req.as_bytes()).expect("send control request");
@@ -113,8 +122,13 @@ impl StandIn {
     }
 
     pub fn reset(&self) {
-        self.control("POST", "/control/reset", "");
         self.set_mode("normal");
+        self.control("POST", "/control/reset", "");
+    }
+
+    /// Requests per operation, as the stand-in counted them.
+    pub fn requests(&self) -> String {
+        self.control("GET", "/control/requests", "")
     }
 
     /// Tickets the stand-in created, oldest first.
@@ -173,8 +187,15 @@ static WORLD: OnceLock<Mutex<World>> = OnceLock::new();
 
 pub const TEST_DIR_IN_CHROOT: &str = "/tmp/otrs-test";
 
+/// Where the dialplan writes results; Asterisk runs as its own user there.
 pub fn test_dir() -> PathBuf {
-    sandbox_root().join("tmp/otrs-test")
+    let dir = sandbox_root().join("tmp/otrs-test");
+    if !dir.is_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&dir).expect("test dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod test dir");
+    }
+    dir
 }
 
 /// The dialplan the tests call into. A test call runs exten <id> in
@@ -200,6 +221,7 @@ exten => 4509,1,OTRSTicket(${CALLERID(num)})
  same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=CUSTOMERUSER=${OTRSCUSTOMERUSER})
  same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=CUSTOMERID=${OTRSCUSTOMERID})
  same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=MATCHES=${OTRSMATCHES})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=UNIQUEID=${UNIQUEID})
  same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
  same => n,Dial(Local/op@operator,5)
  same => n,Hangup()
@@ -216,7 +238,7 @@ pub fn otrs_conf(url: &str, general_extra: &str, default_extra: &str) -> String 
         "[general]\nurl = {url}\nuser = {OTRS_USER}\npassword = {OTRS_PASSWORD}\ntimeout = 3000\n\
          dbhost = 127.0.0.1\ndbport = 3307\ndbname = otrs\ndbuser = otrs\ndbpass = otrs-test-pw\n\
          country_code = 7\nnational_prefix = 8\ninternational_prefix = 00,810\n\
-         unknown_customer = unknown\nrefresh_interval = 2\n{general_extra}\n\
+         unknown_customer = unknown\nrefresh_interval = 2\nretry_interval = 1\nmax_retry_interval = 2\nrecheck_delay = 3\n{general_extra}\n\
          [default]\nqueue = Raw\nstate = new\npriority = 3 normal\n\
          title = Call from ${{caller_name}} (${{caller}})\n\
          subject = Phone call from ${{caller}}\n\
@@ -233,7 +255,8 @@ fn start_world() -> World {
     script("mariadb.sh", &["start"]);
     script("sandbox.sh", &["build"]);
     let standin = StandIn::start(&[]);
-    let _ = std::fs::create_dir_all(test_dir());
+    let _ = std::fs::remove_dir_all(test_dir());
+    let _ = test_dir();
     // Clean start: stop a left-over Asterisk, then bring ours up with the
     // module just built.
     script("sandbox.sh", &["stop"]);
@@ -259,8 +282,53 @@ fn start_world() -> World {
 pub fn world() -> MutexGuard<'static, World> {
     let m = WORLD.get_or_init(|| Mutex::new(start_world()));
     let w = m.lock().unwrap_or_else(|p| p.into_inner());
+    // What an earlier test left queued must not land among this test's
+    // tickets: let the worker empty the spool first.
+    w.standin.set_mode("normal");
+    drain_spool();
     w.standin.reset();
     w
+}
+
+/// A line of `otrs show status` without its label.
+pub fn status_line(status: &str, label: &str) -> String {
+    status.lines().find_map(|l| l.strip_prefix(label)).map(|v| v.trim().to_string()).unwrap_or_default()
+}
+
+/// Tickets waiting in the spool, from `otrs show status`.
+pub fn spool_depth() -> usize {
+    let s = cli("otrs show status");
+    status_line(&s, "Spool:").split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
+}
+
+/// Waits until the spool is empty and OTRS is considered up.
+pub fn drain_spool() {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = cli("otrs show status");
+        if !s.contains("Spool:") {
+            return; // module not loaded
+        }
+        let depth = status_line(&s, "Spool:");
+        if depth.starts_with("0 queued") && status_line(&s, "OTRS:") == "up" {
+            return;
+        }
+        assert!(Instant::now() < until, "spool did not drain:\n{s}");
+        cli("otrs spool retry");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until the stand-in holds `n` tickets; returns them.
+pub fn wait_tickets(w: &World, n: usize, within: Duration) -> Vec<BTreeMap<String, String>> {
+    let until = Instant::now() + within;
+    loop {
+        let t = w.standin.tickets();
+        if t.len() >= n || Instant::now() >= until {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Waits until `otrs show status` reports the customer index loaded.
@@ -363,4 +431,12 @@ pub fn operator_reached(call: &Call) -> bool {
 
 pub fn full_log() -> String {
     std::fs::read_to_string(sandbox_root().join("var/log/asterisk/full")).unwrap_or_default()
+}
+
+/// Whether Asterisk lists the module as running ("Not Running" after an
+/// unload also contains the word).
+pub fn module_running() -> bool {
+    cli("module show like otrsticket")
+        .lines()
+        .any(|l| l.starts_with("app_otrsticket.so") && l.contains(" Running") && !l.contains("Not Running"))
 }

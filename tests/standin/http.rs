@@ -523,7 +523,7 @@ fn content_type_parts(ct: &str) -> Option<(String, String)> {
             continue;
         }
         let rest = ct[i + 1..].trim_start();
-        if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case("charset") {
+        if rest.get(..7).map(|x| x.eq_ignore_ascii_case("charset")).unwrap_or(false) {
             let r = rest[7..].trim_start();
             if let Some(r) = r.strip_prefix('=') {
                 let v = r.trim_start().trim_start_matches(['"', '\'']);

@@ -69,7 +69,7 @@ impl Mode {
             ("slow", Some(n)) => Mode::Slow(n.parse().map_err(|_| format!("bad delay in mode '{}'", s))?),
             ("down_for", Some(n)) => {
                 let v: f64 = n.parse().map_err(|_| format!("bad duration in mode '{}'", s))?;
-                if !(v >= 0.0 && v.is_finite()) {
+                if !(v >= 0.0 && v < 1e9) {
                     return Err(format!("bad duration in mode '{}'", s));
                 }
                 Mode::DownFor(v)
@@ -210,7 +210,7 @@ fn usage() -> ! {
 fn spawn_conn(stream: TcpStream, shared: &Arc<Shared>, control_only: bool) {
     let sh = Arc::clone(shared);
     let r = std::thread::Builder::new()
-        .stack_size(512 * 1024)
+        .stack_size(4 * 1024 * 1024)
         .spawn(move || {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 http::handle_connection(stream, sh, control_only);

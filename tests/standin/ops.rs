@@ -369,7 +369,7 @@ fn pending_time(v: Option<&Val>, now: i64) -> Option<i64> {
         if d.is_empty() || !d.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        return Some(now + d.parse::<i64>().ok()? * 60);
+        return now.checked_add(d.parse::<i64>().ok()?.checked_mul(60)?);
     }
     let get = |k: &str| -> Option<i64> {
         match h.get(k) {
@@ -387,7 +387,7 @@ fn pending_time(v: Option<&Val>, now: i64) -> Option<i64> {
         }
     };
     let (y, mo, d, hh, mi) = (get("Year")?, get("Month")?, get("Day")?, get("Hour")?, get("Minute")?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || hh > 23 || mi > 59 || y < 1 {
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || hh > 23 || mi > 59 {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60)
@@ -437,7 +437,7 @@ fn content_type_charset(ct: &str) -> String {
         Some(p) => p + 8,
         None => return String::new(),
     };
-    let rest = &ct[p..];
+    let rest = &lower[p..];
     let rest = rest.trim_start_matches(['"', '\'']);
     // the first word characters, then whatever follows up to ';'
     let mut out: String = rest.replace(['"', '\''], "");

@@ -121,7 +121,11 @@ struct Parser<'a> {
     /// only a truncated (partial) character at the very end
     bad_utf8: Option<(usize, bool)>,
     base: usize,
+    depth: usize,
 }
+
+/// Deeper documents are refused (the tree is walked recursively).
+pub const MAX_DEPTH: usize = 256;
 
 const NO_ELEMENT: &str = "no element found";
 const INVALID_TOKEN: &str = "not well-formed (invalid token)";
@@ -429,9 +433,15 @@ impl<'a> Parser<'a> {
                     } else if self.starts("<?") {
                         self.pi(false)?;
                     } else {
+                        let at = self.i;
                         let (mut child, empty) = self.start_tag()?;
                         if !empty {
+                            self.depth += 1;
+                            if self.depth >= MAX_DEPTH {
+                                return Err(self.err("excessive element nesting", at));
+                            }
                             self.content(&mut child)?;
+                            self.depth -= 1;
                         }
                         el.children.push(child);
                     }
@@ -534,7 +544,7 @@ pub fn parse_xml(input: &[u8]) -> Result<Element, XmlError> {
             (s, Some((valid, e.error_len().is_none())))
         }
     };
-    let mut p = Parser { s, b: body, i: 0, bad_utf8: bad, base };
+    let mut p = Parser { s, b: body, i: 0, bad_utf8: bad, base, depth: 0 };
     let r = p.document();
     match r {
         Ok(el) => {

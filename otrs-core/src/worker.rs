@@ -1,0 +1,320 @@
+//! The spool worker: one background thread that creates the tickets calls
+//! had to queue. It retries with backoff while OTRS is down (and its first
+//! success marks OTRS up again), removes a job only once OTRS confirmed the
+//! ticket, searches for the call's marker before creating again when an
+//! earlier attempt may have reached OTRS (exactly one ticket per call), and
+//! moves unreadable or refused jobs aside instead of retrying them forever.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::flow::{self, call_marker, display_caller, identify, is_outage, is_permanent, Caller, Services};
+use crate::spool::{Job, SpoolError};
+use crate::stats::Stats;
+
+/// How long a job waits for the customer database before its ticket is
+/// created for the unknown-caller customer instead.
+pub const CUSTOMER_WAIT: Duration = Duration::from_secs(300);
+/// A background request may take longer than a call's budget.
+const MIN_REQUEST_TIME: Duration = Duration::from_secs(10);
+
+pub type ServicesFn = Arc<dyn Fn() -> Option<Arc<Services>> + Send + Sync>;
+
+struct Shared {
+    stop: Mutex<bool>,
+    wake: Condvar,
+    kicked: AtomicBool,
+}
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn start(services: ServicesFn, stats: &'static Stats) -> Worker {
+        let shared = Arc::new(Shared { stop: Mutex::new(false), wake: Condvar::new(), kicked: AtomicBool::new(false) });
+        let s = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("otrs-spool".into())
+            .spawn(move || run(&s, &services, stats))
+            .ok();
+        if handle.is_none() {
+            crate::log_error!("cannot start the spool worker thread: queued tickets wait until the next load");
+        }
+        Worker { shared, handle }
+    }
+
+    /// Retry the spool now (CLI `otrs spool retry`), forgetting the backoff.
+    pub fn kick(&self) {
+        self.shared.kicked.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_all();
+    }
+
+    /// Stops the thread and waits for it: the module must not unload while
+    /// a thread it started lives.
+    pub fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.shared.wake.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn stopping(shared: &Shared) -> bool {
+    *shared.stop.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sleeps until `until`, a kick or stop. Returns false when stopping.
+fn wait(shared: &Shared, until: Instant) -> bool {
+    let mut stop = shared.stop.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        if *stop {
+            return false;
+        }
+        if shared.kicked.swap(false, Ordering::SeqCst) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        stop = match shared.wake.wait_timeout(stop, until - now) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
+    }
+}
+
+enum Pass {
+    /// The spool is empty, or every job that was due was dealt with.
+    Done,
+    /// OTRS (or the database) is not ready: try again after a backoff.
+    Blocked,
+}
+
+/// When each job whose last request may have reached OTRS may be tried
+/// again (OTRS may still be working on that request).
+type NotBefore = HashMap<String, Instant>;
+
+fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
+    if let Some(svc) = services() {
+        svc.spool.clean_tmp();
+    }
+    let mut failures: u32 = 0;
+    let mut next = Instant::now();
+    let mut not_before = NotBefore::new();
+    while wait(shared, next) {
+        let Some(svc) = services() else {
+            next = Instant::now() + Duration::from_secs(1);
+            continue;
+        };
+        let g = &svc.config.general;
+        let (pass, due) =
+            crate::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before));
+        next = match pass {
+            Pass::Done => {
+                failures = 0;
+                Instant::now() + g.retry_interval
+            }
+            Pass::Blocked => {
+                failures = failures.saturating_add(1);
+                let factor = 1u32 << failures.saturating_sub(1).min(16);
+                Instant::now() + (g.retry_interval * factor).min(g.max_retry_interval.max(g.retry_interval))
+            }
+        };
+        if let Some(due) = due {
+            next = next.min(due.max(Instant::now() + Duration::from_millis(100)));
+        }
+    }
+}
+
+/// One pass over the spool. Also returns when the earliest job skipped
+/// for its recheck delay is due.
+fn pass(shared: &Shared, svc: &Services, stats: &'static Stats, not_before: &mut NotBefore) -> (Pass, Option<Instant>) {
+    let ids = match svc.spool.list() {
+        Ok(ids) => ids,
+        Err(e) => {
+            crate::log_error!("cannot read the spool {}: {e}", svc.spool.dir().display());
+            return (Pass::Blocked, None);
+        }
+    };
+    not_before.retain(|id, _| ids.contains(id));
+    if ids.is_empty() {
+        if svc.health.mark_up() {
+            crate::log_notice!("OTRS is considered up again (spool empty)");
+        }
+        return (Pass::Done, None);
+    }
+    let mut due: Option<Instant> = None;
+    for id in ids {
+        if stopping(shared) {
+            return (Pass::Done, due);
+        }
+        let job = match svc.spool.read(&id) {
+            Ok(job) => job,
+            Err(SpoolError::Corrupt(why)) => {
+                set_aside(svc, stats, &id, &format!("unreadable job: {why}"));
+                continue;
+            }
+            Err(e) => {
+                // gone meanwhile, or a transient I/O error: look again next pass
+                crate::log_warning!("spool job {id}: {e}");
+                continue;
+            }
+        };
+        if job.maybe_delivered {
+            let recheck = svc.config.general.recheck_delay;
+            let at = *not_before.entry(id.clone()).or_insert_with(|| {
+                // a job from a call (or from before a restart): its request
+                // left when the job was made
+                let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
+                Instant::now() + recheck.saturating_sub(age)
+            });
+            if at > Instant::now() {
+                due = Some(due.map_or(at, |d| d.min(at)));
+                continue;
+            }
+        }
+        let pass = retry(svc, stats, job);
+        if let Pass::Blocked = pass {
+            // the request of this attempt may have reached OTRS too
+            not_before.insert(id, Instant::now() + svc.config.general.recheck_delay);
+            return (Pass::Blocked, due);
+        }
+    }
+    (Pass::Done, due)
+}
+
+fn set_aside(svc: &Services, stats: &Stats, id: &str, why: &str) {
+    Stats::count(&stats.moved_aside);
+    match svc.spool.move_aside(id, why) {
+        Ok(path) => crate::log_error!("queued ticket {id} moved aside to {}: {why}", path.display()),
+        Err(e) => crate::log_error!("queued ticket {id} could not be moved aside ({e}): {why}"),
+    }
+}
+
+/// Who the job's caller is: as found at call time, or looked up now.
+fn job_caller(svc: &Services, job: &Job) -> Option<Caller> {
+    if job.matches.is_some() {
+        return Some(Caller {
+            display: display_caller(&job.call.caller),
+            customer: job.customer.clone().map(Arc::new),
+            matches: job.matches,
+        });
+    }
+    let caller = identify(&svc.index, &job.call.caller);
+    if caller.matches.is_none() {
+        let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
+        if age < CUSTOMER_WAIT {
+            return None;
+        }
+        crate::log_warning!(
+            "queued ticket {}: customer database still not available after {} s; creating it for '{}'",
+            job.id,
+            age.as_secs(),
+            svc.config.general.unknown_customer
+        );
+    }
+    Some(caller)
+}
+
+fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
+    let Some(caller) = job_caller(svc, &job) else {
+        return Pass::Blocked;
+    };
+    let deadline = Instant::now() + svc.config.general.timeout.max(MIN_REQUEST_TIME);
+    let ticket = flow::ticket_for(&svc.config, &job.profile, &job.call, &caller, job.created);
+
+    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() {
+        let pattern = format!("*{}", call_marker(&job.key));
+        match svc.client.search_tickets(&[("Title", pattern.as_str())], deadline) {
+            Ok(found) if !found.is_empty() => {
+                let number = found
+                    .first()
+                    .and_then(|id| svc.client.get_ticket(id, deadline).ok())
+                    .map(|t| t.ticket_number)
+                    .unwrap_or_else(|| format!("id {}", found.first().cloned().unwrap_or_default()));
+                let _ = svc.spool.remove(&job.id);
+                Stats::count(&stats.duplicates_avoided);
+                crate::log_notice!(
+                    "queued ticket for call {} from {}: already created by an earlier attempt: ticket {number} (not created again)",
+                    job.key,
+                    caller.display
+                );
+                return Pass::Done;
+            }
+            Ok(_) => {}
+            Err(e) => return later(svc, job, &e.to_string(), is_outage(&e), true),
+        }
+    }
+
+    // On disk before the request leaves: if we die mid-request, the next
+    // attempt searches before it creates.
+    let was_maybe_delivered = job.maybe_delivered;
+    job.attempts = job.attempts.saturating_add(1);
+    job.maybe_delivered = true;
+    if let Err(e) = svc.spool.write(&job) {
+        crate::log_error!("queued ticket {}: cannot update the job ({e}); not retrying it now", job.id);
+        return Pass::Blocked;
+    }
+    Stats::count(&stats.retries);
+    match svc.client.create_ticket(&ticket, deadline) {
+        Ok(t) => {
+            if let Err(e) = svc.spool.remove(&job.id) {
+                crate::log_error!("queued ticket {}: created as {} but the job could not be removed: {e}", job.id, t.ticket_number);
+            }
+            Stats::count(&stats.created_later);
+            if svc.health.mark_up() {
+                crate::log_notice!("OTRS answers again: creating the queued tickets");
+            }
+            crate::log_notice!(
+                "queued ticket for call {} from {} created: ticket {} (id {}) for {} after {} attempt(s)",
+                job.key,
+                caller.display,
+                t.ticket_number,
+                t.ticket_id,
+                ticket.customer_user,
+                job.attempts
+            );
+            Pass::Done
+        }
+        Err(e) if is_permanent(&e) => {
+            set_aside(svc, stats, &job.id, &format!("OTRS refused the ticket: {e}"));
+            Pass::Done
+        }
+        Err(e) => {
+            let delivered = was_maybe_delivered || e.maybe_delivered();
+            later(svc, job, &e.to_string(), is_outage(&e), delivered)
+        }
+    }
+}
+
+/// Keeps the job for the next pass; `maybe_delivered`: whether any request
+/// for it so far may have reached OTRS.
+fn later(svc: &Services, mut job: Job, why: &str, outage: bool, maybe_delivered: bool) -> Pass {
+    job.maybe_delivered = maybe_delivered;
+    job.last_error = why.to_string();
+    if let Err(e) = svc.spool.write(&job) {
+        crate::log_error!("queued ticket {}: cannot update the job: {e}", job.id);
+    }
+    if outage && svc.health.mark_down(why) {
+        crate::log_warning!("OTRS is down ({why}): new calls queue their tickets until it answers again");
+    }
+    crate::log_notice!("queued ticket {} (call {}) not created yet: {why}; will retry", job.id, job.key);
+    Pass::Blocked
+}
