@@ -24,8 +24,13 @@ pub fn sandbox_root() -> PathBuf {
     PathBuf::from(std::env::var("OTRS_SANDBOX").unwrap_or_else(|_| "/var/lib/app_otrsticket/sandbox".into()))
 }
 
+/// The private MariaDB of scripts/mariadb.sh (OTRS_DB_PORT, default 3307).
+pub fn db_port() -> String {
+    std::env::var("OTRS_DB_PORT").unwrap_or_else(|_| "3307".into())
+}
+
 pub fn db_url() -> String {
-    std::env::var("OTRS_TEST_DB").unwrap_or_else(|_| "mysql://otrs:otrs-test-pw@127.0.0.1:3307/otrs".into())
+    std::env::var("OTRS_TEST_DB").unwrap_or_else(|_| format!("mysql://otrs:otrs-test-pw@127.0.0.1:{}/otrs", db_port()))
 }
 
 /// Runs a project script; panics with its output when it fails.
@@ -236,14 +241,15 @@ exten => op,1,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=reached)
 pub fn otrs_conf(url: &str, general_extra: &str, default_extra: &str) -> String {
     format!(
         "[general]\nurl = {url}\nuser = {OTRS_USER}\npassword = {OTRS_PASSWORD}\ntimeout = 3000\n\
-         dbhost = 127.0.0.1\ndbport = 3307\ndbname = otrs\ndbuser = otrs\ndbpass = otrs-test-pw\n\
+         dbhost = 127.0.0.1\ndbport = {port}\ndbname = otrs\ndbuser = otrs\ndbpass = otrs-test-pw\n\
          country_code = 7\nnational_prefix = 8\ninternational_prefix = 00,810\n\
          unknown_customer = unknown\nrefresh_interval = 2\nretry_interval = 1\nmax_retry_interval = 2\nrecheck_delay = 3\n{general_extra}\n\
          [default]\nqueue = Raw\nstate = new\npriority = 3 normal\n\
          title = Call from ${{caller_name}} (${{caller}})\n\
          subject = Phone call from ${{caller}}\n\
          body = Caller ${{caller}}\\nCustomer ${{customer_name}} (${{customer_user}}, ${{customer_id}})\\nCall ${{uniqueid}} to ${{exten}}\n\
-         {default_extra}\n"
+         {default_extra}\n",
+        port = db_port()
     )
 }
 
