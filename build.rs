@@ -97,6 +97,7 @@ fn generate_bindings(include: &Path) {
         "ast_channel_exten",
         "ast_channel_context",
         "pbx_builtin_setvar_helper",
+        "ast_func_write",
         "ast_config_load2",
         "ast_config_destroy",
         "ast_category_browse",

@@ -14,6 +14,7 @@
 #include <asterisk/logger.h>
 #include <asterisk/paths.h>
 #include <asterisk/strings.h>
+#include <asterisk/manager.h>
 
 #include "shim.h"
 
@@ -109,6 +110,11 @@ int otrs_shim_register_app(const char *name, int (*exec)(struct ast_channel *, c
 int otrs_shim_cli_register(struct ast_cli_entry *entries, int count)
 {
 	return __ast_cli_register_multiple(entries, count, AST_MODULE_SELF);
+}
+
+void otrs_shim_manager_event(const char *event, const char *body)
+{
+	manager_event(EVENT_FLAG_CALL, event, "%s", body);
 }
 
 const char *otrs_shim_spool_dir(void)

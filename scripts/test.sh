@@ -23,6 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+say "cargo build (the module the Asterisk tests load)"
+cargo build --workspace
 say "cargo test"
 # One Asterisk is shared by the call tests; they take turns themselves.
 cargo test --workspace --no-fail-fast "$@"

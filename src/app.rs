@@ -6,15 +6,20 @@ use std::time::Instant;
 use otrs_core::args;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::{self, copy_cstr, sys};
-use otrs_core::flow::{self, CallInfo, Outcome, Status};
+use otrs_core::events::{self, TicketEvent};
+use otrs_core::flow::{self, CallInfo, Outcome, Services, Status};
 use crate::state::{self, InFlight, STATS};
 use otrs_core::stats::Stats;
 
 pub const NAME: &std::ffi::CStr = c"OTRSTicket";
 pub const SYNOPSIS: &std::ffi::CStr = c"Create an OTRS/Znuny ticket for the caller before the call reaches an operator";
-pub const DESCRIPTION: &std::ffi::CStr = c"Syntax: OTRSTicket(number[,profile])
+pub const DESCRIPTION: &std::ffi::CStr = c"Syntax: OTRSTicket(number[,profile[,options]])
   number   the caller's number, usually ${CALLERID(num)}
   profile  a section of otrs.conf (default: [default])
+  options  i  the result variables are inherited by the channels dialled
+              next (the operator's channel sees OTRSTICKETNUMBER etc.)
+           n  the caller name shown on the operator's phone becomes the
+              profile's 'display' template (default: name #ticket number)
 
 Finds the caller in the OTRS customer database (customer_user.phone and
 .mobile, numbers compared after normalisation) and creates a ticket through
@@ -25,6 +30,8 @@ when the caller hung up meanwhile).
 
 Sets these channel variables:
   OTRSSTATUS        CREATED  the ticket was created
+                    APPENDED a repeat call: added to the open ticket of an
+                             earlier call (profile option repeat_window)
                     QUEUED   OTRS could not take it in time: it is in the
                              spool and is created as soon as OTRS answers
                     FAILED   OTRS refused it (see OTRSERROR)
@@ -35,6 +42,9 @@ Sets these channel variables:
   OTRSCUSTOMERUSER  the customer login the ticket belongs to
   OTRSCUSTOMERID    that customer's company (customer_id)
   OTRSMATCHES       customer records that matched the number (0 = unknown)
+  OTRSTICKETURL     the ticket in the agent interface (option agent_url)
+
+Every created or appended ticket raises the AMI event OTRSTicket.
 ";
 
 const VARIABLES: &[&str] = &[
@@ -46,6 +56,7 @@ const VARIABLES: &[&str] = &[
     "OTRSCUSTOMERUSER",
     "OTRSCUSTOMERID",
     "OTRSMATCHES",
+    "OTRSTICKETURL",
 ];
 
 /// Entry point Asterisk calls on the channel's thread.
@@ -64,11 +75,12 @@ fn run(chan: &Channel, data: &str) -> i32 {
     let _in = InFlight::enter();
     let started = Instant::now();
     Stats::count(&STATS.calls);
-    let outcome = otrs_core::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
-    let outcome = outcome.unwrap_or_else(|| failed("internal error (see the Asterisk log)"));
+    let result = otrs_core::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
+    let (outcome, handoff) = result.unwrap_or_else(|| (failed("internal error (see the Asterisk log)"), Handoff::default()));
     STATS.record_latency(started.elapsed());
     match outcome.status {
         Status::Created => Stats::count(&STATS.created),
+        Status::Appended => Stats::count(&STATS.appended),
         Status::Queued => {
             Stats::count(&STATS.queued);
             STATS.record_error(&outcome.error);
@@ -81,7 +93,12 @@ fn run(chan: &Channel, data: &str) -> i32 {
     if outcome.matches == Some(0) {
         Stats::count(&STATS.unknown_callers);
     }
-    set_variables(chan, &outcome);
+    set_variables(chan, &outcome, &handoff);
+    if let Some(name) = &handoff.display {
+        if !chan.write_function("CALLERID(name)", name) {
+            otrs_core::log_warning!("OTRSTicket: option n: cannot set CALLERID(name) (is func_callerid loaded?)");
+        }
+    }
     if chan.hung_up() {
         -1
     } else {
@@ -98,12 +115,53 @@ fn failed(reason: &str) -> Outcome {
         customer_id: String::new(),
         matches: None,
         caller: String::new(),
+        customer: None,
     }
 }
 
-fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
+/// What the operator's side gets: option i, option n, the ticket URL.
+#[derive(Default)]
+struct Handoff {
+    inherit: bool,
+    display: Option<String>,
+    url: String,
+}
+
+fn handoff_for(svc: &Services, profile: &otrs_core::config::Profile, call: &CallInfo, o: &Outcome, options: &str) -> Handoff {
+    let has_ticket = o.ticket.is_some();
+    let url = match (&svc.config.general.agent_url, has_ticket) {
+        (Some(tpl), true) => flow::render_handoff(svc, profile, call, o, tpl),
+        _ => String::new(),
+    };
+    let display = (options.contains('n') && has_ticket).then(|| flow::render_handoff(svc, profile, call, o, &profile.display));
+    Handoff { inherit: options.contains('i'), display, url }
+}
+
+fn raise_event(call: &CallInfo, o: &Outcome, url: &str) {
+    let Some(t) = &o.ticket else { return };
+    events::emit(&TicketEvent {
+        status: o.status.as_str().to_string(),
+        channel: call.channel.clone(),
+        uniqueid: call.uniqueid.clone(),
+        linkedid: call.linkedid.clone(),
+        caller: o.caller.clone(),
+        customer_user: o.customer_user.clone(),
+        customer_id: o.customer_id.clone(),
+        ticket_id: t.ticket_id.clone(),
+        ticket_number: t.ticket_number.clone(),
+        url: url.to_string(),
+        source: "call",
+    });
+}
+
+/// Forwards ticket events to AMI (set as the events sink at load).
+pub fn ami_sink(e: &TicketEvent) {
+    asterisk::manager_event("OTRSTicket", &e.ami_body());
+}
+
+fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
     let Some(svc) = state::current() else {
-        return failed("module not configured");
+        return (failed("module not configured"), Handoff::default());
     };
     let a = args::split(data, chan.caller_number().as_deref());
     let profile = match svc.config.profile(&a.profile) {
@@ -112,7 +170,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
             otrs_core::log_warning!("OTRSTicket: no profile [{}] in otrs.conf; using [default]", a.profile);
             match svc.config.profile("default") {
                 Some(p) => p,
-                None => return failed("no [default] profile"),
+                None => return (failed("no [default] profile"), Handoff::default()),
             }
         }
     };
@@ -130,12 +188,15 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
         let _service = chan.autoservice();
         flow::handle_call(&svc, profile, &call, deadline)
     };
+    let handoff = handoff_for(&svc, profile, &call, &outcome, &a.options);
+    raise_event(&call, &outcome, &handoff.url);
     match (&outcome.status, &outcome.ticket) {
-        (Status::Created, Some(t)) => otrs_core::log_verbose!(
-            "OTRSTicket: {} call {} from {}: ticket {} (id {}) for customer {} in queue {} ({} ms)",
+        (Status::Created | Status::Appended, Some(t)) => otrs_core::log_verbose!(
+            "OTRSTicket: {} call {} from {}: {} ticket {} (id {}) for customer {} in queue {} ({} ms)",
             call.channel,
             call.uniqueid,
             outcome.caller,
+            if outcome.status == Status::Appended { "added to" } else { "created" },
             t.ticket_number,
             t.ticket_id,
             outcome.customer_user,
@@ -157,10 +218,10 @@ fn create(chan: &Channel, data: &str, started: Instant) -> Outcome {
             outcome.error
         ),
     }
-    outcome
+    (outcome, handoff)
 }
 
-fn set_variables(chan: &Channel, o: &Outcome) {
+fn set_variables(chan: &Channel, o: &Outcome, h: &Handoff) {
     let t = o.ticket.as_ref();
     let values = [
         o.status.as_str().to_string(),
@@ -171,9 +232,13 @@ fn set_variables(chan: &Channel, o: &Outcome) {
         o.customer_user.clone(),
         o.customer_id.clone(),
         o.matches.map(|m| m.to_string()).unwrap_or_default(),
+        h.url.clone(),
     ];
+    // "__" makes Asterisk copy the variable to every channel dialled from
+    // this one, however deep (the operator's channel).
+    let prefix = if h.inherit { "__" } else { "" };
     for (name, value) in VARIABLES.iter().zip(values.iter()) {
-        chan.set_var(name, value);
+        chan.set_var(&format!("{prefix}{name}"), value);
     }
 }
 

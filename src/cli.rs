@@ -3,10 +3,12 @@
 use std::sync::atomic::Ordering;
 
 use crate::asterisk::cli::{self, CliError, Command};
+use otrs_core::flow::{self, CallInfo};
+use otrs_core::otrs_client;
 use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
 use otrs_core::status::{self, StatusInput};
 
-static COMMANDS: [Command; 2] = [
+static COMMANDS: [Command; 5] = [
     Command {
         command: c"otrs show status",
         summary: c"Show OTRS ticket module status",
@@ -19,7 +21,115 @@ static COMMANDS: [Command; 2] = [
         usage: c"Usage: otrs spool retry\n       Makes the spool worker try the queued tickets now instead of waiting\n       for its backoff.\n",
         run: spool_retry,
     },
+    Command {
+        command: c"otrs test lookup",
+        summary: c"Show which OTRS customer a number matches",
+        usage: c"Usage: otrs test lookup <number>\n       Shows the number's normalised form and every customer record that\n       matches it, the one a call would get first. Creates nothing.\n",
+        run: test_lookup,
+    },
+    Command {
+        command: c"otrs test ticket",
+        summary: c"Create an OTRS ticket as a call would",
+        usage: c"Usage: otrs test ticket <number> [profile]\n       Runs the whole ticket flow without a channel, as a call from <number>\n       would, and prints the result. Creates (or queues) a REAL ticket.\n",
+        run: test_ticket,
+    },
+    Command {
+        command: c"otrs set debug",
+        summary: c"Log every OTRS SOAP request and reply",
+        usage: c"Usage: otrs set debug {on|off}\n       Logs each SOAP request and reply at debug level, passwords and\n       session ids masked. Needs 'core set debug 1' (or a logger channel\n       with debug) to be seen.\n",
+        run: set_debug,
+    },
 ];
+
+fn test_lookup(args: &[String]) -> Result<String, CliError> {
+    let [number] = args else {
+        return Err(CliError::ShowUsage);
+    };
+    let Some(svc) = state::current() else {
+        return Ok("app_otrsticket is not configured.\n".into());
+    };
+    let mut o = format!("Number:           {number}\nShown in tickets: {}\n", flow::display_caller(number));
+    if otrs_core::number::is_anonymous(number) {
+        o.push_str("Anonymous:        yes (the ticket goes to the unknown-caller customer)\n");
+    }
+    match svc.index.lookup_all(number) {
+        Err(e) => o.push_str(&format!("Customer index:   {e}\n")),
+        Ok((key, all)) => {
+            o.push_str(&format!("Normalised:       {}\n", key.as_deref().unwrap_or("(no digits)")));
+            o.push_str(&format!("Matches:          {}\n", all.len()));
+            for (i, c) in all.iter().enumerate() {
+                let mark = if i == 0 { "*" } else { " " };
+                o.push_str(&format!(
+                    "  {mark} {:<20} {:<30} customer {:<12} {}\n",
+                    c.login,
+                    c.full_name(),
+                    c.customer_id,
+                    c.email
+                ));
+            }
+            if all.is_empty() {
+                o.push_str(&format!("A call gets:      the unknown-caller customer '{}'\n", svc.config.general.unknown_customer));
+            } else {
+                o.push_str("A call gets:      the one marked * (most recently changed)\n");
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn test_ticket(args: &[String]) -> Result<String, CliError> {
+    let (number, profile_name) = match args {
+        [n] => (n.as_str(), ""),
+        [n, p] => (n.as_str(), p.as_str()),
+        _ => return Err(CliError::ShowUsage),
+    };
+    let Some(svc) = state::current() else {
+        return Ok("app_otrsticket is not configured.\n".into());
+    };
+    let Some(profile) = svc.config.profile(profile_name) else {
+        return Ok(format!("No profile [{profile_name}] in otrs.conf.\n"));
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let call = CallInfo {
+        caller: number.to_string(),
+        channel: "CLI/otrs-test-ticket".into(),
+        uniqueid: format!("cli-{}.{:03}", now.as_secs(), now.subsec_millis()),
+        linkedid: String::new(),
+        exten: "cli".into(),
+        context: "cli".into(),
+    };
+    let started = std::time::Instant::now();
+    let o = flow::handle_call(&svc, profile, &call, started + svc.config.general.timeout);
+    let mut out = format!(
+        "Status:           {}\nTime:             {} ms\nCustomer user:    {}\nCustomer id:      {}\nMatches:          {}\n",
+        o.status.as_str(),
+        started.elapsed().as_millis(),
+        o.customer_user,
+        o.customer_id,
+        o.matches.map(|m| m.to_string()).unwrap_or_else(|| "?".into())
+    );
+    if let Some(t) = &o.ticket {
+        out.push_str(&format!("Ticket:           {} (TicketID {}, ArticleID {})\n", t.ticket_number, t.ticket_id, t.article_id));
+    }
+    if !o.error.is_empty() {
+        out.push_str(&format!("Error:            {}\n", o.error));
+    }
+    Ok(out)
+}
+
+fn set_debug(args: &[String]) -> Result<String, CliError> {
+    match args {
+        [v] if v.eq_ignore_ascii_case("on") => {
+            otrs_client::set_debug(true);
+            Ok("OTRS SOAP debugging on (passwords masked).\n".into())
+        }
+        [v] if v.eq_ignore_ascii_case("off") => {
+            otrs_client::set_debug(false);
+            Ok("OTRS SOAP debugging off.\n".into())
+        }
+        _ => Err(CliError::ShowUsage),
+    }
+}
 
 fn spool_retry(args: &[String]) -> Result<String, CliError> {
     if !args.is_empty() {

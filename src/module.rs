@@ -50,6 +50,7 @@ pub extern "C" fn otrs_rs_load() -> i32 {
 
 fn load() -> i32 {
     logger::set_sink(Some(asterisk::log::sink));
+    otrs_core::events::set_sink(Some(app::ami_sink));
     let config = match read_config(false) {
         Ok(Some(c)) => c,
         _ => {
@@ -92,6 +93,7 @@ fn unload() -> i32 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     state::shutdown();
+    otrs_core::events::set_sink(None);
     logger::set_sink(None);
     0
 }

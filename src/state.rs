@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use otrs_core::config::Config;
 use otrs_core::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
-use otrs_core::flow::Services;
+use otrs_core::flow::{RecentTickets, Services};
 use otrs_core::health::Health;
 use otrs_core::spool::Spool;
 use otrs_core::worker::Worker;
@@ -21,6 +21,8 @@ static REFRESHER: Mutex<Option<Refresher>> = Mutex::new(None);
 /// The spool worker thread.
 static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
 pub static STATS: LazyLock<Stats> = LazyLock::new(Stats::default);
+/// Tickets of recent calls (repeat_window); kept across reloads.
+pub static RECENT: LazyLock<Arc<RecentTickets>> = LazyLock::new(|| Arc::new(RecentTickets::default()));
 /// Whether OTRS is believed down; kept across reloads.
 pub static HEALTH: LazyLock<Arc<Health>> = LazyLock::new(|| Arc::new(Health::default()));
 /// Calls inside OTRSTicket() right now; unload is refused while > 0.
@@ -87,7 +89,7 @@ pub fn install(config: Config) -> Result<(), String> {
         use_session: config.general.use_session,
         ..ClientSettings::default()
     });
-    let services = Arc::new(Services { config, client, index, spool, health: HEALTH.clone() });
+    let services = Arc::new(Services { config, client, index, spool, health: HEALTH.clone(), recent: RECENT.clone() });
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
     let mut worker = WORKER.lock().unwrap_or_else(|p| p.into_inner());
     if worker.is_none() {

@@ -35,6 +35,11 @@ pub const PLACEHOLDERS: &[&str] = &[
     "profile",
 ];
 
+/// Extra placeholders once the ticket exists: for `display` and `agent_url`.
+pub const TICKET_PLACEHOLDERS: &[&str] = &["ticket_id", "ticket_number", "status"];
+
+pub const DEFAULT_DISPLAY: &str = "${caller_name} #${ticket_number}";
+
 pub const DEFAULT_TITLE: &str = "Call from ${caller_name} (${caller})";
 pub const DEFAULT_SUBJECT: &str = "Phone call from ${caller}";
 pub const DEFAULT_BODY: &str = "Incoming call from ${caller} at ${time}.\\n\
@@ -72,6 +77,8 @@ pub struct General {
     /// the worker looks for it and creates it again: OTRS may still be
     /// working on the first request.
     pub recheck_delay: Duration,
+    /// Template of the agent's ticket URL (OTRSTICKETURL, AMI event).
+    pub agent_url: Option<String>,
 }
 
 impl fmt::Debug for General {
@@ -96,7 +103,7 @@ impl fmt::Debug for General {
 }
 
 /// A ticket profile: a `[section]` other than `[general]`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Profile {
     pub name: String,
     pub queue: String,
@@ -106,6 +113,11 @@ pub struct Profile {
     pub title: String,
     pub subject: String,
     pub body: String,
+    /// Minutes during which another call of the same customer (or number)
+    /// is added to its open ticket instead of creating one; 0 = off.
+    pub repeat_window: Duration,
+    /// Caller name shown on the operator's phone with option `n`.
+    pub display: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -159,9 +171,27 @@ const GENERAL_KEYS: &[&str] = &[
     "retry_interval",
     "max_retry_interval",
     "recheck_delay",
+    "agent_url",
 ];
 
-const PROFILE_KEYS: &[&str] = &["queue", "state", "priority", "type", "title", "subject", "body"];
+const PROFILE_KEYS: &[&str] =
+    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display"];
+
+/// A template that may also use the ticket's id and number.
+fn handoff_template(o: &Options, key: &str) -> Result<Option<String>, ConfigError> {
+    let Some(t) = o.get(key).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let known: Vec<&str> = PLACEHOLDERS.iter().chain(TICKET_PLACEHOLDERS).copied().collect();
+    if let Some(name) = template::unknown_placeholders(t, &known).first() {
+        return err(format!(
+            "unknown placeholder '${{{name}}}' in option '{key}' of [{}] in otrs.conf; known: {}",
+            o.section.name,
+            known.join(", ")
+        ));
+    }
+    Ok(Some(t.to_string()))
+}
 
 /// Looks options up in one section; remembers which were used so unknown
 /// ones can be reported.
@@ -292,6 +322,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         retry_interval: Duration::from_secs(o.number("retry_interval", 10, 1, 3600)?),
         max_retry_interval: Duration::from_secs(o.number("max_retry_interval", 300, 1, 86_400)?),
         recheck_delay: Duration::from_secs(o.number("recheck_delay", 30, 1, 3600)?),
+        agent_url: handoff_template(&o, "agent_url")?,
     })
 }
 
@@ -319,6 +350,8 @@ fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
         title: o.string("title", DEFAULT_TITLE),
         subject: o.string("subject", DEFAULT_SUBJECT),
         body: o.string("body", DEFAULT_BODY),
+        repeat_window: Duration::from_secs(60 * o.number("repeat_window", 0u64, 0, 10_080)?),
+        display: handoff_template(&o, "display")?.unwrap_or_else(|| DEFAULT_DISPLAY.to_string()),
     };
     for (key, tpl) in [("title", &p.title), ("subject", &p.subject), ("body", &p.body)] {
         let unknown = template::unknown_placeholders(tpl, PLACEHOLDERS);

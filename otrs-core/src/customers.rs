@@ -477,6 +477,10 @@ impl Index {
             None => (0, None),
         }
     }
+
+    fn all(&self, key: &str) -> Vec<Arc<Customer>> {
+        self.numbers.get(key).map(|l| l.iter().map(|e| Arc::clone(&e.customer)).collect()).unwrap_or_default()
+    }
 }
 
 /// The answer for one caller.
@@ -634,6 +638,16 @@ impl CustomerIndex {
         };
         let (matches, customer) = index.lookup(&key);
         Ok(Lookup { matches, customer, key: Some(key) })
+    }
+
+    /// Every customer with this number, in the order the rule picks them
+    /// (first = the one a call gets), with the canonical form looked up.
+    /// For the CLI dry run `otrs test lookup`.
+    pub fn lookup_all(&self, raw_number: &str) -> Result<(Option<String>, Vec<Arc<Customer>>), IndexError> {
+        let index = self.snapshot().ok_or(IndexError::NotLoaded)?;
+        let key = canonical(raw_number, &self.plan);
+        let all = key.as_deref().map(|k| index.all(k)).unwrap_or_default();
+        Ok((key, all))
     }
 
     pub fn status(&self) -> IndexStatus {

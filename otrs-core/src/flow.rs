@@ -4,8 +4,9 @@
 //! Asterisk: the app hands it a `CallInfo` and turns the `Outcome` into
 //! channel variables.
 
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::clock;
 use crate::config::{Config, Profile};
@@ -13,7 +14,7 @@ use crate::customers::{Customer, CustomerIndex};
 use crate::health::Health;
 use crate::number;
 use crate::otrs_client::{ClientError, OtrsClient};
-use crate::soap::{NewTicket, SoapError, TicketCreated};
+use crate::soap::{Article, NewTicket, SoapError, TicketCreated};
 use crate::spool::{new_job_id, Job, Spool};
 use crate::template;
 
@@ -40,6 +41,8 @@ impl CallInfo {
 pub enum Status {
     /// The ticket exists in OTRS.
     Created,
+    /// A repeat call: a phone article was added to the customer's open ticket.
+    Appended,
     /// OTRS could not take it now; it is in the spool and will be created.
     Queued,
     /// No ticket, and none will come (OTRS refused it, or the spool failed).
@@ -50,6 +53,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Created => "CREATED",
+            Status::Appended => "APPENDED",
             Status::Queued => "QUEUED",
             Status::Failed => "FAILED",
         }
@@ -69,6 +73,8 @@ pub struct Outcome {
     pub matches: Option<usize>,
     /// The caller as shown in the ticket ("anonymous" when withheld).
     pub caller: String,
+    /// The matched customer, if any.
+    pub customer: Option<Arc<Customer>>,
 }
 
 /// Everything the flow needs, built from one configuration.
@@ -78,7 +84,49 @@ pub struct Services {
     pub index: Arc<CustomerIndex>,
     pub spool: Spool,
     pub health: Arc<Health>,
+    /// Tickets of recent calls, for `repeat_window`; kept across reloads.
+    pub recent: Arc<RecentTickets>,
 }
+
+/// The tickets recent calls created, by customer login or, for unknown
+/// callers, by number: a repeat call within the window is added to that
+/// ticket while it is still open. In memory only: after a restart, known
+/// customers are still found by a TicketSearch in OTRS.
+#[derive(Default)]
+pub struct RecentTickets {
+    map: Mutex<HashMap<String, (TicketCreated, Instant)>>,
+}
+
+/// Entries older than this are dropped (the longest window is 7 days).
+const RECENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+const RECENT_MAX_ENTRIES: usize = 100_000;
+
+impl RecentTickets {
+    pub fn remember(&self, key: &str, t: &TicketCreated) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= RECENT_MAX_ENTRIES {
+            m.retain(|_, (_, at)| at.elapsed() < RECENT_MAX_AGE);
+        }
+        m.insert(key.to_string(), (t.clone(), Instant::now()));
+    }
+
+    pub fn within(&self, key: &str, window: Duration) -> Option<TicketCreated> {
+        let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key).filter(|(_, at)| at.elapsed() <= window).map(|(t, _)| t.clone())
+    }
+}
+
+/// Whose repeat calls are grouped: the customer login, or the number.
+fn repeat_key(caller: &Caller, raw: &str, plan: &number::NumberPlan) -> Option<String> {
+    match &caller.customer {
+        Some(c) => Some(format!("customer:{}", c.login)),
+        None => number::canonical(raw, plan).map(|n| format!("number:{n}")),
+    }
+}
+
+/// State types of a ticket still being worked on. `StateType` takes a list
+/// over SOAP (see the samples).
+const OPEN_STATE_TYPES: &[&str] = &["new", "open", "pending reminder", "pending auto"];
 
 /// Who the caller is: the matching customer, or the placeholder customer.
 pub struct Caller {
@@ -203,6 +251,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         customer_id,
         matches: caller.matches,
         caller: caller.display.clone(),
+        customer: caller.customer.clone(),
     };
 
     // Reasons not to try OTRS now: the customer is not known yet, or OTRS
@@ -212,11 +261,21 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     } else {
         svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
     };
+    if skip.is_none() && !profile.repeat_window.is_zero() {
+        if let Some(t) = append_to_recent(svc, profile, call, &caller, &ticket, deadline) {
+            outcome.status = Status::Appended;
+            outcome.ticket = Some(t);
+            return outcome;
+        }
+    }
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
         None => match svc.client.create_ticket(&ticket, deadline) {
             Ok(t) => {
+                if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
+                    svc.recent.remember(&key, &t);
+                }
                 outcome.status = Status::Created;
                 outcome.ticket = Some(t);
                 return outcome;
@@ -256,6 +315,74 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         }
     }
     outcome
+}
+
+/// A repeat call: finds the customer's (or number's) ticket from a call
+/// within the window that is still open, and adds the call as a phone
+/// article. None when there is none, or OTRS did not cooperate in time (the
+/// call then gets a ticket of its own).
+fn append_to_recent(
+    svc: &Services,
+    profile: &Profile,
+    call: &CallInfo,
+    caller: &Caller,
+    ticket: &NewTicket,
+    deadline: Instant,
+) -> Option<TicketCreated> {
+    let key = repeat_key(caller, &call.caller, &svc.config.general.plan)?;
+    // A ticket this module remembers, if OTRS still has it open...
+    let remembered = svc.recent.within(&key, profile.repeat_window).and_then(|t| {
+        let info = svc.client.get_ticket(&t.ticket_id, deadline).ok()?;
+        OPEN_STATE_TYPES.contains(&info.state_type.as_str()).then_some(t.ticket_id)
+    });
+    let candidate = match remembered {
+        Some(id) => id,
+        None => {
+            // ...else ask OTRS: finds known customers' tickets after a
+            // restart, or created by another PBX.
+            let login = caller.customer.as_ref()?.login.clone();
+            let minutes = (profile.repeat_window.as_secs() / 60).max(1).to_string();
+            let mut criteria: Vec<(&str, &str)> = vec![
+                ("CustomerUserLogin", login.as_str()),
+                ("TicketCreateTimeNewerMinutes", minutes.as_str()),
+                ("SortBy", "Age"),
+                ("OrderBy", "Up"),
+            ];
+            criteria.extend(OPEN_STATE_TYPES.iter().map(|s| ("StateType", *s)));
+            let found = svc.client.search_tickets(&criteria, deadline).ok()?;
+            found.into_iter().next()?
+        }
+    };
+    let article = Article::phone("customer", &ticket.subject, &ticket.body);
+    match svc.client.update_ticket(&candidate, None, Some(&article), deadline) {
+        Ok(u) => {
+            let t = TicketCreated {
+                ticket_id: u.ticket_id,
+                ticket_number: u.ticket_number,
+                article_id: u.article_id.unwrap_or_default(),
+            };
+            svc.recent.remember(&key, &t);
+            Some(t)
+        }
+        Err(e) => {
+            crate::log_warning!("repeat call {}: adding to ticket {candidate} failed ({e}); creating a new ticket", call.key());
+            None
+        }
+    }
+}
+
+/// Values for `display` and `agent_url`: the ticket texts' placeholders
+/// plus the ticket's id, number and the status.
+pub fn render_handoff(svc: &Services, profile: &Profile, call: &CallInfo, outcome: &Outcome, template_text: &str) -> String {
+    let caller = Caller { display: outcome.caller.clone(), customer: outcome.customer.clone(), matches: outcome.matches };
+    let base = placeholders(&svc.config, profile, call, &caller, SystemTime::now());
+    let t = outcome.ticket.as_ref();
+    template::render(template_text, |name| match name {
+        "ticket_id" => Some(t.map(|t| t.ticket_id.clone()).unwrap_or_default()),
+        "ticket_number" => Some(t.map(|t| t.ticket_number.clone()).unwrap_or_default()),
+        "status" => Some(outcome.status.as_str().to_string()),
+        _ => base(name),
+    })
 }
 
 /// Channel fields (name, uniqueid, exten) for ticket texts: no control

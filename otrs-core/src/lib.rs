@@ -10,6 +10,7 @@ pub mod args;
 pub mod clock;
 pub mod config;
 pub mod customers;
+pub mod events;
 pub mod flow;
 pub mod guard;
 pub mod health;

@@ -17,6 +17,51 @@ use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketCreated, Tick
 /// ureq is built without TLS (Cargo.toml: default features off).
 const HTTPS_SUPPORTED: bool = false;
 
+/// `otrs set debug on`: log every SOAP request and reply, secrets masked.
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn debug() -> bool {
+    DEBUG.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A request or reply fit for a log line: the password (as sent, XML
+/// escaped) and every SessionID replaced by asterisks, cut at 8 KiB.
+pub fn mask_secrets(text: &str, password: &str) -> String {
+    let mut out = text.to_string();
+    let escaped = soap::escape(password);
+    for p in [password, escaped.as_str()] {
+        if !p.is_empty() {
+            out = out.replace(p, "********");
+        }
+    }
+    // <SessionID>..</SessionID> with any prefix
+    let mut masked = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find("SessionID>") {
+        let (head, tail) = rest.split_at(at + "SessionID>".len());
+        masked.push_str(head);
+        // an opening tag: the last '<' before the name is not "</"
+        let opening = head.rfind('<').is_some_and(|lt| !head[lt..].starts_with("</"));
+        match tail.find('<') {
+            Some(end) if opening => {
+                masked.push_str("********");
+                rest = &tail[end..];
+            }
+            _ => rest = tail,
+        }
+    }
+    masked.push_str(rest);
+    let mut cut: String = masked.chars().take(8192).collect();
+    if cut.len() < masked.len() {
+        cut.push_str(" [...]");
+    }
+    cut
+}
+
 /// Longest `Display` text of a [`ClientError`].
 const MAX_REASON_CHARS: usize = 200;
 
@@ -314,9 +359,29 @@ impl OtrsClient {
             Ok(response) => response,
             // 4xx/5xx still carry a body; Znuny's faults are envelopes in a 500
             Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
+            Err(ureq::Error::Transport(t)) => {
+                let e = transport_error(&t);
+                if debug() {
+                    crate::log_debug!("SOAP {op} to {} failed: {e}", self.settings.url);
+                }
+                return Err(e);
+            }
         };
-        read_reply(response, self.settings.max_reply_bytes)
+        let reply = read_reply(response, self.settings.max_reply_bytes);
+        if debug() {
+            let pw = &self.settings.password;
+            crate::log_debug!("SOAP {op} request to {}: {}", self.settings.url, mask_secrets(body, pw));
+            match &reply {
+                Ok(r) => crate::log_debug!(
+                    "SOAP {op} reply HTTP {} ({}): {}",
+                    r.status,
+                    r.content_type,
+                    mask_secrets(&String::from_utf8_lossy(&r.body), pw)
+                ),
+                Err(e) => crate::log_debug!("SOAP {op} failed: {e}"),
+            }
+        }
+        reply
     }
 
     /// An agent whose connect timeout fits in `remaining`. Building one is
@@ -505,6 +570,21 @@ impl ureq::Resolver for DeadlineResolver {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
         }
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask_secrets;
+
+    #[test]
+    fn password_and_session_are_masked() {
+        let body = "<tic:UserLogin>agent</tic:UserLogin><tic:Password>p&amp;ss</tic:Password><tic:SessionID>abc123</tic:SessionID>\n  <tic:Ticket/><SessionID>xyz</SessionID>";
+        let m = mask_secrets(body, "p&ss");
+        assert!(!m.contains("p&amp;ss") && !m.contains("abc123") && !m.contains("xyz"), "{m}");
+        assert!(m.contains("<tic:UserLogin>agent</tic:UserLogin>"), "{m}");
+        assert!(m.contains("</tic:SessionID>\n  <tic:Ticket/>"), "text after a closing tag kept: {m}");
+        assert_eq!(m.matches("********").count(), 3, "{m}");
     }
 }
 

@@ -855,6 +855,8 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
             title: f.required("profile.title")?,
             subject: f.required("profile.subject")?,
             body: f.required("profile.body")?,
+            // repeat_window and display only matter while the call waits
+            ..Profile::default()
         },
         customer,
         matches,
@@ -916,6 +918,7 @@ mod tests {
                 title: "Call from ${caller_name} (${caller})".into(),
                 subject: "Phone call from ${caller}".into(),
                 body: "Incoming call from ${caller}.\nCustomer: ${customer_name}.".into(),
+                ..Profile::default()
             },
             Some(Customer {
                 login: "ivanov".into(),

@@ -14,6 +14,8 @@ pub struct Stats {
     pub created: AtomicU64,
     pub failed: AtomicU64,
     pub unknown_callers: AtomicU64,
+    /// Repeat calls added to an open ticket.
+    pub appended: AtomicU64,
     /// Calls whose ticket went to the spool.
     pub queued: AtomicU64,
     /// Attempts of the spool worker.
@@ -42,6 +44,7 @@ pub struct Snapshot {
     pub created: u64,
     pub failed: u64,
     pub unknown_callers: u64,
+    pub appended: u64,
     pub queued: u64,
     pub retries: u64,
     pub created_later: u64,
@@ -94,6 +97,7 @@ impl Stats {
             created: self.created.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             unknown_callers: self.unknown_callers.load(Ordering::Relaxed),
+            appended: self.appended.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             created_later: self.created_later.load(Ordering::Relaxed),

@@ -101,6 +101,7 @@ pub fn render(s: &StatusInput) -> String {
     let st = &s.stats;
     let _ = writeln!(o, "Calls:            {} (in progress {})", st.calls, s.in_flight);
     let _ = writeln!(o, "Tickets created:  {}", st.created);
+    let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
     let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
     let _ = writeln!(o, "Failed:           {}", st.failed);
     let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);

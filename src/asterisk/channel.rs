@@ -50,6 +50,13 @@ impl Channel {
         }
     }
 
+    /// Writes a dialplan function, e.g. `CALLERID(name)`.
+    pub fn write_function(&self, function: &str, value: &str) -> bool {
+        let (f, v) = (cstring(function), cstring(value));
+        // SAFETY: ast_func_write locks what it needs and copies the value.
+        unsafe { sys::ast_func_write(self.raw, f.as_ptr(), v.as_ptr()) == 0 }
+    }
+
     /// Name, uniqueid, linkedid, exten and context, read under one lock.
     pub fn identity(&self) -> ChannelIdentity {
         // SAFETY: the accessors return pointers into the locked channel;

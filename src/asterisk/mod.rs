@@ -45,6 +45,13 @@ pub fn spool_dir() -> String {
     unsafe { copy_cstr(sys::otrs_shim_spool_dir()) }
 }
 
+/// Raises an AMI event (category "call"); `body` is `Key: Value\r\n` lines.
+pub fn manager_event(event: &str, body: &str) {
+    let (e, b) = (cstring(event), cstring(body));
+    // SAFETY: the shim passes `body` as a "%s" argument.
+    unsafe { sys::otrs_shim_manager_event(e.as_ptr(), b.as_ptr()) }
+}
+
 /// Registers a dialplan application of this module.
 pub fn register_application(
     name: &'static CStr,

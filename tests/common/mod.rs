@@ -62,8 +62,33 @@ pub fn module_path() -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/libapp_otrsticket.so
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let so = dir.join("libapp_otrsticket.so");
-    assert!(so.is_file(), "{} not built", so.display());
+    assert!(so.is_file(), "{} not built: run cargo build first (scripts/test.sh does)", so.display());
+    // `cargo test` does not relink the cdylib: never test a stale module.
+    let built = std::fs::metadata(&so).and_then(|m| m.modified()).expect("mtime");
+    for src in ["src", "otrs-core/src", "include"] {
+        if let Some(newer) = newest_file(&top().join(src)).filter(|(t, _)| *t > built) {
+            panic!("{} is older than {}: run cargo build first (scripts/test.sh does)", so.display(), newer.1.display());
+        }
+    }
     so
+}
+
+fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest_file(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok().map(|t| (t, path))
+        };
+        if let Some(c) = candidate {
+            if newest.as_ref().is_none_or(|n| c.0 > n.0) {
+                newest = Some(c);
+            }
+        }
+    }
+    newest
 }
 
 // ---------------------------------------------------------------- stand-in
@@ -216,6 +241,18 @@ exten => _X.,1,Set(__TESTID=${EXTEN})
  same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
  same => n,Goto(otrs,4509,1)
 
+; the same, into other numbers of [otrs]: Local/<id>@test-call-<exten>
+[test-call-4510]
+exten => _X.,1,Set(__TESTID=${EXTEN})
+ same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
+ same => n,Set(CALLERID(name)=Original Name)
+ same => n,Goto(otrs,4510,1)
+
+[test-call-4511]
+exten => _X.,1,Set(__TESTID=${EXTEN})
+ same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
+ same => n,Goto(otrs,4511,1)
+
 [otrs]
 exten => 4509,1,OTRSTicket(${CALLERID(num)})
  same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
@@ -231,11 +268,55 @@ exten => 4509,1,OTRSTicket(${CALLERID(num)})
  same => n,Dial(Local/op@operator,5)
  same => n,Hangup()
 
+; handoff: variables inherited by the operator's channel (option i), the
+; caller name it shows (option n)
+exten => 4510,1,OTRSTicket(${CALLERID(num)},,in)
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETNUMBER=${OTRSTICKETNUMBER})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETURL=${OTRSTICKETURL})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
+ same => n,Dial(Local/handoff@operator,5)
+ same => n,Hangup()
+
+; repeat calls: profile [repeat] has a repeat_window
+exten => 4511,1,OTRSTicket(${CALLERID(num)},repeat)
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=ERROR=${OTRSERROR})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETNUMBER=${OTRSTICKETNUMBER})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=ARTICLEID=${OTRSARTICLEID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=CUSTOMERUSER=${OTRSCUSTOMERUSER})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
+ same => n,Hangup()
+
 [operator]
+exten => handoff,1,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=TICKETNUMBER=${OTRSTICKETNUMBER})
+ same => n,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
+ same => n,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=CUSTOMERUSER=${OTRSCUSTOMERUSER})
+ same => n,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=CALLERNAME=${CALLERID(name)})
+ same => n,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=reached)
+ same => n,Answer()
+ same => n,Hangup()
+
 exten => op,1,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=reached)
  same => n,Answer()
  same => n,Hangup()
 "#;
+
+pub const AMI_USER: &str = "otrstest";
+pub const AMI_SECRET: &str = "ami-test-secret";
+
+/// The AMI port of this test world (OTRS_AMI_PORT, default 5039).
+pub fn ami_port() -> String {
+    std::env::var("OTRS_AMI_PORT").unwrap_or_else(|_| "5039".into())
+}
+
+fn manager_conf() -> String {
+    format!(
+        "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nport = {}\n\n[{AMI_USER}]\nsecret = {AMI_SECRET}\nread = call,system\nwrite = system\n",
+        ami_port()
+    )
+}
 
 /// An otrs.conf for the tests; `general_extra` and `default_extra` add lines.
 pub fn otrs_conf(url: &str, general_extra: &str, default_extra: &str) -> String {
@@ -243,12 +324,14 @@ pub fn otrs_conf(url: &str, general_extra: &str, default_extra: &str) -> String 
         "[general]\nurl = {url}\nuser = {OTRS_USER}\npassword = {OTRS_PASSWORD}\ntimeout = 3000\n\
          dbhost = 127.0.0.1\ndbport = {port}\ndbname = otrs\ndbuser = otrs\ndbpass = otrs-test-pw\n\
          country_code = 7\nnational_prefix = 8\ninternational_prefix = 00,810\n\
-         unknown_customer = unknown\nrefresh_interval = 2\nretry_interval = 1\nmax_retry_interval = 2\nrecheck_delay = 3\n{general_extra}\n\
+         unknown_customer = unknown\nrefresh_interval = 2\nretry_interval = 1\nmax_retry_interval = 2\nrecheck_delay = 3\n\
+         agent_url = http://helpdesk.example/otrs/index.pl?Action=AgentTicketZoom\\;TicketID=${{ticket_id}}\n{general_extra}\n\
          [default]\nqueue = Raw\nstate = new\npriority = 3 normal\n\
          title = Call from ${{caller_name}} (${{caller}})\n\
          subject = Phone call from ${{caller}}\n\
          body = Caller ${{caller}}\\nCustomer ${{customer_name}} (${{customer_user}}, ${{customer_id}})\\nCall ${{uniqueid}} to ${{exten}}\n\
-         {default_extra}\n",
+         {default_extra}\n\
+         [repeat]\nqueue = Raw\nrepeat_window = 10\n",
         port = db_port()
     )
 }
@@ -271,6 +354,8 @@ fn start_world() -> World {
     std::fs::create_dir_all(&conf).expect("conf dir");
     std::fs::write(conf.join("otrs.conf"), otrs_conf(&standin.url(), "", "")).expect("otrs.conf");
     std::fs::write(conf.join("extensions.conf"), EXTENSIONS).expect("extensions.conf");
+    // AMI on loopback only, for the OTRSTicket event
+    std::fs::write(conf.join("manager.conf"), manager_conf()).expect("manager.conf");
     let out = Command::new("bash")
         .arg(top().join("scripts/sandbox.sh"))
         .arg("start")
@@ -371,6 +456,11 @@ pub struct Call {
 
 /// Places a call into [otrs] 4509 whose caller ID is exactly `caller`.
 pub fn place_call(caller: &[u8]) -> Call {
+    place_call_via("test-call", caller)
+}
+
+/// The same through another `[test-call-*]` context.
+pub fn place_call_via(context: &str, caller: &[u8]) -> Call {
     let n = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let id = format!("{}{:04}", std::process::id() % 10000 + 1000, n);
     let dir = test_dir();
@@ -380,7 +470,7 @@ pub fn place_call(caller: &[u8]) -> Call {
     }
     std::fs::write(dir.join(format!("cid-{id}")), caller).expect("write caller id");
     let started = Instant::now();
-    let out = cli(&format!("channel originate Local/{id}@test-call application Wait 1"));
+    let out = cli(&format!("channel originate Local/{id}@{context} application Wait 1"));
     assert!(!out.contains("No such") && !out.contains("Unable"), "originate: {out}");
     Call { id, started }
 }
@@ -424,15 +514,22 @@ pub fn wait_result(call: &Call, within: Duration) -> CallResult {
 }
 
 pub fn operator_reached(call: &Call) -> bool {
+    operator_saw(call).is_some()
+}
+
+/// What the operator's channel wrote (KEY=VALUE lines), once it got there.
+pub fn operator_saw(call: &Call) -> Option<BTreeMap<String, String>> {
     let path = test_dir().join(format!("operator-{}", call.id));
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until {
-        if path.exists() {
-            return true;
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if text.lines().any(|l| l == "reached") {
+                return Some(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect());
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    false
+    None
 }
 
 pub fn full_log() -> String {
@@ -445,4 +542,100 @@ pub fn module_running() -> bool {
     cli("module show like otrsticket")
         .lines()
         .any(|l| l.starts_with("app_otrsticket.so") && l.contains(" Running") && !l.contains("Not Running"))
+}
+
+// ------------------------------------------------- helpers of resilience.rs
+// (added for tests/resilience.rs; nothing above depends on them)
+
+/// The module's spool directory on the host: Asterisk's astspooldir
+/// (/var/spool/asterisk in the chroot) + /otrs.
+pub fn spool_dir() -> PathBuf {
+    sandbox_root().join("var/spool/asterisk/otrs")
+}
+
+/// The config overlay start_world() wrote (otrs.conf, extensions.conf, ...).
+pub fn conf_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("otrs-test-conf-{}", std::process::id()))
+}
+
+/// Starts the sandbox's Asterisk as start_world() does (same config
+/// overlay, so otrs.conf is the default test config again) and waits until
+/// the module has loaded the customer index.
+pub fn start_asterisk() {
+    let out = Command::new("bash")
+        .arg(top().join("scripts/sandbox.sh"))
+        .arg("start")
+        .env("OTRS_SANDBOX_CONF_DIR", conf_dir())
+        .output()
+        .expect("start sandbox");
+    assert!(out.status.success(), "sandbox start: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    wait_customers_loaded();
+}
+
+/// Whether the sandbox's Asterisk answers on its control socket.
+pub fn asterisk_alive() -> bool {
+    cli("core show version").contains("Asterisk ")
+}
+
+fn full_log_path() -> PathBuf {
+    sandbox_root().join("var/log/asterisk/full")
+}
+
+/// Where the full log ends now: pass to `log_since` to see only what a test
+/// caused.
+pub fn log_mark() -> u64 {
+    std::fs::metadata(full_log_path()).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The full log after `mark`, invalid UTF-8 (a hostile caller ID Asterisk
+/// logged as it came) replaced by U+FFFD. From the start if the log was
+/// rotated since.
+pub fn log_since(mark: u64) -> String {
+    let bytes = std::fs::read(full_log_path()).unwrap_or_default();
+    let from = if (mark as usize) <= bytes.len() { mark as usize } else { 0 };
+    String::from_utf8_lossy(&bytes[from..]).into_owned()
+}
+
+/// Waits until `cond` holds; false if it did not within `within`.
+pub fn wait_for(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The `[call:...]` marker at the end of a ticket title.
+pub fn call_marker_of(title: &str) -> Option<String> {
+    let at = title.rfind("[call:")?;
+    let rest = &title[at + 6..];
+    rest.strip_suffix(']').map(str::to_string)
+}
+
+/// Log timestamp `[2026-11-26 09:15:48.247]` as milliseconds of the day.
+fn log_time_ms(line: &str) -> Option<u64> {
+    let t = line.strip_prefix('[')?.get(11..23)?; // 09:15:48.247
+    let (hms, ms) = t.split_once('.')?;
+    let mut it = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (it.next()??, it.next()??, it.next()??);
+    Some(((h * 60 + m) * 60 + s) * 1000 + ms.parse::<u64>().ok()?)
+}
+
+/// How long the call spent inside OTRSTicket(), from the dialplan's own
+/// "Executing [4509@otrs:1]" and "[4509@otrs:2]" log lines of its channel
+/// (excludes the time `asterisk -rx` took to originate it).
+pub fn time_in_app(log: &str, call: &Call) -> Option<Duration> {
+    let chan = format!("(\"Local/{}@", call.id);
+    let at = |step: &str| {
+        log.lines()
+            .filter(|l| l.contains(step) && l.contains(&chan))
+            .find_map(log_time_ms)
+    };
+    let (a, b) = (at("Executing [4509@otrs:1]")?, at("Executing [4509@otrs:2]")?);
+    Some(Duration::from_millis(b.checked_sub(a)?))
 }
