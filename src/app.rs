@@ -57,6 +57,11 @@ const VARIABLES: &[&str] = &[
     "OTRSCUSTOMERID",
     "OTRSMATCHES",
     "OTRSTICKETURL",
+    // which profile: OTRSCallEnd() uses the same
+    "OTRSPROFILE",
+    // when the call reached OTRSTicket() (unix seconds): OTRSCallEnd()'s
+    // waiting time when Dial() did not say
+    "OTRSSTARTED",
 ];
 
 /// Entry point Asterisk calls on the channel's thread.
@@ -122,6 +127,8 @@ fn failed(reason: &str) -> Outcome {
 /// What the operator's side gets: option i, option n, the ticket URL.
 #[derive(Default)]
 struct Handoff {
+    profile: String,
+    started: String,
     inherit: bool,
     display: Option<String>,
     url: String,
@@ -134,7 +141,14 @@ fn handoff_for(svc: &Services, profile: &otrs_core::config::Profile, call: &Call
         _ => String::new(),
     };
     let display = (options.contains('n') && has_ticket).then(|| flow::render_handoff(svc, profile, call, o, &profile.display));
-    Handoff { inherit: options.contains('i'), display, url }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Handoff {
+        profile: profile.name.clone(),
+        started: format!("{}.{:03}", now.as_secs(), now.subsec_millis()),
+        inherit: options.contains('i'),
+        display,
+        url,
+    }
 }
 
 fn raise_event(call: &CallInfo, o: &Outcome, url: &str) {
@@ -233,6 +247,8 @@ fn set_variables(chan: &Channel, o: &Outcome, h: &Handoff) {
         o.customer_id.clone(),
         o.matches.map(|m| m.to_string()).unwrap_or_default(),
         h.url.clone(),
+        h.profile.clone(),
+        h.started.clone(),
     ];
     // "__" makes Asterisk copy the variable to every channel dialled from
     // this one, however deep (the operator's channel).

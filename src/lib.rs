@@ -7,6 +7,7 @@
 
 mod app;
 mod asterisk;
+mod call_end_app;
 mod cli;
 mod module;
 mod state;

@@ -466,3 +466,62 @@ fn cli_debug_logs_soap_with_secrets_masked() {
     assert!(!log.contains(OTRS_PASSWORD), "the password reached the log");
     assert!(lines.iter().any(|l| l.contains("<tic:SessionID>********</tic:SessionID>")), "session id not masked");
 }
+
+// ------------------------------------------------------------- call outcome
+
+fn outcome_call(caller: &[u8], operator: &str) -> (Call, CallResult) {
+    let call = place_call_via_with("test-call-4512", caller, &[("op", operator)]);
+    let r = wait_result(&call, CALL_WAIT);
+    (call, r)
+}
+
+#[test]
+fn answered_call_writes_the_outcome_into_the_ticket() {
+    let w = world();
+    let (call, r) = outcome_call(b"89161229624", "answer");
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let end = wait_end(&call, Duration::from_secs(15));
+    assert_eq!(end["ENDSTATUS"], "ADDED", "{end:?}");
+    let arts = articles(&w);
+    assert_eq!(arts.len(), 1, "{arts:?}");
+    let a = &arts[0];
+    assert_eq!(a["ticket_id"], r.var("TICKETID"));
+    assert!(a["subject"].starts_with("Call answered by Local/answer@operator"), "{}", a["subject"]);
+    assert!(a["body"].contains("Outcome: answered by") && a["body"].contains("Talk time: 0:0"), "{}", a["body"]);
+    assert_eq!(a["time_unit"], "1", "talk minutes accounted");
+    assert_eq!(a["state"], "new", "an answered call keeps the state");
+}
+
+#[test]
+fn missed_call_reopens_the_ticket_with_a_higher_priority() {
+    let w = world();
+    let (call, r) = outcome_call(b"89165551234", "noanswer");
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let end = wait_end(&call, Duration::from_secs(15));
+    assert_eq!(end["ENDSTATUS"], "ADDED", "{end:?}");
+    let a = &articles(&w)[0];
+    assert_eq!(a["subject"], "Missed call (NOANSWER)");
+    assert!(a["body"].contains("Waiting time: 0:02"), "{}", a["body"]);
+    assert_eq!(a["state"], "open");
+    assert_eq!(a["priority"], "4 high");
+    assert_eq!(a["time_unit"], "");
+}
+
+#[test]
+fn outcome_of_a_queued_ticket_is_applied_after_it_is_created() {
+    let w = world();
+    w.standin.set_mode("refuse");
+    let (call, r) = outcome_call(b"89161229624", "noanswer");
+    assert_eq!(r.var("STATUS"), "QUEUED", "{r:?}");
+    let end = wait_end(&call, Duration::from_secs(15));
+    assert_eq!(end["ENDSTATUS"], "QUEUED", "{end:?}");
+    w.standin.set_mode("normal");
+    drain_spool();
+    let tickets = w.standin.tickets();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let arts = articles(&w);
+    assert_eq!(arts.len(), 1, "{arts:?}");
+    assert_eq!(arts[0]["ticket_id"], tickets[0]["ticket_id"]);
+    assert_eq!(arts[0]["subject"], "Missed call (NOANSWER)");
+    assert_eq!(arts[0]["state"], "open");
+}

@@ -194,6 +194,23 @@ fn bench_flow(c: &mut Criterion) {
             soap::ticket_create(&Auth::Session("sgZ4snBxlE2EvDquEz35suMnGXWugGF3"), &t)
         })
     });
+    // Every created ticket is remembered for repeat calls (flow.rs,
+    // RecentTickets::remember), keyed by login or, for unknown callers, by
+    // number: distinct unknown callers make the map grow.
+    let created = soap::TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() };
+    for filled in [1_000u64, 100_000] {
+        let recent = flow::RecentTickets::default();
+        for i in 0..filled {
+            recent.remember(&format!("number:97{i:08}"), &created);
+        }
+        let mut next = filled;
+        g.bench_with_input(BenchmarkId::new("recent_remember_new_number", filled), &filled, |b, _| {
+            b.iter(|| {
+                next += 1;
+                recent.remember(&format!("number:97{next:08}"), &created)
+            })
+        });
+    }
     g.finish();
 }
 
@@ -330,8 +347,8 @@ fn bench_db() -> Option<BenchDb> {
     })
 }
 
-fn load_index(db: &BenchDb, name: &str, out: &mut Report, label: &str) -> CustomerIndex {
-    let settings = DbSettings {
+fn settings(db: &BenchDb, name: &str) -> DbSettings {
+    DbSettings {
         host: db.host.clone(),
         port: db.port,
         name: name.into(),
@@ -340,9 +357,12 @@ fn load_index(db: &BenchDb, name: &str, out: &mut Report, label: &str) -> Custom
         socket: None,
         connect_timeout: Duration::from_secs(5),
         query_timeout: Duration::from_secs(60),
-    };
+    }
+}
+
+fn load_index(db: &BenchDb, name: &str, out: &mut Report, label: &str) -> CustomerIndex {
     let rss_before = rss_kib();
-    let index = CustomerIndex::new(settings, plan());
+    let index = CustomerIndex::new(settings(db, name), plan());
     let stats = index.refresh_full().unwrap_or_else(|e| panic!("loading customers from {name}: {e}"));
     let rss_after = rss_kib();
     println!(
@@ -497,6 +517,33 @@ fn bench_lookup(c: &mut Criterion, out: &mut Report) {
         out.put(&format!("refresh_{label}_rows"), s.rows.to_string());
         out.put(&format!("refresh_{label}_ms"), format!("{:.1}", s.elapsed.as_secs_f64() * 1e3));
     }
+    // One customer changed: the pass publishes a changed copy of the index.
+    {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(settings(&db, &large_db).opts()).expect("connect to the large database");
+        conn.query_drop(
+            "UPDATE customer_user SET mobile = '+79990000001', change_time = NOW() + INTERVAL 1 SECOND WHERE login = 'bulk000001'",
+        )
+        .expect("update one customer");
+        let rss0 = rss_kib();
+        let one = large.refresh_changed().expect("incremental refresh");
+        let rss1 = rss_kib();
+        let steady = large.refresh_changed().expect("incremental refresh");
+        println!(
+            "lookup/large: one changed customer: refresh read {} rows, changed {}, {:.1} ms (RSS +{:.1} MiB); next pass read {} rows in {:.1} ms",
+            one.rows,
+            one.changed,
+            one.elapsed.as_secs_f64() * 1e3,
+            rss1.saturating_sub(rss0) as f64 / 1024.0,
+            steady.rows,
+            steady.elapsed.as_secs_f64() * 1e3
+        );
+        out.put("refresh_large_one_changed_ms", format!("{:.1}", one.elapsed.as_secs_f64() * 1e3));
+        out.put("refresh_large_one_changed_rows", one.rows.to_string());
+        out.put("refresh_large_one_changed_rss_mib", format!("{:.1}", rss1.saturating_sub(rss0) as f64 / 1024.0));
+        out.put("refresh_large_steady_rows", steady.rows.to_string());
+        out.put("refresh_large_steady_ms", format!("{:.1}", steady.elapsed.as_secs_f64() * 1e3));
+    }
     let bulk = large.status().customers.saturating_sub(small.status().customers).max(1) as u64;
     let small_inputs = callers(&|rng| SAMPLE_NUMBERS[rng.below(SAMPLE_NUMBERS.len() as u64) as usize].to_string(), 10_000, 1);
     let large_inputs = callers(&|rng| bulk_number(rng, bulk), 10_000, 1);
@@ -580,7 +627,7 @@ impl Report {
 fn main() {
     let mut c = Criterion::default();
     c = if quick() {
-        c.warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_millis(500)).sample_size(20)
+        c.warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_millis(300)).sample_size(10)
     } else {
         c.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(50)
     };

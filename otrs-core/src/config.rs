@@ -118,6 +118,11 @@ pub struct Profile {
     pub repeat_window: Duration,
     /// Caller name shown on the operator's phone with option `n`.
     pub display: String,
+    /// OTRSCallEnd(): state and priority a missed call's ticket gets.
+    pub missed_state: Option<String>,
+    pub missed_priority: Option<String>,
+    /// OTRSCallEnd(): account the talk minutes as the article's TimeUnit.
+    pub time_units: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -175,7 +180,7 @@ const GENERAL_KEYS: &[&str] = &[
 ];
 
 const PROFILE_KEYS: &[&str] =
-    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display"];
+    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display", "missed_state", "missed_priority", "time_units"];
 
 /// A template that may also use the ticket's id and number.
 fn handoff_template(o: &Options, key: &str) -> Result<Option<String>, ConfigError> {
@@ -352,6 +357,9 @@ fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
         body: o.string("body", DEFAULT_BODY),
         repeat_window: Duration::from_secs(60 * o.number("repeat_window", 0u64, 0, 10_080)?),
         display: handoff_template(&o, "display")?.unwrap_or_else(|| DEFAULT_DISPLAY.to_string()),
+        missed_state: o.get("missed_state").filter(|v| !v.is_empty()).map(str::to_string),
+        missed_priority: o.get("missed_priority").filter(|v| !v.is_empty()).map(str::to_string),
+        time_units: o.boolean("time_units", false)?,
     };
     for (key, tpl) in [("title", &p.title), ("subject", &p.subject), ("body", &p.body)] {
         let unknown = template::unknown_placeholders(tpl, PLACEHOLDERS);

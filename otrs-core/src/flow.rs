@@ -14,7 +14,7 @@ use crate::customers::{Customer, CustomerIndex};
 use crate::health::Health;
 use crate::number;
 use crate::otrs_client::{ClientError, OtrsClient};
-use crate::soap::{Article, NewTicket, SoapError, TicketCreated};
+use crate::soap::{Article, NewTicket, SoapError, TicketChange, TicketCreated};
 use crate::spool::{new_job_id, Job, Spool};
 use crate::template;
 
@@ -303,6 +303,9 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         profile: profile.clone(),
         customer: caller.customer.as_deref().cloned(),
         matches: caller.matches,
+        end: None,
+        update_only: false,
+        ticket_id: None,
     };
     match svc.spool.write(&job) {
         Ok(()) => {
@@ -354,7 +357,7 @@ fn append_to_recent(
         }
     };
     let article = Article::phone("customer", &ticket.subject, &ticket.body);
-    match svc.client.update_ticket(&candidate, None, Some(&article), deadline) {
+    match svc.client.update_ticket(&candidate, &TicketChange::default(), Some(&article), deadline) {
         Ok(u) => {
             let t = TicketCreated {
                 ticket_id: u.ticket_id,
@@ -390,4 +393,59 @@ pub fn render_handoff(svc: &Services, profile: &Profile, call: &CallInfo, outcom
 /// peer sent (an exten dialled from outside).
 fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(128).collect()
+}
+
+/// What OTRSCallEnd() achieved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EndResult {
+    /// The outcome article is in the ticket.
+    Added,
+    /// It waits in the spool (with the queued ticket, or for OTRS).
+    Queued(String),
+    /// The call has no ticket to write to.
+    Skipped(String),
+    Failed(String),
+}
+
+/// Adds a call's outcome to its ticket: at once when the ticket exists,
+/// else together with the queued ticket; when OTRS cannot take it now, the
+/// outcome is queued on its own (the worker finds the ticket by its call
+/// marker).
+pub fn apply_call_end(
+    svc: &Services,
+    key: &str,
+    status: &str,
+    ticket_id: &str,
+    end: &crate::call_end::CallEnd,
+    deadline: Instant,
+) -> EndResult {
+    match status {
+        "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
+            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+            match svc.client.update_ticket(ticket_id, &change, Some(&end.article()), deadline) {
+                Ok(_) => EndResult::Added,
+                Err(e) if is_permanent(&e) => EndResult::Failed(e.to_string()),
+                Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
+            }
+        }
+        "QUEUED" => match svc.spool.attach_end(key, end) {
+            Ok(true) => EndResult::Queued("with the queued ticket".into()),
+            // the worker created the ticket meanwhile: queue the outcome on
+            // its own; the worker finds the ticket by the call marker
+            Ok(false) => queue_end(svc, key, None, end, "ticket created from the spool meanwhile"),
+            Err(e) => EndResult::Failed(format!("spool: {e}")),
+        },
+        "" => EndResult::Skipped("OTRSTicket() did not run on this channel".into()),
+        other => EndResult::Skipped(format!("OTRSSTATUS is {other}")),
+    }
+}
+
+fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &crate::call_end::CallEnd, why: &str) -> EndResult {
+    if ticket_id.is_none() && !svc.config.general.title_call_id {
+        return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
+    }
+    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
+        Ok(()) => EndResult::Queued(why.to_string()),
+        Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
+    }
 }

@@ -7,6 +7,7 @@
 pub mod logger;
 
 pub mod args;
+pub mod call_end;
 pub mod clock;
 pub mod config;
 pub mod customers;
@@ -16,6 +17,7 @@ pub mod guard;
 pub mod health;
 pub mod number;
 pub mod otrs_client;
+pub mod rpc;
 pub mod soap;
 pub mod spool;
 pub mod stats;

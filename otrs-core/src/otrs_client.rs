@@ -12,7 +12,7 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketCreated, TicketInfo, TicketUpdated};
+use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 
 /// ureq is built without TLS (Cargo.toml: default features off).
 const HTTPS_SUPPORTED: bool = false;
@@ -255,11 +255,11 @@ impl OtrsClient {
     pub fn update_ticket(
         &self,
         ticket_id: &str,
-        state: Option<&str>,
+        change: &TicketChange,
         article: Option<&Article>,
         deadline: Instant,
     ) -> Result<TicketUpdated, ClientError> {
-        let build = |auth: &Auth| soap::ticket_update(auth, ticket_id, state, article);
+        let build = |auth: &Auth| soap::ticket_update(auth, ticket_id, change, article);
         self.call("TicketUpdate", deadline, build, soap::parse_ticket_update)
     }
 
@@ -1002,7 +1002,7 @@ mod tests {
         assert_eq!(ids, Ok(vec!["3".to_string(), "2".to_string()]));
         let article = Article::phone("agent", "Call back", "Outbound call");
         let updated = c
-            .update_ticket("2", Some("open"), Some(&article), soon())
+            .update_ticket("2", &TicketChange { state: Some("open"), priority: None }, Some(&article), soon())
             .expect("update");
         assert_eq!(updated.article_id.as_deref(), Some("4"));
         assert_eq!(c.get_ticket("2", soon()).map(|t| t.state_type), Ok("open".to_string()));

@@ -80,6 +80,15 @@ pub struct Article {
     pub from: Option<String>,
     pub subject: String,
     pub body: String,
+    /// Time accounted for the article (`TimeUnit`), e.g. talk minutes.
+    pub time_unit: Option<u32>,
+}
+
+/// Ticket fields a `TicketUpdate` changes; `None` leaves them as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TicketChange<'a> {
+    pub state: Option<&'a str>,
+    pub priority: Option<&'a str>,
 }
 
 impl Article {
@@ -92,6 +101,7 @@ impl Article {
             from: None,
             subject: subject.to_string(),
             body: body.to_string(),
+            time_unit: None,
         }
     }
 }
@@ -170,6 +180,9 @@ impl Envelope {
         self.leaf("Subject", &a.subject);
         self.leaf("Body", &a.body);
         self.leaf("ContentType", ARTICLE_CONTENT_TYPE);
+        if let Some(units) = a.time_unit {
+            self.leaf("TimeUnit", &units.to_string());
+        }
         self.close("Article");
     }
 
@@ -252,14 +265,20 @@ pub fn ticket_search(auth: &Auth, criteria: &[(&str, &str)]) -> String {
     env.finish("TicketSearch")
 }
 
-/// `TicketUpdate` (sample 08): optionally a new state, optionally an article.
-pub fn ticket_update(auth: &Auth, ticket_id: &str, state: Option<&str>, article: Option<&Article>) -> String {
+/// `TicketUpdate` (sample 08): optionally a new state and priority,
+/// optionally an article.
+pub fn ticket_update(auth: &Auth, ticket_id: &str, change: &TicketChange, article: Option<&Article>) -> String {
     let mut env = Envelope::new("TicketUpdate");
     env.auth(auth);
     env.leaf("TicketID", ticket_id);
-    if let Some(state) = state {
+    if change.state.is_some() || change.priority.is_some() {
         env.open("Ticket");
-        env.leaf("State", state);
+        if let Some(state) = change.state {
+            env.leaf("State", state);
+        }
+        if let Some(priority) = change.priority {
+            env.leaf("Priority", priority);
+        }
         env.close("Ticket");
     }
     if let Some(article) = article {
@@ -836,7 +855,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             "Outbound call to 89161229624, duration 00:01:05. Issue explained.",
         );
         assert_eq!(
-            Some(ticket_update(&sess, "2", Some("open"), Some(&article))),
+            Some(ticket_update(&sess, "2", &TicketChange { state: Some("open"), priority: None }, Some(&article))),
             read("08-TicketUpdate-request.xml")
         );
         assert_eq!(
@@ -892,7 +911,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
 
     #[test]
     fn update_without_state_or_article() {
-        let xml = ticket_update(&Auth::Session("s"), "7", None, None);
+        let xml = ticket_update(&Auth::Session("s"), "7", &TicketChange::default(), None);
         assert!(xml.contains("<tic:TicketID>7</tic:TicketID>\n    </tic:TicketUpdate>"));
         assert!(!xml.contains("Article") && !xml.contains("<tic:Ticket>"));
     }

@@ -81,6 +81,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::call_end::CallEnd;
 use crate::config::Profile;
 use crate::customers::Customer;
 use crate::flow::CallInfo;
@@ -142,9 +143,34 @@ pub struct Job {
     /// `None`: look the caller up again at retry (the index was not ready).
     pub customer: Option<Customer>,
     pub matches: Option<usize>,
+    /// The call's outcome (OTRSCallEnd), added as an article once the
+    /// ticket exists.
+    pub end: Option<CallEnd>,
+    /// The ticket exists already: only `end` is left to do. `ticket_id` is
+    /// None when it must be found by the call marker.
+    pub update_only: bool,
+    pub ticket_id: Option<String>,
 }
 
 impl Job {
+    /// A job that only adds a call's outcome to the ticket of call `key`.
+    pub fn update(key: &str, ticket_id: Option<&str>, end: CallEnd, why: &str) -> Job {
+        let now = SystemTime::now();
+        let mut job = Job::new(
+            key,
+            now,
+            CallInfo { uniqueid: key.to_string(), ..CallInfo::default() },
+            Profile::default(),
+            None,
+            None,
+        );
+        job.end = Some(end);
+        job.update_only = true;
+        job.ticket_id = ticket_id.map(str::to_string);
+        job.last_error = why.to_string();
+        job
+    }
+
     /// A new job (no attempt yet) with a fresh id from `key` and `created`.
     pub fn new(
         key: &str,
@@ -165,6 +191,9 @@ impl Job {
             profile,
             customer,
             matches,
+            end: None,
+            update_only: false,
+            ticket_id: None,
         }
     }
 }
@@ -241,6 +270,10 @@ pub struct SpoolStats {
 pub struct Spool {
     dir: PathBuf,
     bad: PathBuf,
+    /// Serialises read-modify-write of one job between OTRSCallEnd()
+    /// (attaching an outcome) and the worker (finishing the job), so an
+    /// outcome is never removed together with a job it arrived too late for.
+    edit: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl Spool {
@@ -249,6 +282,7 @@ impl Spool {
     /// cannot take jobs is reported at load time, not on the first outage.
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
         let spool = Spool {
+            edit: std::sync::Arc::new(std::sync::Mutex::new(())),
             dir: dir.to_path_buf(),
             bad: dir.join(BAD_DIR),
         };
@@ -380,6 +414,17 @@ impl Spool {
         Ok(())
     }
 
+    /// When the job `id` was last written (its file's modification time).
+    /// The worker rewrites a job with `maybe_delivered` set just before each
+    /// request, and a call writes it after its request failed, so this is
+    /// no earlier than the last request that may have reached OTRS: after
+    /// a restart the recheck delay counts from here, not from the call.
+    /// None when the file is gone or the id is not one.
+    pub fn last_written(&self, id: &str) -> Option<SystemTime> {
+        check_id(id).ok()?;
+        fs::symlink_metadata(self.job_path(id)).and_then(|m| m.modified()).ok()
+    }
+
     /// Moves the job `id` out of the way into `bad/{id}.job`, with
     /// `bad/{id}.reason` holding `reason` on one line, so that an unreadable
     /// or hopeless job neither blocks the worker nor gets lost. The reason is
@@ -423,6 +468,62 @@ impl Spool {
             depth: ids.len(),
             oldest,
             bad,
+        }
+    }
+
+    /// Attaches a call's outcome to the queued ticket job of call `key`.
+    /// Ok(false): no such job (the ticket was created meanwhile).
+    pub fn attach_end(&self, key: &str, end: &CallEnd) -> Result<bool, SpoolError> {
+        let _edit = self.edit.lock().unwrap_or_else(|p| p.into_inner());
+        for id in self.list()? {
+            let Ok(mut job) = self.read(&id) else { continue };
+            if job.key == key && !job.update_only {
+                job.end = Some(end.clone());
+                self.write(&job)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Writes a job the worker changed, keeping an outcome that
+    /// OTRSCallEnd() attached since the worker read it.
+    pub fn update(&self, job: &mut Job) -> Result<(), SpoolError> {
+        let _edit = self.edit.lock().unwrap_or_else(|p| p.into_inner());
+        if job.end.is_none() {
+            if let Ok(on_disk) = self.read(&job.id) {
+                job.end = on_disk.end;
+            }
+        }
+        self.write(job)
+    }
+
+    /// Whether a ticket job (not an outcome) for call `key` is queued.
+    pub fn has_ticket_job(&self, key: &str) -> bool {
+        self.list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|id| self.read(id).ok())
+            .any(|j| j.key == key && !j.update_only)
+    }
+
+    /// Finishes a job whose ticket now exists: removes it, unless an
+    /// outcome is (or arrived meanwhile) attached; then the job becomes an
+    /// outcome-only job for `ticket_id` and is returned.
+    pub fn finish_created(&self, id: &str, ticket_id: &str) -> Result<Option<Job>, SpoolError> {
+        let _edit = self.edit.lock().unwrap_or_else(|p| p.into_inner());
+        match self.read(id) {
+            Ok(mut job) if job.end.is_some() => {
+                job.update_only = true;
+                job.ticket_id = Some(ticket_id.to_string());
+                job.maybe_delivered = false;
+                self.write(&job)?;
+                Ok(Some(job))
+            }
+            _ => {
+                self.remove(id)?;
+                Ok(None)
+            }
         }
     }
 
@@ -716,6 +817,26 @@ pub fn encode(job: &Job) -> String {
     if let Some(m) = job.matches {
         put(&mut out, "matches", &m.to_string());
     }
+    if job.update_only {
+        put(&mut out, "update_only", "1");
+    }
+    if let Some(t) = &job.ticket_id {
+        put(&mut out, "ticket_id", t);
+    }
+    if let Some(e) = &job.end {
+        put(&mut out, "end.answered", if e.answered { "1" } else { "0" });
+        put(&mut out, "end.subject", &e.subject);
+        put(&mut out, "end.body", &e.body);
+        if let Some(v) = &e.state {
+            put(&mut out, "end.state", v);
+        }
+        if let Some(v) = &e.priority {
+            put(&mut out, "end.priority", v);
+        }
+        if let Some(v) = e.time_unit {
+            put(&mut out, "end.time_unit", &v.to_string());
+        }
+    }
     out.push_str(TRAILER);
     out.push('\n');
     out
@@ -831,6 +952,22 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
         None => None,
         Some(v) => Some(Fields::number("matches", &v)?),
     };
+    let end = match f.take("end.answered") {
+        None => None,
+        Some(a) => Some(CallEnd {
+            answered: a == "1",
+            subject: f.required("end.subject")?,
+            body: f.required("end.body")?,
+            state: f.take("end.state"),
+            priority: f.take("end.priority"),
+            time_unit: match f.take("end.time_unit") {
+                None => None,
+                Some(v) => Some(Fields::number("end.time_unit", &v)?),
+            },
+        }),
+    };
+    let update_only = f.take("update_only").as_deref() == Some("1");
+    let ticket_id = f.take("ticket_id");
     Ok(Job {
         id: id.to_string(),
         key: f.required("key")?,
@@ -860,6 +997,9 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
         },
         customer,
         matches,
+        end,
+        update_only,
+        ticket_id,
     })
 }
 
@@ -1496,6 +1636,23 @@ mod tests {
             by_time.iter().map(|id| id_time(id).unwrap()).collect::<Vec<_>>(),
             [at_ms(1), at_ms(2), at_ms(10)]
         );
+    }
+
+    #[test]
+    fn spool_last_written_is_the_files_mtime() {
+        let t = TestDir::new("written");
+        let spool = Spool::open(&t.0).unwrap();
+        let job = sample_job("1700000000.9", 1_000);
+        assert_eq!(spool.last_written(&job.id), None);
+        let before = SystemTime::now() - Duration::from_secs(1);
+        spool.write(&job).unwrap();
+        let w = spool.last_written(&job.id).expect("written");
+        assert!(w >= before && w <= SystemTime::now() + Duration::from_secs(1), "{w:?}");
+        // not the call's time (1970 here): what the worker's recheck needs
+        assert!(w > job.created);
+        assert_eq!(spool.last_written("../x"), None);
+        spool.remove(&job.id).unwrap();
+        assert_eq!(spool.last_written(&job.id), None);
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub const CUSTOMER_WAIT: Duration = Duration::from_secs(300);
 /// A background request may take longer than a call's budget.
 const MIN_REQUEST_TIME: Duration = Duration::from_secs(10);
 
+/// The time limit of one background attempt.
+fn request_time(svc: &Services) -> Duration {
+    svc.config.general.timeout.max(MIN_REQUEST_TIME)
+}
+
 pub type ServicesFn = Arc<dyn Fn() -> Option<Arc<Services>> + Send + Sync>;
 
 struct Shared {
@@ -118,6 +123,9 @@ fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
     let mut failures: u32 = 0;
     let mut next = Instant::now();
     let mut not_before = NotBefore::new();
+    // jobs last written before this moment may be from a process killed
+    // during a request (see `pass`)
+    let started = SystemTime::now();
     while wait(shared, next) {
         let Some(svc) = services() else {
             next = Instant::now() + Duration::from_secs(1);
@@ -125,7 +133,7 @@ fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
         };
         let g = &svc.config.general;
         let (pass, due) =
-            crate::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before));
+            crate::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before, started));
         next = match pass {
             Pass::Done => {
                 failures = 0;
@@ -144,8 +152,14 @@ fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
 }
 
 /// One pass over the spool. Also returns when the earliest job skipped
-/// for its recheck delay is due.
-fn pass(shared: &Shared, svc: &Services, stats: &'static Stats, not_before: &mut NotBefore) -> (Pass, Option<Instant>) {
+/// for its recheck delay is due. `started`: when this worker started.
+fn pass(
+    shared: &Shared,
+    svc: &Services,
+    stats: &'static Stats,
+    not_before: &mut NotBefore,
+    started: SystemTime,
+) -> (Pass, Option<Instant>) {
     let ids = match svc.spool.list() {
         Ok(ids) => ids,
         Err(e) => {
@@ -180,10 +194,21 @@ fn pass(shared: &Shared, svc: &Services, stats: &'static Stats, not_before: &mut
         if job.maybe_delivered {
             let recheck = svc.config.general.recheck_delay;
             let at = *not_before.entry(id.clone()).or_insert_with(|| {
-                // a job from a call (or from before a restart): its request
-                // left when the job was made
-                let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
-                Instant::now() + recheck.saturating_sub(age)
+                // A job this worker has not tried yet. Wait recheck_delay
+                // from its last request, which is not the call's time:
+                // - written by a call while we run: after its request was
+                //   given up, so from the file's last write;
+                // - written before we started (Asterisk restarted after
+                //   kill -9 during a worker's request): the worker rewrites
+                //   a job (maybe_delivered) before its request, which may
+                //   then leave as late as that request's time limit
+                //   (SessionCreate first), so from the last write plus that
+                //   limit. Searching at once after a restart found nothing
+                //   while OTRS was still creating the ticket: two tickets.
+                let last = svc.spool.last_written(&id).map_or(job.created, |t| t.max(job.created));
+                let wait = if last < started { recheck + request_time(svc) } else { recheck };
+                let age = SystemTime::now().duration_since(last).unwrap_or_default();
+                Instant::now() + wait.saturating_sub(age)
             });
             if at > Instant::now() {
                 due = Some(due.map_or(at, |d| d.min(at)));
@@ -234,6 +259,9 @@ fn job_caller(svc: &Services, job: &Job) -> Option<Caller> {
 }
 
 fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
+    if job.update_only {
+        return add_outcome(svc, stats, job);
+    }
     let Some(caller) = job_caller(svc, &job) else {
         return Pass::Blocked;
     };
@@ -249,14 +277,14 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
                     .and_then(|id| svc.client.get_ticket(id, deadline).ok())
                     .map(|t| t.ticket_number)
                     .unwrap_or_else(|| format!("id {}", found.first().cloned().unwrap_or_default()));
-                let _ = svc.spool.remove(&job.id);
                 Stats::count(&stats.duplicates_avoided);
                 crate::log_notice!(
                     "queued ticket for call {} from {}: already created by an earlier attempt: ticket {number} (not created again)",
                     job.key,
                     caller.display
                 );
-                return Pass::Done;
+                let id = found.first().cloned().unwrap_or_default();
+                return finish(svc, stats, &job.id, &id);
             }
             Ok(_) => {}
             Err(e) => return later(svc, job, &e.to_string(), is_outage(&e), true),
@@ -268,17 +296,37 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
     let was_maybe_delivered = job.maybe_delivered;
     job.attempts = job.attempts.saturating_add(1);
     job.maybe_delivered = true;
-    if let Err(e) = svc.spool.write(&job) {
+    if let Err(e) = svc.spool.update(&mut job) {
         crate::log_error!("queued ticket {}: cannot update the job ({e}); not retrying it now", job.id);
         return Pass::Blocked;
     }
     Stats::count(&stats.retries);
     match svc.client.create_ticket(&ticket, deadline) {
         Ok(t) => {
-            if let Err(e) = svc.spool.remove(&job.id) {
-                crate::log_error!("queued ticket {}: created as {} but the job could not be removed: {e}", job.id, t.ticket_number);
-            }
             Stats::count(&stats.created_later);
+            crate::events::emit(&crate::events::TicketEvent {
+                status: "CREATED".into(),
+                channel: job.call.channel.clone(),
+                uniqueid: job.call.uniqueid.clone(),
+                linkedid: job.call.linkedid.clone(),
+                caller: caller.display.clone(),
+                customer_user: ticket.customer_user.clone(),
+                customer_id: caller.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default(),
+                ticket_id: t.ticket_id.clone(),
+                ticket_number: t.ticket_number.clone(),
+                url: svc
+                    .config
+                    .general
+                    .agent_url
+                    .as_deref()
+                    .map(|u| crate::template::render(u, |n| match n {
+                        "ticket_id" => Some(t.ticket_id.clone()),
+                        "ticket_number" => Some(t.ticket_number.clone()),
+                        _ => Some(String::new()),
+                    }))
+                    .unwrap_or_default(),
+                source: "spool",
+            });
             if svc.health.mark_up() {
                 crate::log_notice!("OTRS answers again: creating the queued tickets");
             }
@@ -291,7 +339,7 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
                 ticket.customer_user,
                 job.attempts
             );
-            Pass::Done
+            finish(svc, stats, &job.id, &t.ticket_id)
         }
         Err(e) if is_permanent(&e) => {
             set_aside(svc, stats, &job.id, &format!("OTRS refused the ticket: {e}"));
@@ -304,12 +352,73 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
     }
 }
 
+/// The ticket of a job exists: remove the job, or go on with the call's
+/// outcome if OTRSCallEnd() attached one.
+fn finish(svc: &Services, stats: &'static Stats, id: &str, ticket_id: &str) -> Pass {
+    match svc.spool.finish_created(id, ticket_id) {
+        Ok(Some(job)) => add_outcome(svc, stats, job),
+        Ok(None) => Pass::Done,
+        Err(e) => {
+            crate::log_error!("queued ticket {id}: ticket {ticket_id} exists but the job could not be finished: {e}");
+            Pass::Done
+        }
+    }
+}
+
+/// How long an outcome waits for its ticket to show up in OTRS.
+const OUTCOME_WAIT: Duration = Duration::from_secs(3600);
+
+/// Adds a call's outcome (OTRSCallEnd) to its ticket.
+fn add_outcome(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
+    let Some(end) = job.end.clone() else {
+        let _ = svc.spool.remove(&job.id);
+        return Pass::Done;
+    };
+    let deadline = Instant::now() + svc.config.general.timeout.max(MIN_REQUEST_TIME);
+    let ticket_id = match job.ticket_id.clone() {
+        Some(id) => id,
+        None => {
+            if svc.spool.has_ticket_job(&job.key) {
+                return Pass::Done; // its ticket is still queued: next pass
+            }
+            let pattern = format!("*{}", call_marker(&job.key));
+            match svc.client.search_tickets(&[("Title", pattern.as_str())], deadline) {
+                Ok(found) if !found.is_empty() => found.first().cloned().unwrap_or_default(),
+                Ok(_) => {
+                    let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
+                    if age > OUTCOME_WAIT {
+                        set_aside(svc, stats, &job.id, "call outcome: no ticket of this call found in OTRS");
+                    }
+                    return Pass::Done;
+                }
+                Err(e) => return later(svc, job, &e.to_string(), is_outage(&e), false),
+            }
+        }
+    };
+    let change = crate::soap::TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+    match svc.client.update_ticket(&ticket_id, &change, Some(&end.article()), deadline) {
+        Ok(_) => {
+            let _ = svc.spool.remove(&job.id);
+            crate::log_notice!("call {}: outcome '{}' added to ticket id {ticket_id}", job.key, end.subject);
+            Pass::Done
+        }
+        Err(e) if is_permanent(&e) => {
+            set_aside(svc, stats, &job.id, &format!("OTRS refused the call outcome: {e}"));
+            Pass::Done
+        }
+        Err(e) => {
+            job.ticket_id = Some(ticket_id);
+            later(svc, job, &e.to_string(), is_outage(&e), false)
+        }
+    }
+}
+
 /// Keeps the job for the next pass; `maybe_delivered`: whether any request
 /// for it so far may have reached OTRS.
 fn later(svc: &Services, mut job: Job, why: &str, outage: bool, maybe_delivered: bool) -> Pass {
     job.maybe_delivered = maybe_delivered;
     job.last_error = why.to_string();
-    if let Err(e) = svc.spool.write(&job) {
+    if let Err(e) = svc.spool.update(&mut job) {
         crate::log_error!("queued ticket {}: cannot update the job: {e}", job.id);
     }
     if outage && svc.health.mark_down(why) {

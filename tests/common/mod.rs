@@ -147,6 +147,10 @@ impl StandIn {
         body.to_string()
     }
 
+    pub fn control_raw(&self, method: &str, path: &str) -> String {
+        self.control(method, path, "")
+    }
+
     pub fn set_mode(&self, mode: &str) {
         self.control("POST", "/control/mode", mode);
     }
@@ -248,6 +252,11 @@ exten => _X.,1,Set(__TESTID=${EXTEN})
  same => n,Set(CALLERID(name)=Original Name)
  same => n,Goto(otrs,4510,1)
 
+[test-call-4512]
+exten => _X.,1,Set(__TESTID=${EXTEN})
+ same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
+ same => n,Goto(otrs,4512,1)
+
 [test-call-4511]
 exten => _X.,1,Set(__TESTID=${EXTEN})
  same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
@@ -289,7 +298,27 @@ exten => 4511,1,OTRSTicket(${CALLERID(num)},repeat)
  same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
  same => n,Hangup()
 
+; call outcome: a hangup handler runs OTRSCallEnd(); the operator answers
+; or not as the test wrote into /tmp/otrs-test/op-<id>
+exten => 4512,1,OTRSTicket(${CALLERID(num)},outcome)
+ same => n,Set(CHANNEL(hangup_handler_push)=otrs-end,s,1)
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
+ same => n,Dial(Local/${FILE(/tmp/otrs-test/op-${TESTID})}@operator,2)
+ same => n,Hangup()
+
+[otrs-end]
+exten => s,1,OTRSCallEnd()
+ same => n,Set(FILE(/tmp/otrs-test/end-${TESTID},,,al,u)=ENDSTATUS=${OTRSENDSTATUS})
+ same => n,Return()
+
 [operator]
+exten => answer,1,Answer()
+ same => n,Wait(1)
+ same => n,Hangup()
+exten => noanswer,1,Wait(10)
+ same => n,Hangup()
 exten => handoff,1,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=TICKETNUMBER=${OTRSTICKETNUMBER})
  same => n,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
  same => n,Set(FILE(/tmp/otrs-test/operator-${TESTID},,,al,u)=CUSTOMERUSER=${OTRSCUSTOMERUSER})
@@ -331,7 +360,8 @@ pub fn otrs_conf(url: &str, general_extra: &str, default_extra: &str) -> String 
          subject = Phone call from ${{caller}}\n\
          body = Caller ${{caller}}\\nCustomer ${{customer_name}} (${{customer_user}}, ${{customer_id}})\\nCall ${{uniqueid}} to ${{exten}}\n\
          {default_extra}\n\
-         [repeat]\nqueue = Raw\nrepeat_window = 10\n",
+         [repeat]\nqueue = Raw\nrepeat_window = 10\n\
+         [outcome]\nqueue = Raw\nmissed_state = open\nmissed_priority = 4 high\ntime_units = yes\n",
         port = db_port()
     )
 }
@@ -461,14 +491,22 @@ pub fn place_call(caller: &[u8]) -> Call {
 
 /// The same through another `[test-call-*]` context.
 pub fn place_call_via(context: &str, caller: &[u8]) -> Call {
+    place_call_via_with(context, caller, &[])
+}
+
+/// ... with extra files `<name>-<id>` the dialplan reads (e.g. "op").
+pub fn place_call_via_with(context: &str, caller: &[u8], files: &[(&str, &str)]) -> Call {
     let n = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let id = format!("{}{:04}", std::process::id() % 10000 + 1000, n);
     let dir = test_dir();
     std::fs::create_dir_all(&dir).expect("test dir");
-    for prefix in ["result-", "operator-"] {
+    for prefix in ["result-", "operator-", "end-"] {
         let _ = std::fs::remove_file(dir.join(format!("{prefix}{id}")));
     }
     std::fs::write(dir.join(format!("cid-{id}")), caller).expect("write caller id");
+    for (name, value) in files {
+        std::fs::write(dir.join(format!("{name}-{id}")), value).expect("write call file");
+    }
     let started = Instant::now();
     let out = cli(&format!("channel originate Local/{id}@{context} application Wait 1"));
     assert!(!out.contains("No such") && !out.contains("Unable"), "originate: {out}");
@@ -574,7 +612,8 @@ pub fn start_asterisk() {
 
 /// Whether the sandbox's Asterisk answers on its control socket.
 pub fn asterisk_alive() -> bool {
-    cli("core show version").contains("Asterisk ")
+    // not "contains": sandbox.sh's "Asterisk is not running" also names it
+    cli("core show version").trim_start().starts_with("Asterisk ")
 }
 
 fn full_log_path() -> PathBuf {
@@ -638,4 +677,30 @@ pub fn time_in_app(log: &str, call: &Call) -> Option<Duration> {
     };
     let (a, b) = (at("Executing [4509@otrs:1]")?, at("Executing [4509@otrs:2]")?);
     Some(Duration::from_millis(b.checked_sub(a)?))
+}
+
+/// Waits for what the hangup handler (OTRSCallEnd) wrote for `call`.
+pub fn wait_end(call: &Call, within: Duration) -> BTreeMap<String, String> {
+    let path = test_dir().join(format!("end-{}", call.id));
+    let until = Instant::now() + within;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if text.contains("ENDSTATUS=") {
+                return text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            }
+        }
+        assert!(Instant::now() < until, "OTRSCallEnd() did not run for call {}", call.id);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Article lines (TicketUpdate) the stand-in recorded.
+pub fn articles(w: &World) -> Vec<BTreeMap<String, String>> {
+    w.standin_lines().into_iter().filter(|l| l.starts_with("article")).map(|l| parse_record(&l)).collect()
+}
+
+impl World {
+    pub fn standin_lines(&self) -> Vec<String> {
+        self.standin.control_raw("GET", "/control/tickets").lines().map(str::to_string).collect()
+    }
 }

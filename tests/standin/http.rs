@@ -51,6 +51,8 @@ pub enum Reply {
     Http { status: u16, content_type: String, body: Vec<u8> },
     /// unknown web service: read, send nothing, close after a while
     Silence,
+    /// rpc.pl's reply (its own headers, see rpc::head)
+    Rpc { status: u16, xml: bool, body: Vec<u8> },
 }
 
 impl Reply {
@@ -282,7 +284,8 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         let _ = write_all(&mut s, t.as_bytes());
         return;
     }
-    if !path.contains("nph-genericinterface.pl") {
+    let rpc = crate::rpc::is_rpc_path(&path);
+    if !rpc && !path.contains("nph-genericinterface.pl") {
         let t = "Not Found\n";
         let _ = write_all(&mut s, head(req.proto(), 404, "text/plain", t.len()).as_bytes());
         let _ = write_all(&mut s, t.as_bytes());
@@ -331,7 +334,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         req.body = body;
     }
 
-    let opname = request_op_name(&shared, &req);
+    let opname = if rpc { crate::rpc::op_name(&req) } else { request_op_name(&shared, &req) };
     crate::lock(&shared.store).count_request(&opname);
 
     let started = Instant::now();
@@ -371,6 +374,14 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
     }
     let proto = req.proto().to_string();
     match mode {
+        Mode::Fault if rpc => {
+            let body = crate::rpc::mode_fault();
+            let now = shared.now_ms().div_euclid(1000);
+            let _ = write_all(&mut s, crate::rpc::head(&proto, 500, now, true, body.len()).as_bytes());
+            let _ = write_all(&mut s, body.as_bytes());
+            log_line(&peer, &req, &format!("op={} mode=fault 500", opname));
+            return;
+        }
         Mode::Fault => {
             let msg = if opname == "TicketCreate" {
                 "Ticket could not be created, please contact the system administrator"
@@ -393,17 +404,33 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         _ => {}
     }
 
-    let reply = process_soap(&shared, &req, mode == Mode::Error);
-    match reply {
+    let reply = if rpc {
+        let r = crate::rpc::process(&shared, &req, mode == Mode::Error);
+        Reply::Rpc { status: r.status, xml: r.xml, body: r.body }
+    } else {
+        process_soap(&shared, &req, mode == Mode::Error)
+    };
+    let now = shared.now_ms().div_euclid(1000);
+    let (status, kind, body) = match reply {
         Reply::Silence => {
             let ms = shared.cfg.wrong_ws_delay_ms;
             let _ = sleep_watching(&s, ms);
             let _ = s.shutdown(Shutdown::Both);
             log_line(&peer, &req, &format!("op={} unknown web service: no reply, closed after {} ms", opname, started.elapsed().as_millis()));
+            return;
         }
-        Reply::Http { status, content_type, body } => match mode {
+        Reply::Http { status, content_type, body } => (status, Err(content_type), body),
+        Reply::Rpc { status, xml, body } => (status, Ok(xml), body),
+    };
+    // the head for a body of `len` bytes (rpc.pl's or the GenericInterface's)
+    let make_head = |len: usize| match &kind {
+        Ok(xml) => crate::rpc::head(&proto, status, now, *xml, len),
+        Err(content_type) => head(&proto, status, content_type, len),
+    };
+    {
+        match mode {
             Mode::Truncated => {
-                let h = head(&proto, status, &content_type, body.len());
+                let h = make_head(body.len());
                 let _ = write_all(&mut s, h.as_bytes());
                 let _ = write_all(&mut s, &body[..body.len() / 2]);
                 let _ = s.shutdown(Shutdown::Both);
@@ -416,7 +443,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                 let (a, b) = text.split_at(split);
                 let pad = HUGE_SIZE.saturating_sub(a.len() + b.len() + 7);
                 let total = a.len() + 4 + pad + 3 + b.len();
-                let mut ok = write_all(&mut s, head(&proto, status, &content_type, total).as_bytes());
+                let mut ok = write_all(&mut s, make_head(total).as_bytes());
                 ok = ok && write_all(&mut s, a.as_bytes()) && write_all(&mut s, b"<!--");
                 let chunk = vec![b'x'; 65536];
                 let mut left = pad;
@@ -429,7 +456,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                 log_line(&peer, &req, &format!("op={} mode=huge {} {} bytes{}", opname, status, total, if ok { "" } else { " (client went away)" }));
             }
             _ => {
-                let h = head(&proto, status, &content_type, body.len());
+                let h = make_head(body.len());
                 let ok = write_all(&mut s, h.as_bytes()) && write_all(&mut s, &body);
                 log_line(
                     &peer,
@@ -445,7 +472,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                     ),
                 );
             }
-        },
+        }
     }
     let _ = s.shutdown(Shutdown::Write);
 }
@@ -641,7 +668,8 @@ fn fault(msg: String) -> Reply {
     Reply::Http { status: 500, content_type: "text/plain".into(), body: soap::fault(&msg).into_bytes() }
 }
 
-/// GET /control/tickets, GET /control/requests, GET|POST /control/mode,
+/// GET /control/tickets (`api=generic` or `api=rpc` on each line), GET
+/// /control/requests (rpc.pl's as `rpc.Object.Method`), GET|POST /control/mode,
 /// POST /control/reset.
 pub fn control(shared: &Shared, req: &Request) -> (u16, String) {
     let path = req.path().trim_end_matches('/');

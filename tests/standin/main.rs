@@ -10,6 +10,13 @@
 //!                [--record FILE] [--queues Raw,Postmaster,Misc,Helpdesk]
 //!                [--delay-ms N] [--wrong-ws-delay-ms 5000]
 //!                [--control ADDR] [--agent-name "First Last"]
+//!                [--otrs-version 5|6] [--rpc-user rpcuser] [--rpc-password RpcPass2024]
+//!
+//! Besides the GenericInterface it serves the legacy rpc.pl (POST
+//! {prefix}/rpc.pl, samples in shared/otrs/rpc) against the same tickets;
+//! `--otrs-version 5` keeps TicketObject->ArticleCreate there, which OTRS 6
+//! and Znuny no longer have. `--rpc-user`/`--rpc-password` are OTRS's
+//! SOAP::User/SOAP::Password (empty: rpc.pl refuses everyone).
 //!
 //! Modes: normal error fault garbage truncated huge hang refuse close
 //! slow:N (ms) down_for:T (s). SIGUSR1 switches back to normal.
@@ -17,6 +24,8 @@
 mod db;
 mod http;
 mod ops;
+mod rpc;
+mod rpc_config;
 mod soap;
 mod store;
 
@@ -25,7 +34,7 @@ use std::fs::File;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::io::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -69,7 +78,7 @@ impl Mode {
             ("slow", Some(n)) => Mode::Slow(n.parse().map_err(|_| format!("bad delay in mode '{}'", s))?),
             ("down_for", Some(n)) => {
                 let v: f64 = n.parse().map_err(|_| format!("bad duration in mode '{}'", s))?;
-                if !(v >= 0.0 && v < 1e9) {
+                if !(0.0..1e9).contains(&v) {
                     return Err(format!("bad duration in mode '{}'", s));
                 }
                 Mode::DownFor(v)
@@ -113,6 +122,11 @@ pub struct Config {
     pub queues: Vec<(String, u32)>,
     pub delay_ms: u64,
     pub wrong_ws_delay_ms: u64,
+    /// 5: rpc.pl's TicketObject has ArticleCreate; 6 (OTRS 6, Znuny): not
+    pub otrs_version: u8,
+    /// rpc.pl's SOAP::User and SOAP::Password
+    pub rpc_user: String,
+    pub rpc_password: String,
 }
 
 struct ModeState {
@@ -129,6 +143,8 @@ pub struct Shared {
     record: Option<Mutex<File>>,
     /// a fixed clock (unix ms) for the unit tests
     pub fixed_now_ms: Mutex<Option<i64>>,
+    /// SOAP::Lite's process-wide gensym counter (rpc.pl element names)
+    pub rpc_gensym: AtomicU64,
 }
 
 impl Shared {
@@ -140,6 +156,7 @@ impl Shared {
             mode: Mutex::new(ModeState { mode: Mode::Normal, gen: 0, down_until: None }),
             record: record.map(Mutex::new),
             fixed_now_ms: Mutex::new(None),
+            rpc_gensym: AtomicU64::new(0),
         };
         s.set_mode(mode);
         s
@@ -201,7 +218,7 @@ fn usage() -> ! {
         "usage: otrs-standin --listen ADDR [--db mysql://USER:PASS@HOST:PORT/DB | --customers LIST]\n\
          \x20      [--user LOGIN] [--password PW] [--webservice NAME] [--mode MODE] [--record FILE]\n\
          \x20      [--queues A,B,...] [--delay-ms N] [--wrong-ws-delay-ms N] [--control ADDR]\n\
-         \x20      [--agent-name \"First Last\"]\n\
+         \x20      [--agent-name \"First Last\"] [--otrs-version 5|6] [--rpc-user U] [--rpc-password P]\n\
          modes: normal error fault garbage truncated huge hang refuse close slow:MS down_for:SECONDS"
     );
     std::process::exit(2)
@@ -262,6 +279,9 @@ fn main() {
     let mut delay_ms = 0u64;
     let mut wrong_ws_delay_ms = 5000u64;
     let mut agent_name = "SOAP Agent".to_string();
+    let mut otrs_version = 6u8;
+    let mut rpc_user = "rpcuser".to_string();
+    let mut rpc_password = "RpcPass2024".to_string();
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -290,6 +310,18 @@ fn main() {
             "--delay-ms" => delay_ms = val().parse().unwrap_or_else(|_| usage()),
             "--wrong-ws-delay-ms" => wrong_ws_delay_ms = val().parse().unwrap_or_else(|_| usage()),
             "--agent-name" => agent_name = val(),
+            "--otrs-version" => {
+                otrs_version = match val().trim() {
+                    "5" => 5,
+                    "6" => 6,
+                    other => {
+                        eprintln!("--otrs-version must be 5 or 6, not '{}'", other);
+                        std::process::exit(2)
+                    }
+                }
+            }
+            "--rpc-user" => rpc_user = val(),
+            "--rpc-password" => rpc_password = val(),
             _ => {
                 eprintln!("unknown argument: {}", a);
                 usage()
@@ -318,6 +350,9 @@ fn main() {
         queues: store::queue_table(&queue_names),
         delay_ms,
         wrong_ws_delay_ms,
+        otrs_version,
+        rpc_user,
+        rpc_password,
     };
     let shared = Arc::new(Shared::new(cfg, customers, mode, record_file));
 

@@ -644,6 +644,8 @@ fn check_article(p: &str, a: &Hash, defaults: (&str, &str, &str)) -> Result<Arti
 }
 
 /// The DynamicField and Attachment checks shared by create and update.
+// the DynamicField loop ends at its first item on purpose: none are configured
+#[allow(clippy::never_loop)]
 fn check_df_attachments(p: &str, h: &Hash) -> Result<(), OpResult> {
     let miss = format!("{}.MissingParameter", p);
     let inv = format!("{}.InvalidParameter", p);
@@ -722,6 +724,7 @@ fn control_ticket_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> S
             ("auth", auth_kind.to_string()),
             ("soapaction", ctx.soapaction.to_string()),
             ("received_at", ctx.now_ms.to_string()),
+            ("api", "generic".to_string()),
         ],
     )
 }
@@ -740,6 +743,7 @@ fn control_article_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> 
             ("communication_channel", a.channel.clone()),
             ("sender_type", a.sender_type.clone()),
             ("is_visible_for_customer", if a.visible { "1" } else { "0" }.to_string()),
+            ("time_unit", a.time_unit.clone()),
             ("state", t.state.clone()),
             ("priority", t.priority.clone()),
             ("queue", t.queue.clone()),
@@ -747,6 +751,7 @@ fn control_article_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> 
             ("auth", auth_kind.to_string()),
             ("soapaction", ctx.soapaction.to_string()),
             ("received_at", ctx.now_ms.to_string()),
+            ("api", "generic".to_string()),
         ],
     )
 }
@@ -1454,7 +1459,7 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
             continue;
         }
         if let Some(raw) = &cid_raw {
-            if !raw.iter().any(|x| *x == t.customer_id) {
+            if !raw.contains(&t.customer_id) {
                 continue;
             }
         } else if !any(&cid_c, &t.customer_id) {

@@ -236,6 +236,16 @@ pub const SESSION_MAX_IDLE: i64 = 2 * 3600;
 
 pub const FIRST_ID: u64 = 2;
 
+/// What rpc.pl's tickets need beyond [`Ticket`]: their control line is
+/// rebuilt when OTRS 5's ArticleCreate adds the first article.
+#[derive(Debug, Clone)]
+pub struct RpcMeta {
+    pub received_at_ms: i64,
+    pub soapaction: String,
+    /// TicketCreate's UserID (CreateBy/ChangeBy in TicketGet)
+    pub create_by: u32,
+}
+
 #[derive(Debug)]
 pub struct Store {
     pub tickets: Vec<Ticket>,
@@ -247,6 +257,8 @@ pub struct Store {
     pub requests: BTreeMap<String, u64>,
     /// the control lines (tickets and later articles) in creation order
     pub lines: Vec<String>,
+    /// tickets created through rpc.pl
+    pub rpc_meta: HashMap<u64, RpcMeta>,
 }
 
 impl Default for Store {
@@ -259,6 +271,7 @@ impl Default for Store {
             sessions: HashMap::new(),
             requests: BTreeMap::new(),
             lines: Vec::new(),
+            rpc_meta: HashMap::new(),
         }
     }
 }

@@ -33,6 +33,9 @@ fn shared() -> Shared {
         queues: store::queue_table(&["Raw".into(), "Postmaster".into(), "Misc".into(), "Helpdesk".into()]),
         delay_ms: 0,
         wrong_ws_delay_ms: 10,
+        otrs_version: 6,
+        rpc_user: "rpcuser".into(),
+        rpc_password: "RpcPass2024".into(),
     };
     let customers = db::Customers::from_list("ivanov:ACME:ivanov@example.invalid:Ivan Ivanov,petrov:ACME");
     Shared::new(cfg, customers, Mode::Normal, None)
@@ -87,6 +90,7 @@ fn wire(reply: &Reply) -> Vec<u8> {
             v
         }
         Reply::Silence => Vec::new(),
+        Reply::Rpc { .. } => panic!("rpc reply from the GenericInterface"),
     }
 }
 
@@ -166,7 +170,7 @@ fn soap(sh: &Shared, op: &str, inner: &str) -> (u16, String) {
     };
     match http::process_soap(sh, &req, false) {
         Reply::Http { status, body, .. } => (status, String::from_utf8(body).unwrap()),
-        Reply::Silence => (0, String::new()),
+        Reply::Silence | Reply::Rpc { .. } => (0, String::new()),
     }
 }
 
@@ -366,4 +370,448 @@ fn modes_parse_and_control() {
     assert_eq!(r, "total=0\n");
     assert_eq!(http::control(&sh, &req("POST", "/control/reset", "")).0, 200);
     assert_eq!(http::control(&sh, &req("GET", "/control/tickets", "")).1, "");
+}
+
+// ---------------------------------------------------------------------------
+// rpc.pl (shared/otrs/rpc)
+
+/// 2026-11-26 08:29:02 UTC, when the rpc.pl samples were recorded
+const T_RPC: i64 = 1795681742;
+
+fn rpc_samples_dir() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for c in [here.join("../shared/otrs/rpc"), PathBuf::from("/work/shared/otrs/rpc")] {
+        if c.join("INDEX.txt").exists() {
+            return c;
+        }
+    }
+    panic!("rpc samples not found")
+}
+
+/// ivanov as the database of the samples has him (sample 08).
+fn ivanov() -> db::Customer {
+    db::Customer {
+        login: "ivanov".into(),
+        email: "ivanov@example.invalid".into(),
+        customer_id: "ACME".into(),
+        first_name: "Ivan".into(),
+        last_name: "Ivanov".into(),
+        valid_id: 1,
+        extra: db::Extra {
+            phone: "89161229624".into(),
+            pw: "24a92ead187d26c04408fa38e7cf6b305acb099f76e372ad706705b34930d050".into(),
+            create_time: "2026-11-26 08:28:19".into(),
+            change_time: "2026-11-26 08:28:20".into(),
+            create_by: 1,
+            change_by: 1,
+            last_pw_change: Some(1795681700),
+            login_failed: Some(0),
+            company: Some(db::Company {
+                customer_id: "ACME".into(),
+                name: "ACME Corp".into(),
+                street: Some("Tverskaya 1".into()),
+                city: Some("Moscow".into()),
+                country: Some("Russia".into()),
+                valid_id: 1,
+                create_time: "2026-11-26 08:28:19".into(),
+                change_time: "2026-11-26 08:28:19".into(),
+                create_by: 1,
+                change_by: 1,
+                ..db::Company::default()
+            }),
+            ..db::Extra::default()
+        },
+    }
+}
+
+fn rpc_shared(version: u8) -> Shared {
+    let mut sh = shared();
+    sh.cfg.otrs_version = version;
+    sh.customers = db::Customers::List(vec![ivanov()]);
+    // the state of the recording: ticket 40 next, counter at 39
+    {
+        let mut st = crate::lock(&sh.store);
+        st.next_ticket_id = 40;
+        st.tn_counter = ("20261126".into(), 39);
+    }
+    *crate::lock(&sh.fixed_now_ms) = Some(T_RPC * 1000 + 456);
+    sh
+}
+
+/// The sample request as the stand-in's HTTP layer hands it over.
+fn rpc_request(name: &str) -> Request {
+    let d = rpc_samples_dir();
+    let body = std::fs::read(d.join(format!("{}-request.xml", name))).unwrap();
+    let head = std::fs::read_to_string(d.join(format!("{}-request.headers.txt", name))).unwrap();
+    let mut lines = head.lines();
+    let first = lines.next().unwrap();
+    let url = first.split_whitespace().nth(1).unwrap();
+    let target = url.splitn(4, '/').nth(3).map(|p| format!("/{}", p)).unwrap();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    Request { method: "POST".into(), target, version: "HTTP/1.1".into(), headers, length: body.len(), body }
+}
+
+fn rpc_post(sh: &Shared, soapaction: Option<&str>, body: &str) -> crate::rpc::RpcReply {
+    let mut headers = vec![("Content-Type".to_string(), "text/xml; charset=utf-8".to_string())];
+    if let Some(sa) = soapaction {
+        headers.push(("SOAPAction".into(), sa.into()));
+    }
+    let req = Request {
+        method: "POST".into(),
+        target: "/otrs/rpc.pl".into(),
+        version: "HTTP/1.1".into(),
+        headers,
+        length: body.len(),
+        body: body.as_bytes().to_vec(),
+    };
+    crate::rpc::process(sh, &req, false)
+}
+
+const RPC_ENV: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope soap:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\" xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:soapenc=\"http://schemas.xmlsoap.org/soap/encoding/\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soap:Body>";
+const SA: Option<&str> = Some("\"http://localhost/Core#Dispatch\"");
+
+/// A Dispatch request body (all arguments as strings; names do not matter).
+fn dispatch(user: &str, pw: &str, object: &str, method: &str, params: &[(&str, &str)]) -> String {
+    let mut args = vec![user, pw, object, method];
+    for (k, v) in params {
+        args.push(k);
+        args.push(v);
+    }
+    let inner: String = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("<c-gensym{n} xsi:type=\"xsd:string\">{a}</c-gensym{n}>", n = 3 + 2 * i))
+        .collect();
+    format!("{RPC_ENV}<Dispatch xmlns=\"http://localhost/Core\">{inner}</Dispatch></soap:Body></soap:Envelope>")
+}
+
+fn rpc_ok(r: &crate::rpc::RpcReply) -> String {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    String::from_utf8(r.body.clone()).unwrap()
+}
+
+/// The scalars of a DispatchResponse, in order.
+fn rpc_values(body: &str) -> Vec<String> {
+    body.split("<s-gensym")
+        .skip(1)
+        .filter_map(|p| {
+            let (_, rest) = p.split_once('>')?;
+            if p.split_once('>')?.0.ends_with('/') {
+                return Some(String::new());
+            }
+            Some(rest.split("</s-gensym").next()?.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_rpc_sample_replays_byte_for_byte() {
+    let sh = rpc_shared(6);
+    let d = rpc_samples_dir();
+    let index = std::fs::read_to_string(d.join("INDEX.txt")).unwrap();
+    let names: Vec<&str> = index.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names.len(), 9);
+    // SOAP::Lite's gensym counter of the mod_perl process that served each
+    // sample: 01, 05, 08 came from one process (3, 6, 9), 02, 06 from another
+    let gensym = |n: &str| match n {
+        "rpc-05" | "rpc-06" => 3,
+        "rpc-08" => 6,
+        _ => 0,
+    };
+    for name in names {
+        let num: String = name.chars().take(6).collect();
+        sh.rpc_gensym.store(gensym(&num), std::sync::atomic::Ordering::SeqCst);
+        let req = rpc_request(name);
+        assert!(crate::rpc::is_rpc_path(req.path()), "{}", req.target);
+        let reply = crate::rpc::process(&sh, &req, false);
+        let want_body = std::fs::read_to_string(d.join(format!("{}-response.xml", name))).unwrap();
+        let want_head = std::fs::read_to_string(d.join(format!("{}-response.headers.txt", name))).unwrap();
+        // the recorded fault texts had the installation path replaced
+        let want = want_body.replace("ZNUNY_HOME", crate::rpc::HOME);
+        assert_eq!(String::from_utf8_lossy(&reply.body), want, "{} body", name);
+        let status: u16 = want_head.split_whitespace().next().unwrap().parse().unwrap();
+        assert_eq!(reply.status, status, "{}", name);
+        // headers: the sample's, except what LWP added (Client-*) and the
+        // Content-Length of the redacted faults (5 bytes longer path)
+        let ours = crate::rpc::head("HTTP/1.1", reply.status, T_RPC, reply.xml, reply.body.len());
+        let mut ours: Vec<String> = ours.lines().skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        let mut theirs: Vec<String> = want_head
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("Client-"))
+            .map(|l| {
+                if l.starts_with("Content-Length:") && want_body.contains("ZNUNY_HOME") {
+                    let n: usize = l[15..].trim().parse().unwrap();
+                    assert_eq!(n, want_body.len() + 5, "{}", name);
+                    format!("Content-Length: {}", want.len())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{} headers", name);
+    }
+    // the tickets: 40 from sample 02 (its TN was not passed, so 41 was
+    // drawn), 41 from sample 09 (then the ArticleCreate fault)
+    let st = crate::lock(&sh.store);
+    let tns: Vec<(u64, &str)> = st.tickets.iter().map(|t| (t.id, t.tn.as_str())).collect();
+    assert_eq!(tns, [(40, "2026112610000417"), (41, "2026112610000426")]);
+    assert_eq!(st.lines.len(), 2);
+    assert_eq!(
+        st.lines[0],
+        "ticket_id=40\tticket_number=2026112610000417\tarticle_id=\ttitle=RPC: incoming call from 89161229624\tqueue=Raw\tstate=new\tpriority=3 normal\ttype=Unclassified\tcustomer_user=ivanov\tcustomer_id=ACME\tcommunication_channel=\tsender_type=\tis_visible_for_customer=\tsubject=\tbody=\tcontent_type=\tfrom=\tauth=rpc\tsoapaction=\"http://localhost/Core#Dispatch\"\treceived_at=1795681742456\tapi=rpc"
+    );
+    assert!(st.lines[1].starts_with("ticket_id=41\tticket_number=2026112610000426\tarticle_id=\ttitle=RPC multi\t"), "{}", st.lines[1]);
+    assert!(st.lines[1].contains("\tsoapaction=\"http://localhost/Core#DispatchMultipleTicketMethods\"\t"));
+}
+
+#[test]
+fn rpc_otrs5_has_article_create() {
+    let sh = rpc_shared(5);
+    let tn = rpc_values(&rpc_ok(&crate::rpc::process(&sh, &rpc_request("rpc-01-TicketCreateNumber"), false)));
+    assert_eq!(tn, ["2026112610000408"]);
+    let create = |tn: &str| {
+        dispatch(
+            "rpcuser",
+            "RpcPass2024",
+            "TicketObject",
+            "TicketCreate",
+            &[
+                ("Title", "RPC: incoming call from 89161229624"),
+                ("Queue", "Raw"),
+                ("Lock", "unlock"),
+                ("Priority", "3 normal"),
+                ("State", "new"),
+                ("CustomerID", "ACME"),
+                ("CustomerUser", "ivanov"),
+                ("OwnerID", "1"),
+                ("UserID", "1"),
+                ("TN", tn),
+            ],
+        )
+    };
+    let id = rpc_values(&rpc_ok(&rpc_post(&sh, SA, &create("2026112610000408"))));
+    assert_eq!(id, ["40"]);
+    // the same TN again: the unique key refuses it, TicketCreate returns undef
+    let again = rpc_ok(&rpc_post(&sh, SA, &create("2026112610000408")));
+    assert!(again.contains("<DispatchResponse xmlns=\"http://localhost/Core\" xsi:nil=\"true\" />"), "{}", again);
+    // sample 03 works on OTRS 5: the article completes the ticket's line
+    let r = rpc_ok(&crate::rpc::process(&sh, &rpc_request("rpc-03-ArticleCreate-TicketObject-legacy"), false));
+    assert_eq!(rpc_values(&r), ["2"]);
+    assert!(r.contains("xsi:type=\"xsd:int\">2</s-gensym"), "{}", r);
+    {
+        let st = crate::lock(&sh.store);
+        assert_eq!(st.lines.len(), 1);
+        let l = &st.lines[0];
+        assert!(l.starts_with("ticket_id=40\tticket_number=2026112610000408\tarticle_id=2\ttitle=RPC: incoming call from 89161229624\t"), "{}", l);
+        assert!(l.contains("\tcommunication_channel=Phone\tsender_type=customer\tis_visible_for_customer=1\tsubject=RPC call note\tbody=Inbound call from 89161229624\tcontent_type=text/plain; charset=utf8\tfrom=ivanov@example.invalid\tauth=rpc\t"), "{}", l);
+        assert!(l.ends_with("\tapi=rpc"));
+        let t = st.ticket(40).unwrap();
+        assert_eq!(t.history.iter().filter(|h| h.history_type == "PhoneCallCustomer").count(), 1);
+    }
+    // OTRS 6's parameters (sample 04) lack ArticleType: OTRS 5 refuses them
+    let r = rpc_ok(&crate::rpc::process(&sh, &rpc_request("rpc-04-ArticleCreate-TicketObject-6x-params"), false));
+    assert!(r.contains("xsi:nil=\"true\""), "{}", r);
+    // a second article gets its own line
+    let r = rpc_post(
+        &sh,
+        SA,
+        &dispatch(
+            "rpcuser",
+            "RpcPass2024",
+            "TicketObject",
+            "ArticleCreate",
+            &[("TicketID", "40"), ("ArticleType", "note-internal"), ("SenderType", "agent"), ("Subject", "s"), ("Body", ""), ("Charset", "utf-8"), ("MimeType", "text/plain"), ("HistoryType", "AddNote"), ("HistoryComment", "x"), ("UserID", "1")],
+        ),
+    );
+    assert_eq!(rpc_values(&rpc_ok(&r)), ["3"]);
+    {
+        let st = crate::lock(&sh.store);
+        assert_eq!(st.lines.len(), 2);
+        assert!(st.lines[1].starts_with("article\tticket_id=40\tticket_number=2026112610000408\tarticle_id=3\tsubject=s\tbody=No body\tcontent_type=text/plain; charset=utf-8\t"), "{}", st.lines[1]);
+        assert!(st.lines[1].contains("\tcommunication_channel=Internal\tsender_type=agent\tis_visible_for_customer=0\t"));
+    }
+    // sample 09: the ticket, the TicketID back; its OTRS 6 style article
+    // (ChannelName, no ArticleType) is refused by OTRS 5's ArticleCreate
+    sh.rpc_gensym.store(0, std::sync::atomic::Ordering::SeqCst);
+    let r = rpc_ok(&crate::rpc::process(&sh, &rpc_request("rpc-09-DispatchMultipleTicketMethods"), false));
+    assert!(r.contains("<DispatchMultipleTicketMethodsResponse xmlns=\"http://localhost/Core\"><s-gensym3 xsi:type=\"xsd:int\">41</s-gensym3></DispatchMultipleTicketMethodsResponse>"), "{}", r);
+    assert!(crate::lock(&sh.store).ticket(41).unwrap().articles.is_empty());
+    // with an ArticleType it gets the article, TicketID filled in
+    let mut req = rpc_request("rpc-09-DispatchMultipleTicketMethods");
+    let body = String::from_utf8(req.body).unwrap().replace(
+        "<ChannelName xsi:type=\"xsd:string\">Phone</ChannelName>",
+        "<ArticleType xsi:type=\"xsd:string\">phone</ArticleType>",
+    );
+    req.length = body.len();
+    req.body = body.into_bytes();
+    let r = rpc_ok(&crate::rpc::process(&sh, &req, false));
+    assert_eq!(rpc_values(&r), ["42"]);
+    let st = crate::lock(&sh.store);
+    let t = st.ticket(42).unwrap();
+    assert_eq!(t.articles.len(), 1);
+    assert_eq!((t.articles[0].subject.as_str(), t.articles[0].body.as_str()), ("x", "y"));
+    let line = st.lines.iter().find(|l| l.starts_with("ticket_id=42\t")).unwrap();
+    assert!(line.contains("\tarticle_id=4\t") && line.contains("\tsubject=x\tbody=y\t"), "{}", line);
+}
+
+#[test]
+fn rpc_transport_and_dispatch_errors() {
+    let sh = rpc_shared(6);
+    // GET and empty bodies
+    let mut req = rpc_request("rpc-01-TicketCreateNumber");
+    req.method = "GET".into();
+    assert_eq!(crate::rpc::process(&sh, &req, false), crate::rpc::RpcReply { status: 405, xml: false, body: vec![] });
+    let mut req = rpc_request("rpc-01-TicketCreateNumber");
+    req.body.clear();
+    req.length = 0;
+    assert_eq!(crate::rpc::process(&sh, &req, false).status, 411);
+    assert_eq!(crate::rpc::head("HTTP/1.1", 411, T_RPC, false, 0), "HTTP/1.1 411 Length Required\r\nDate: Thu, 26 Nov 2026 08:29:02 GMT\r\nServer: Apache/2.4.71 (Debian) mod_perl/2.0.12 Perl/v5.36.0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let fault_of = |r: crate::rpc::RpcReply| -> (String, String) {
+        assert_eq!(r.status, 500);
+        let b = String::from_utf8(r.body).unwrap();
+        let code = b.split("<faultcode>").nth(1).unwrap().split('<').next().unwrap().to_string();
+        let msg = b.split("<faultstring>").nth(1).unwrap().split("</faultstring>").next().unwrap().to_string();
+        (code, msg)
+    };
+    // not XML
+    let (code, msg) = fault_of(rpc_post(&sh, SA, "<a>"));
+    assert_eq!(code, "soap:Client");
+    assert_eq!(msg, "Application failed during request deserialization: \nno element found at line 1, column 3, byte 3 at /usr/lib/x86_64-linux-gnu/perl5/5.36/XML/Parser.pm line 187.\n");
+    // wrong content type
+    let mut req = rpc_request("rpc-01-TicketCreateNumber");
+    req.headers.retain(|(k, _)| k != "Content-Type");
+    req.headers.push(("Content-Type".into(), "Text/Plain; charset=x".into()));
+    let (code, msg) = fault_of(crate::rpc::process(&sh, &req, false));
+    assert_eq!(code, "soap:Client");
+    assert!(msg.ends_with("instead of 'text/plain'"), "{}", msg);
+    // SOAPAction that does not match; none and "" are fine
+    let body = dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketCreateNumber", &[]);
+    let (code, msg) = fault_of(rpc_post(&sh, Some("\"http://localhost/Core#TicketCreate\""), &body));
+    assert_eq!(code, "soap:Client");
+    assert_eq!(msg, "SOAPAction shall match 'uri#method' if present (got 'http://localhost/Core#TicketCreate', expected 'http://localhost/Core#Dispatch'\n");
+    for sa in [None, Some("\"\""), Some("http://localhost/Core/Dispatch")] {
+        assert_eq!(rpc_post(&sh, sa, &body).status, 200, "{:?}", sa);
+    }
+    // wrong class, wrong method
+    let (code, msg) = fault_of(rpc_post(&sh, None, &body.replace("http://localhost/Core", "urn:Other")));
+    assert_eq!(code, "soap:Client");
+    assert!(msg.starts_with("Failed to access class (Other): Can't locate Other.pm in @INC"), "{}", msg);
+    let other = body.replace("<Dispatch ", "<Dispatcher ").replace("</Dispatch>", "</Dispatcher>");
+    let (_, msg) = fault_of(rpc_post(&sh, None, &other));
+    assert!(msg.starts_with("Failed to locate method (Dispatcher) in class (Core) at "), "{}", msg);
+    // wrong password and unknown objects are normal replies
+    let r = rpc_ok(&crate::rpc::process(&sh, &rpc_request("rpc-07-wrong-password"), false));
+    assert!(r.ends_with("<soap:Body><DispatchResponse xmlns=\"http://localhost/Core\" xsi:nil=\"true\" /></soap:Body></soap:Envelope>"));
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("RPCUSER", "RpcPass2024", "TicketObject", "TicketCreateNumber", &[])));
+    assert!(r.contains("xsi:nil=\"true\""), "the user is compared exactly");
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "NoObject", "X", &[])));
+    assert_eq!(rpc_values(&r), ["No such Object NoObject!"]);
+    // a method TicketObject does not have on 6
+    let (code, msg) = fault_of(rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "QueueObject", "QueueLookup", &[("Queue", "Raw")])));
+    assert_eq!(code, "soap:Server");
+    assert_eq!(msg, "Can't locate object method \"QueueLookup\" via package \"Kernel::System::Queue\" at /opt/otrs/bin/cgi-bin/rpc.pl line 106.\n");
+    // TicketCreate refusals are undef
+    for params in [
+        vec![("Title", "t"), ("Queue", "Nope"), ("State", "new"), ("Priority", "3 normal"), ("OwnerID", "1"), ("UserID", "1")],
+        vec![("Title", "t"), ("Queue", "Raw"), ("State", "nope"), ("Priority", "3 normal"), ("OwnerID", "1"), ("UserID", "1")],
+        vec![("Title", "t"), ("Queue", "Raw"), ("State", "new"), ("Priority", "9"), ("OwnerID", "1"), ("UserID", "1")],
+        vec![("Title", "t"), ("Queue", "Raw"), ("State", "new"), ("Priority", "3 normal"), ("UserID", "1")],
+        vec![("Title", "t"), ("Queue", "Raw"), ("State", "new"), ("Priority", "3 normal"), ("OwnerID", "99"), ("UserID", "1")],
+    ] {
+        let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketCreate", &params)));
+        assert!(r.contains("xsi:nil=\"true\""), "{:?}: {}", params, r);
+    }
+    assert!(crate::lock(&sh.store).tickets.is_empty());
+    // empty SOAP::User: nobody gets in
+    let mut closed = rpc_shared(6);
+    closed.cfg.rpc_password = String::new();
+    let r = rpc_ok(&rpc_post(&closed, SA, &dispatch("rpcuser", "", "TicketObject", "TicketCreateNumber", &[])));
+    assert!(r.contains("xsi:nil=\"true\""));
+    // --mode error: TicketCreate refuses
+    let req = Request { ..rpc_request("rpc-02-TicketCreate") };
+    let r = crate::rpc::process(&sh, &req, true);
+    assert!(rpc_ok(&r).contains("xsi:nil=\"true\""));
+    assert!(String::from_utf8_lossy(crate::rpc::mode_fault().as_bytes()).contains("<faultcode>soap:Server</faultcode>"));
+}
+
+#[test]
+fn rpc_lookups_and_counting() {
+    let sh = rpc_shared(6);
+    let tn = rpc_values(&rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketCreateNumber", &[]))));
+    let tn = tn[0].clone();
+    let create = dispatch(
+        "rpcuser",
+        "RpcPass2024",
+        "TicketObject",
+        "TicketCreate",
+        &[("Title", "12345"), ("QueueID", "2"), ("StateID", "4"), ("PriorityID", "5"), ("CustomerUser", "ivanov@example.invalid"), ("OwnerID", "2"), ("UserID", "2"), ("TN", &tn), ("Type", "Incident")],
+    );
+    assert_eq!(rpc_values(&rpc_ok(&rpc_post(&sh, SA, &create))), ["40"]);
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketIDLookup", &[("TicketNumber", &tn)])));
+    assert_eq!(rpc_values(&r), ["40"]);
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketIDLookup", &[("TicketNumber", "1")])));
+    assert!(r.contains("xsi:nil=\"true\""));
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketNumberLookup", &[("TicketID", "40")])));
+    assert_eq!(rpc_values(&r), std::slice::from_ref(&tn));
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketGet", &[("TicketID", "40"), ("UserID", "1")])));
+    let v = rpc_values(&r);
+    let get = |k: &str| v.chunks(2).find(|p| p[0] == k).map(|p| p[1].clone()).unwrap_or_default();
+    assert_eq!(get("Title"), "12345");
+    assert!(r.contains("xsi:type=\"xsd:int\">12345<"), "a numeric title is typed as SOAP::Lite types it");
+    assert_eq!((get("State"), get("StateType"), get("Priority"), get("Type")), ("open".into(), "open".into(), "5 very high".into(), "Incident".into()));
+    assert_eq!((get("Owner"), get("OwnerID"), get("CreateBy")), ("soapagent".into(), "2".into(), "2".into()));
+    assert_eq!(get("CustomerID"), "");
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketGet", &[("TicketID", "99")])));
+    assert!(r.contains("xsi:nil=\"true\""));
+    // CustomerUserDataGet: unknown users are undef; a list customer gets a
+    // made-up company
+    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "CustomerUserObject", "CustomerUserDataGet", &[("User", "nobody")])));
+    assert!(r.contains("xsi:nil=\"true\""));
+    let plain = db::Customers::from_list("petrov:GLOBEX");
+    let c = plain.details("PETROV").unwrap().unwrap();
+    let values = crate::rpc::customer_values(&c, T_RPC);
+    let body = crate::rpc::response(&sh, "Dispatch", &values, Some(crate::rpc_config::MULTIREFS));
+    assert!(crate::soap::parse_xml(body.as_bytes()).is_ok());
+    assert!(body.contains(">CustomerCompanyName</s-gensym") && body.contains(">GLOBEX</s-gensym"));
+    // request counting keys
+    let req = |b: &str| Request { method: "POST".into(), target: "/otrs/rpc.pl".into(), version: "HTTP/1.1".into(), headers: vec![], length: b.len(), body: b.as_bytes().to_vec() };
+    assert_eq!(crate::rpc::op_name(&req(&create)), "rpc.TicketObject.TicketCreate");
+    assert_eq!(crate::rpc::op_name(&rpc_request("rpc-09-DispatchMultipleTicketMethods")), "rpc.DispatchMultipleTicketMethods");
+    assert_eq!(crate::rpc::op_name(&req("<a")), "rpc._malformed");
+    assert_eq!(crate::rpc::op_name(&req("")), "rpc._empty");
+}
+
+#[test]
+fn rpc_never_panics_on_odd_requests() {
+    let sh = rpc_shared(5);
+    let base = std::fs::read(rpc_samples_dir().join("rpc-09-DispatchMultipleTicketMethods-request.xml")).unwrap();
+    let mut seed: u32 = 7;
+    for i in 0..1500 {
+        let mut b = base.clone();
+        if i % 3 == 0 {
+            b.truncate((seed as usize) % b.len());
+        }
+        for _ in 0..3 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let idx = (seed as usize >> 8) % b.len().max(1);
+            if let Some(x) = b.get_mut(idx) {
+                *x = (seed >> 24) as u8;
+            }
+        }
+        let req = Request { method: "POST".into(), target: "/otrs/rpc.pl".into(), version: "HTTP/1.1".into(), headers: vec![], length: b.len(), body: b };
+        let r = crate::rpc::process(&sh, &req, false);
+        assert!(r.status == 200 || r.status == 500 || r.status == 411, "{}", r.status);
+        let _ = crate::rpc::op_name(&req);
+    }
+    // odd shapes of DispatchMultipleTicketMethods are Perl errors, not panics
+    for arg in ["<x xsi:type=\"xsd:string\">a</x>", "<x xsi:nil=\"true\"/>", "<x soapenc:arrayType=\"xsd:anyType[1]\"><item>s</item></x>", "<x soapenc:arrayType=\"xsd:anyType[1]\"><item><Method>TicketCreate</Method></item></x>"] {
+        let body = format!("{RPC_ENV}<DispatchMultipleTicketMethods xmlns=\"http://localhost/Core\"><a>rpcuser</a><b>RpcPass2024</b><c>TicketObject</c>{arg}</DispatchMultipleTicketMethods></soap:Body></soap:Envelope>");
+        let r = rpc_post(&sh, None, &body);
+        assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
+        assert!(String::from_utf8_lossy(&r.body).contains("<faultcode>soap:Server</faultcode>"));
+    }
 }

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench.sh's raw results (micro.txt from the criterion bench,
+criterion.log, calls.json from driver.py) into the markdown table of
+BENCHMARKS.md: each figure beside its target. Standard library only.
+
+    report.py --dir target/bench --mode full|quick --seconds N
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+
+
+def read_kv(path):
+    out = {}
+    if os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+def criterion_medians(path):
+    """{bench name: median text} from criterion's output."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    name = None
+    for line in open(path):
+        line = line.rstrip("\n")
+        m = re.match(r"^([a-z_]+/\S+)\s+time:\s+\[\S+ \S+ (\S+ \S+) \S+ \S+\]", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+            name = None
+            continue
+        m = re.match(r"^([a-z_]+/\S+)$", line)
+        if m:
+            name = m.group(1)
+            continue
+        m = re.match(r"^\s+time:\s+\[\S+ \S+ (\S+ \S+) \S+ \S+\]", line)
+        if m and name:
+            out[name] = m.group(1)
+            name = None
+    return out
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine():
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -n 1") or platform.processor()
+    cores = os.cpu_count()
+    mem = sh("awk '/MemTotal/ {printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
+    sandbox = os.environ.get("OTRS_SANDBOX", "/var/lib/app_otrsticket/sandbox")
+    ast = sh(f"cat {sandbox}/.app_otrsticket-built 2>/dev/null")
+    rustc = sh("rustc --version")
+    rev = sh("git rev-parse --short HEAD") + (" + local changes" if sh("git status --porcelain --untracked-files=no") else "")
+    when = sh("date -u '+%Y-%m-%d %H:%M UTC'")
+    return f"{cpu}, {cores} cores, {mem} RAM, Linux {platform.release()}; {ast}; {rustc}; commit {rev}; {when}"
+
+
+def f(v, digits=2, unit=""):
+    if v is None:
+        return "n/a"
+    try:
+        return f"{float(v):.{digits}f}{unit}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def ms(d, key="median", digits=2):
+    if not d or d.get(key) is None:
+        return "n/a"
+    s = f"{d[key]:.{digits}f} ms"
+    if d.get("runs", 0) > 1:
+        s += f" (runs {d['min']:.{digits}f}–{d['max']:.{digits}f})"
+    return s
+
+
+def verdict(ok):
+    if ok is None:
+        return "–"
+    return "meets" if ok else "**misses**"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--dir", required=True)
+    p.add_argument("--mode", default="full")
+    p.add_argument("--seconds", default="?")
+    a = p.parse_args()
+    micro = read_kv(os.path.join(a.dir, "micro.txt"))
+    crit = criterion_medians(os.path.join(a.dir, "criterion.log"))
+    calls_path = os.path.join(a.dir, "calls.json")
+    c = json.load(open(calls_path)) if os.path.exists(calls_path) else {}
+
+    rows = []
+
+    def row(figure, target, result, ok, how):
+        rows.append(f"| {figure} | {target} | {result} | {verdict(ok)} | {how} |")
+
+    if "cpu" in c:
+        cpu = c["cpu"]
+        med = cpu["per_call_ms"]["median"]
+        row("PBX CPU per call", "≤ 1 ms",
+            f"{ms(cpu['per_call_ms'])}; the same call without OTRSTicket() {ms(cpu['base_call_ms'])}; "
+            f"OTRSTicket()'s share {ms(cpu['module_ms'])}",
+            med is not None and med <= 1.0,
+            f"utime+stime of the Asterisk process over {cpu['calls_per_run']} AMI-originated Local calls "
+            f"({cpu['concurrency']} at a time) minus idle CPU of the same wall time "
+            f"({f(c.get('idle_cpu_ms_per_s'), 2)} ms/s idle)")
+    if "latency" in c:
+        l = c["latency"]
+        row("Wall time added on top of OTRS (stand-in)", "p99 ≤ 5 ms",
+            f"p99 {f(l['added_p99_ms'])} ms, p50 {f(l['added_p50_ms'])} ms (time in OTRSTicket() p50 "
+            f"{f(l['inside_p50_ms'])} / p99 {f(l['inside_p99_ms'])} ms; stand-in's own reply p50 "
+            f"{f(l['standin_p50_ms'])} / p99 {f(l['standin_p99_ms'])} ms)",
+            l["added_p99_ms"] <= 5.0,
+            f"{l['calls']} sequential calls; dialplan timestamps around OTRSTicket() minus the median reply "
+            f"time of the stand-in ({l['standin_delay_ms']} ms delay) to a direct client sending the same "
+            f"request, interleaved with the calls")
+    if "lookup_small_p99_us" in micro:
+        s99, l99 = float(micro["lookup_small_p99_us"]), float(micro["lookup_large_p99_us"])
+        ratio = float(micro["lookup_p99_ratio"])
+        few = micro.get("lookup_p99_ratio_few")
+        row("Customer lookup, 100 000 vs 10 customers", "p99 ≤ 1.2× the 10's; both ≤ 2 ms",
+            f"10: p99 {s99:.2f} µs; 100 000: p99 {l99:.2f} µs (runs {micro.get('lookup_large_p99_spread_us', '?')} µs); "
+            f"ratio {ratio:.2f}; with callers from only 7 of the 100 000 numbers: ratio {few}",
+            ratio <= 1.2 and l99 <= 2000 and s99 <= 2000,
+            f"CustomerIndex::lookup loaded from MariaDB (refresh_full), each lookup timed alone, "
+            f"{micro.get('lookup_large_runs', '?')} lookups, 90 % hits, 5 number formats (criterion bench `lookup`)")
+    if "lookup" in c:
+        lk = c["lookup"]
+        row("… the same through real calls", "(as above)",
+            f"time in OTRSTicket() p99: 10 customers {f(lk['small']['p99_ms'])} ms, 100 000: "
+            f"{f(lk['large']['p99_ms'])} ms (ratio {f(lk['p99_ratio'])}); p50 {f(lk['small']['p50_ms'])} / "
+            f"{f(lk['large']['p50_ms'])} ms",
+            lk["p99_ratio"] <= 1.2,
+            f"{lk['small']['calls']} sequential calls each, 90 % known callers in 5 formats; the module "
+            f"reloaded with a database of {lk.get('large_customers')} customers")
+        fresh = [lk.get("fresh_new_s"), lk.get("fresh_changed_s")]
+        row("New / changed customer found", "≤ 60 s",
+            f"new {f(fresh[0], 1, ' s')}, changed number {f(fresh[1], 1, ' s')}",
+            all(x is not None and x <= 60 for x in fresh),
+            "row inserted / phone updated in MariaDB (100 000 customers), then a call every 0.5 s until "
+            "OTRSCUSTOMERUSER names it; refresh_interval 15 s (default)")
+    if "memory" in c:
+        m = c["memory"]
+        row(f"Asterisk RSS after {m['calls']} calls", "≤ 10 MiB above RSS after load; flat over the second half",
+            f"{f(m['rss_after_load_mib'], 1)} MiB after load → {f(m['rss_half_mib'], 1)} at {m['calls'] // 2} → "
+            f"{f(m['rss_end_mib'], 1)} MiB: +{f(m['growth_since_load_mib'], 1)} MiB, second half "
+            f"{f(m['growth_second_half_mib'], 1, ' MiB')}",
+            m["growth_since_load_mib"] <= 10 and m["growth_second_half_mib"] <= 1.0,
+            "VmRSS of the Asterisk process right after the module loaded its index, then every "
+            f"{m['calls'] // 10} calls (20 at a time)")
+    if "burst" in c:
+        b = c["burst"]
+        tps = b["tickets_per_s"]
+        row("Throughput, 200 calls at once", "≥ 50 tickets/s",
+            f"{f(tps['median'], 0)} tickets/s" + (f" (runs {tps['min']:.0f}–{tps['max']:.0f})" if tps["runs"] > 1 else "")
+            + f"; time in OTRSTicket() p99 {f(b['inside_p99_ms']['median'], 1)} ms; failed {b['failed']}",
+            tps["median"] is not None and tps["median"] >= 50 and b["failed"] == 0,
+            "200 AMI originates sent at once; tickets created / (last result − first originate); stand-in 20 ms")
+    if "reuse" in c:
+        r = c["reuse"]
+        ka = c.get("keepalive", {})
+        kas, kab = ka.get("sequential", {}), ka.get("burst", {})
+        ok = None
+        if kas:
+            ok = kas["connections"] <= 2 and r["mysql_connections"] <= max(2, r["seconds"] / 10)
+        row("Connections reused", "keep-alive to OTRS, pooled MySQL, never per call",
+            f"stand-in (answers `Connection: close`, as Znuny does): {r['standin_requests']} requests on "
+            f"{r['standin_connections']} connections. Keep-alive OTRS: {kas.get('requests', '?')} sequential "
+            f"requests on {kas.get('connections', '?')} connection(s); 200 at once on {kab.get('connections', '?')}. "
+            f"MariaDB: {r['mysql_connections']} connections during {r['calls']} calls ({f(r['seconds'], 0)} s)",
+            ok,
+            "stand-in log (peer address per request); keepalive_otrs.py counts accepted connections; "
+            "MariaDB `SHOW GLOBAL STATUS LIKE 'Connections'` before/after")
+
+    out = []
+    out.append(f"Run: `scripts/bench.sh{' --quick' if a.mode == 'quick' else ''}` ({a.mode}, {a.seconds} s). "
+               f"Machine: {machine()}.")
+    if a.mode == "quick":
+        out.append("")
+        out.append("Quick mode: short runs, figures are indicative only.")
+    out.append("")
+    out.append("| figure | target | result | verdict | how |")
+    out.append("|---|---|---|---|---|")
+    out.extend(rows)
+    if crit:
+        out.append("")
+        out.append("Micro-benchmarks (criterion, median time per operation):")
+        out.append("")
+        out.append("| benchmark | median |")
+        out.append("|---|---|")
+        for k, v in crit.items():
+            out.append(f"| `{k}` | {v} |")
+    extra = []
+    if "lookup_large_load_ms" in micro:
+        extra.append(f"loading 100 000 customers (refresh_full): {micro['lookup_large_load_ms']} ms, "
+                     f"+{micro.get('lookup_large_rss_mib')} MiB RSS in the loading process")
+    if "refresh_large_rows" in micro:
+        extra.append(f"one incremental refresh at 100 000 customers read {micro['refresh_large_rows']} rows in "
+                     f"{micro['refresh_large_ms']} ms (10 customers: {micro.get('refresh_small_rows')} rows, "
+                     f"{micro.get('refresh_small_ms')} ms)")
+    if "lookup" in c:
+        lk = c["lookup"]
+        extra.append(f"Asterisk idle CPU: {f(c.get('idle_cpu_ms_per_s'))} ms/s at 10 customers, "
+                     f"{f(lk.get('idle_cpu_ms_per_s_large'))} ms/s at 100 000; Asterisk RSS with 100 000 "
+                     f"customers loaded: {f(lk.get('rss_large_mib'), 1)} MiB")
+    for k in ("client_create_ticket_close", "client_create_ticket_keepalive"):
+        if f"{k}_requests" in micro:
+            extra.append(f"`{k.replace('client_', 'client/')}`: {micro[k + '_requests']} requests on "
+                         f"{micro[k + '_connections']} connection(s)")
+    if extra:
+        out.append("")
+        out.append("Also measured:")
+        out.append("")
+        out.extend(f"- {e}" for e in extra)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

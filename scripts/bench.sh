@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Benchmarks app_otrsticket (GitHub issue 4): criterion micro-benchmarks of
+# the pure code, then calls through the real Asterisk 22 with the module
+# loaded, against the OTRS stand-in answering in 20 ms and the real MariaDB.
+# Prints a table of every figure beside its target and writes it to
+# target/bench/table.md (raw results beside it). See BENCHMARKS.md.
+#
+#   scripts/bench.sh            full run (about 10 minutes on 2 cores)
+#   scripts/bench.sh --quick    short settings, for CI: checks it still runs
+#   scripts/bench.sh --micro    criterion only     --calls   Asterisk calls only
+#
+# Environment (as for the tests): OTRS_SANDBOX, OTRS_DB_DIR, OTRS_DB_PORT pick
+# the Asterisk chroot and the MariaDB; set them to run beside the tests, e.g.
+#   OTRS_SANDBOX=/var/lib/app_otrsticket/sandbox-bench \
+#   OTRS_DB_DIR=/var/tmp/app_otrsticket-mariadb-bench OTRS_DB_PORT=3337 scripts/bench.sh
+# OTRS_BENCH_DIR: where results go (default target/bench).
+#
+# The Asterisk of OTRS_SANDBOX is restarted with the benchmark's dialplan and
+# an AMI on 127.0.0.1 (for originating calls), and stopped at the end.
+# Databases otrs_bench_small (the 10 sample customers) and otrs_bench_large
+# (plus 100 000 from tests/sql/bulk-customers.sh) are recreated in the MariaDB.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+cd "$top"
+
+quick=0 micro=1 calls=1 calls_rc=0
+for a in "$@"; do
+    case "$a" in
+        --quick) quick=1 ;;
+        --micro) calls=0 ;;
+        --calls) micro=0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
+        *) die "unknown argument: $a (see --help)" ;;
+    esac
+done
+[ "$(id -u)" = 0 ] || die "$0 needs root (the Asterisk chroot, MariaDB)"
+
+export OTRS_SANDBOX="${OTRS_SANDBOX:-/var/lib/app_otrsticket/sandbox}"
+export OTRS_DB_PORT="${OTRS_DB_PORT:-3307}"
+DB_PASS="${OTRS_DB_PASS:-otrs-test-pw}"
+OUT="${OTRS_BENCH_DIR:-$top/target/bench}"
+mkdir -p "$OUT"
+rm -f "$OUT"/micro.txt "$OUT"/calls.json "$OUT"/table.md
+t_start=$SECONDS
+mode=$([ $quick = 1 ] && echo quick || echo full)
+say "bench ($mode): sandbox $OTRS_SANDBOX, MariaDB port $OTRS_DB_PORT, results in $OUT"
+
+bash "$here/setup-host.sh"
+command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+command -v python3 >/dev/null || die "python3 not found"
+if [ -z "${ASTERISK_INCLUDE_DIR:-}" ] && [ ! -f /usr/include/asterisk.h ]; then
+    bash "$here/fetch-asterisk-headers.sh"
+fi
+
+say "cargo build --release (module, stand-in)"
+cargo build --release -q 2>&1 | grep -v '^warning\|^ *|\|^ *=\|^$' >&2 || true
+[ -f target/release/libapp_otrsticket.so ] && [ -x target/release/otrs-standin ] || die "release build failed"
+
+bash "$here/mariadb.sh" start
+
+# The two customer databases, built the way the tests build `otrs`.
+make_db() {
+    local name=$1 bulk=$2
+    {
+        echo "DROP DATABASE IF EXISTS $name;"
+        echo "CREATE DATABASE $name CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+        echo "GRANT ALL PRIVILEGES ON $name.* TO 'otrs'@'%';"
+        echo "GRANT ALL PRIVILEGES ON $name.* TO 'otrs'@'localhost';"
+        echo "USE $name;"
+        cat tests/sql/otrs-schema.sql tests/sql/customers.sql
+        [ "$bulk" -eq 0 ] || bash tests/sql/bulk-customers.sh "$bulk"
+    } | bash "$here/mariadb.sh" sql
+}
+say "customer databases: otrs_bench_small (10), otrs_bench_large (100 010)"
+make_db otrs_bench_small 0
+make_db otrs_bench_large 100000
+
+# --------------------------------------------------------------- criterion
+if [ $micro = 1 ]; then
+    say "criterion micro-benchmarks (otrs-core/benches/core.rs)"
+    OTRS_BENCH_DB="mysql://otrs:$DB_PASS@127.0.0.1:$OTRS_DB_PORT" \
+    OTRS_BENCH_QUICK=$([ $quick = 1 ] && echo 1 || echo 0) \
+    OTRS_BENCH_OUT="$OUT/micro.txt" \
+        cargo bench -q -p otrs-core --bench core >"$OUT/criterion.log" 2>&1 \
+        || { tail -n 40 "$OUT/criterion.log" >&2; die "cargo bench failed (log: $OUT/criterion.log)"; }
+    # criterion's one-line summaries: "group/name  time: [low mid high]"
+    grep -E '^[a-z_]+/[^ ]+ +time:|^[a-z_]+/.*$' "$OUT/criterion.log" | grep -v '^Benchmarking' \
+        | awk '/time:/ {print; next} {name=$0; getline; if ($1 == "time:") print name, $0}' \
+        | sed -E 's/ +/ /g' >"$OUT/criterion-summary.txt" || true
+    grep -E '^(lookup|client)' "$OUT/criterion.log" | grep -v 'time:' >&2 || true
+fi
+
+# --------------------------------------------------------------- calls
+pids=()
+cleanup() {
+    local p
+    if [ $calls = 1 ]; then
+        bash "$here/sandbox.sh" stop >/dev/null 2>&1 || true
+    fi
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Reads "listening on ADDR" from a server's stdout file.
+wait_listening() {
+    local file=$1 n=0
+    until grep -q '^listening on ' "$file" 2>/dev/null; do
+        [ $n -lt 100 ] || die "$2 did not start: $(cat "$file" 2>/dev/null)"
+        sleep 0.1
+        n=$((n + 1))
+    done
+    sed -n 's/^listening on //p' "$file" | head -n 1
+}
+
+if [ $calls = 1 ]; then
+    bash "$here/sandbox.sh" build
+    pidfile="$OTRS_SANDBOX/run/asterisk/asterisk.pid"
+    ws=/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP
+
+    # The customers the calls use (the stand-in refuses unknown logins); it
+    # gets them as a list so that it does not query MariaDB per ticket.
+    bulk_called=$(python3 -c 'print(",".join(str(1 + (k * 1999) % 100000) for k in range(50)))')
+    customers="unknown:UNKNOWN,ivanov:ACME,petrov:ACME,sidorova:GLOBEX,orlova:GLOBEX,smith:GLOBEX,office1:ACME,office2:ACME,ivanova:ACME,benchnew:BULK"
+    for i in ${bulk_called//,/ }; do customers+=",$(printf 'bulk%06d' "$i"):BULK"; done
+
+    control=127.0.0.1:$(free_port)
+    target/release/otrs-standin --listen 127.0.0.1:0 --control "$control" --customers "$customers" \
+        --user soapagent --password SoapAgent2024 --delay-ms 20 \
+        >"$OUT/standin.out" 2>"$OUT/standin.log" &
+    pids+=($!)
+    standin=$(wait_listening "$OUT/standin.out" "otrs-standin")
+    python3 bench/keepalive_otrs.py --listen 127.0.0.1:0 --delay-ms 20 >"$OUT/keepalive.out" 2>&1 &
+    pids+=($!)
+    keepalive=$(wait_listening "$OUT/keepalive.out" "keepalive_otrs.py")
+
+    ami_port=$(free_port)
+    ami_secret=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    conf="$OUT/conf"
+    rm -rf "$conf"
+    python3 bench/driver.py write-conf --dir "$conf" --url "http://$standin$ws" --db-port "$OTRS_DB_PORT" \
+        --db-name otrs_bench_small --ami-port "$ami_port" --ami-secret "$ami_secret" \
+        --refresh "$([ $quick = 1 ] && echo 2 || echo 15)"
+    chmod 600 "$conf/manager.conf"
+
+    say "Asterisk with the release module, stand-in on $standin (20 ms), AMI on 127.0.0.1:$ami_port"
+    bash "$here/sandbox.sh" stop
+    bash "$here/sandbox.sh" install-module target/release/libapp_otrsticket.so
+    OTRS_SANDBOX_CONF_DIR="$conf" bash "$here/sandbox.sh" start
+
+    cat >"$OUT/bench.json" <<EOF
+{"pidfile": "$pidfile", "sandbox": "$OTRS_SANDBOX", "ami_port": $ami_port, "ami_secret": "$ami_secret",
+ "standin_url": "http://$standin$ws", "standin_control": "$control", "standin_log": "$OUT/standin.log",
+ "keepalive_url": "http://$keepalive$ws", "delay_ms": 20, "db_port": "$OTRS_DB_PORT",
+ "db_small": "otrs_bench_small", "db_large": "otrs_bench_large", "bulk_called": [$bulk_called]}
+EOF
+    chmod 600 "$OUT/bench.json"
+    python3 bench/driver.py run --config "$OUT/bench.json" --out "$OUT/calls.json" $([ $quick = 1 ] && echo --quick) \
+        || calls_rc=$?
+fi
+
+python3 bench/report.py --dir "$OUT" --mode "$mode" --seconds $((SECONDS - t_start)) >"$OUT/table.md"
+cat "$OUT/table.md"
+[ "$calls_rc" = 0 ] || die "some call benchmarks failed (see above); partial table in $OUT/table.md"
+say "bench ($mode) done in $((SECONDS - t_start)) s; table in $OUT/table.md"

@@ -1,0 +1,93 @@
+//! The dialplan application OTRSCallEnd([profile]), meant for a hangup
+//! handler: writes what happened on the call into the call's ticket.
+
+use std::os::raw::c_char;
+use std::time::Instant;
+
+use crate::asterisk::channel::Channel;
+use crate::asterisk::{self, copy_cstr, sys};
+use crate::state::{self, InFlight};
+use otrs_core::call_end::{self, CallEndInfo};
+use otrs_core::flow::{self, EndResult};
+
+pub const NAME: &std::ffi::CStr = c"OTRSCallEnd";
+pub const SYNOPSIS: &std::ffi::CStr = c"Add the call's outcome (answered, missed, times) to its OTRS ticket";
+pub const DESCRIPTION: &std::ffi::CStr = c"Syntax: OTRSCallEnd([profile])
+  profile  a section of otrs.conf (default: the one OTRSTicket() used)
+
+Meant for a hangup handler of the caller's channel, after OTRSTicket() and
+Dial():
+  same => n,Set(CHANNEL(hangup_handler_push)=otrs-end,s,1)
+Adds an article to the call's ticket: answered (by whom) or missed (with
+DIALSTATUS), waiting time, talk time (ANSWEREDTIME), hangup cause. A missed
+call can set the ticket's state and priority (profile options missed_state,
+missed_priority); time_units = yes accounts the talk minutes. When the
+ticket was only queued, the outcome is queued with it.
+
+Sets OTRSENDSTATUS: ADDED (written to the ticket), QUEUED (will be),
+SKIPPED (no ticket for this call), FAILED (see the log).
+";
+
+pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
+    otrs_core::guard::guard("OTRSCallEnd()", 0, || {
+        // SAFETY: Asterisk passes the live channel and the argument string.
+        let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
+            return 0;
+        };
+        let data = unsafe { copy_cstr(data) };
+        run(&chan, data.trim());
+        0
+    })
+}
+
+fn var(chan: &Channel, name: &str) -> String {
+    chan.var(name).unwrap_or_default()
+}
+
+fn run(chan: &Channel, profile_arg: &str) {
+    let _in = InFlight::enter();
+    let Some(svc) = state::current() else {
+        chan.set_var("OTRSENDSTATUS", "FAILED");
+        return;
+    };
+    let profile_name = if profile_arg.is_empty() { var(chan, "OTRSPROFILE") } else { profile_arg.to_string() };
+    let Some(profile) = svc.config.profile(&profile_name).or_else(|| svc.config.profile("default")) else {
+        chan.set_var("OTRSENDSTATUS", "FAILED");
+        return;
+    };
+    // Dial() sets DIALEDTIME only in some outcomes; else: since OTRSTicket()
+    let since_start = call_end::parse_secs(&var(chan, "OTRSSTARTED")).map(|start| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        now.as_secs().saturating_sub(start)
+    });
+    let info = CallEndInfo {
+        dialstatus: var(chan, "DIALSTATUS"),
+        peer_name: var(chan, "DIALEDPEERNAME"),
+        peer_number: var(chan, "DIALEDPEERNUMBER"),
+        dialed_secs: call_end::parse_secs(&var(chan, "DIALEDTIME")).or(since_start),
+        answered_secs: call_end::parse_secs(&var(chan, "ANSWEREDTIME")),
+        hangup_cause: var(chan, "HANGUPCAUSE"),
+    };
+    let end = call_end::outcome(&info, profile);
+    let id = chan.identity();
+    let status = var(chan, "OTRSSTATUS");
+    let ticket_id = var(chan, "OTRSTICKETID");
+    let deadline = Instant::now() + svc.config.general.timeout;
+    let result = flow::apply_call_end(&svc, &id.uniqueid, &status, &ticket_id, &end, deadline);
+    let (text, log) = match &result {
+        EndResult::Added => ("ADDED", format!("outcome added to ticket {ticket_id}")),
+        EndResult::Queued(why) => ("QUEUED", format!("outcome queued ({why})")),
+        EndResult::Skipped(why) => ("SKIPPED", format!("no ticket to add the outcome to ({why})")),
+        EndResult::Failed(why) => ("FAILED", format!("outcome not added: {why}")),
+    };
+    otrs_core::log_verbose!("OTRSCallEnd: {} call {}: {} - {}", id.name, id.uniqueid, end.subject, log);
+    chan.set_var("OTRSENDSTATUS", text);
+}
+
+pub fn register() -> bool {
+    asterisk::register_application(NAME, exec, SYNOPSIS, DESCRIPTION)
+}
+
+pub fn unregister() {
+    asterisk::unregister_application(NAME);
+}
