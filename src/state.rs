@@ -89,7 +89,24 @@ pub fn install(config: Config) -> Result<(), String> {
         use_session: config.general.use_session,
         ..ClientSettings::default()
     });
-    let services = Arc::new(Services { config, client, index, spool, health: HEALTH.clone(), recent: RECENT.clone() });
+    let rpc = (config.general.api == otrs_core::config::Api::Rpc).then(|| {
+        otrs_core::rpc::RpcClient::new(otrs_core::rpc::RpcSettings {
+            url: config.general.url.clone(),
+            user: config.general.user.clone(),
+            password: config.general.password.clone(),
+            ..otrs_core::rpc::RpcSettings::default()
+        })
+    });
+    let services = Arc::new(Services {
+        config,
+        client,
+        rpc,
+        rpc_warned: Default::default(),
+        index,
+        spool,
+        health: HEALTH.clone(),
+        recent: RECENT.clone(),
+    });
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
     let mut worker = WORKER.lock().unwrap_or_else(|p| p.into_inner());
     if worker.is_none() {

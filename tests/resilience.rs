@@ -206,6 +206,7 @@ fn hanging_otrs_costs_the_call_one_timeout_and_the_ticket_comes_later() {
     assert!(r.elapsed < Duration::from_millis(2000), "call waited {:?}", r.elapsed);
     let inside = app_time(mark, &call);
     assert!(inside >= Duration::from_millis(900) && inside < Duration::from_millis(1500), "{inside:?} inside OTRSTicket()");
+    println!("hang: {inside:?} inside OTRSTicket(), {:?} from originate to result", r.elapsed);
     assert_eq!(job_files().len(), 1, "{:?}", job_files());
     assert!(w.standin.tickets().is_empty());
 
@@ -244,6 +245,7 @@ fn a_dead_otrs_costs_only_the_first_call() {
     assert!(r1.elapsed < Duration::from_millis(2000), "first call waited {:?}", r1.elapsed);
     let inside = app_time(mark, &first);
     assert!(inside >= Duration::from_millis(900), "first call did not wait for OTRS: {inside:?}");
+    println!("dead OTRS: first call {inside:?} inside OTRSTicket()");
     let status = cli("otrs show status");
     assert!(status_line(&status, "OTRS:").starts_with("DOWN since"), "{status}");
 
@@ -258,6 +260,7 @@ fn a_dead_otrs_costs_only_the_first_call() {
         let inside = app_time(mark, &call);
         assert!(inside < Duration::from_millis(300), "a call after the outage still waited {inside:?} inside OTRSTicket()");
         assert!(r.elapsed < Duration::from_millis(1000), "a call after the outage took {:?}", r.elapsed);
+        println!("dead OTRS: next call {inside:?} inside OTRSTicket(), {:?} from originate to result", r.elapsed);
         assert!(operator_reached(&call));
         results.push(r);
         calls.push(call);

@@ -79,6 +79,16 @@ pub struct General {
     pub recheck_delay: Duration,
     /// Template of the agent's ticket URL (OTRSTICKETURL, AMI event).
     pub agent_url: Option<String>,
+    /// Which OTRS interface `url` points at.
+    pub api: Api,
+}
+
+/// `api = generic` (GenericInterface ticket connector, the default) or
+/// `api = rpc` (the legacy rpc.pl of OTRS 5 and older setups).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    Generic,
+    Rpc,
 }
 
 impl fmt::Debug for General {
@@ -177,6 +187,7 @@ const GENERAL_KEYS: &[&str] = &[
     "max_retry_interval",
     "recheck_delay",
     "agent_url",
+    "api",
 ];
 
 const PROFILE_KEYS: &[&str] =
@@ -328,6 +339,15 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         max_retry_interval: Duration::from_secs(o.number("max_retry_interval", 300, 1, 86_400)?),
         recheck_delay: Duration::from_secs(o.number("recheck_delay", 30, 1, 3600)?),
         agent_url: handoff_template(&o, "agent_url")?,
+        api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
+            "generic" => Api::Generic,
+            "rpc" => Api::Rpc,
+            other => {
+                return err(format!(
+                    "invalid value '{other}' for option 'api' in [general] of otrs.conf: expected generic or rpc"
+                ))
+            }
+        },
     })
 }
 
@@ -389,6 +409,14 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
         let p = parse_profile(s)?;
         if profiles.insert(p.name.clone(), p).is_some() {
             return err(format!("profile [{}] appears twice in otrs.conf", s.name));
+        }
+    }
+    if general.api == Api::Rpc {
+        for p in profiles.values().filter(|p| !p.repeat_window.is_zero()) {
+            warnings.push(format!(
+                "repeat_window in [{}] needs api = generic (rpc.pl cannot search or update tickets): ignored",
+                p.name
+            ));
         }
     }
     if !profiles.contains_key("default") {

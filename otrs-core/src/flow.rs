@@ -80,12 +80,40 @@ pub struct Outcome {
 /// Everything the flow needs, built from one configuration.
 pub struct Services {
     pub config: Config,
+    /// The GenericInterface client (TicketSearch, TicketUpdate... and
+    /// TicketCreate unless `rpc` is set).
     pub client: OtrsClient,
+    /// With `api = rpc`: tickets are created through rpc.pl.
+    pub rpc: Option<crate::rpc::RpcClient>,
+    pub rpc_warned: std::sync::atomic::AtomicBool,
     pub index: Arc<CustomerIndex>,
     pub spool: Spool,
     pub health: Arc<Health>,
     /// Tickets of recent calls, for `repeat_window`; kept across reloads.
     pub recent: Arc<RecentTickets>,
+}
+
+impl Services {
+    /// Creates a ticket through the configured interface.
+    pub fn create_ticket(&self, t: &NewTicket, customer_id: Option<&str>, deadline: Instant) -> Result<TicketCreated, ClientError> {
+        let Some(rpc) = &self.rpc else {
+            return self.client.create_ticket(t, deadline);
+        };
+        let created = rpc.create_ticket_for(t, customer_id, deadline)?;
+        if let Some(w) = created.article_warning {
+            if !self.rpc_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                crate::log_warning!(
+                    "api = rpc: tickets are created without their article ({w}); OTRS 6 and later need api = generic"
+                );
+            }
+        }
+        Ok(created.ticket)
+    }
+
+    /// TicketSearch and TicketUpdate exist (not with rpc.pl).
+    pub fn can_search(&self) -> bool {
+        self.rpc.is_none()
+    }
 }
 
 /// The tickets recent calls created, by customer login or, for unknown
@@ -261,7 +289,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     } else {
         svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
     };
-    if skip.is_none() && !profile.repeat_window.is_zero() {
+    if skip.is_none() && !profile.repeat_window.is_zero() && svc.can_search() {
         if let Some(t) = append_to_recent(svc, profile, call, &caller, &ticket, deadline) {
             outcome.status = Status::Appended;
             outcome.ticket = Some(t);
@@ -271,7 +299,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
-        None => match svc.client.create_ticket(&ticket, deadline) {
+        None => match svc.create_ticket(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
             Ok(t) => {
                 if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
                     svc.recent.remember(&key, &t);
@@ -419,6 +447,9 @@ pub fn apply_call_end(
     end: &crate::call_end::CallEnd,
     deadline: Instant,
 ) -> EndResult {
+    if !svc.can_search() {
+        return EndResult::Skipped("api = rpc cannot add articles to a ticket".into());
+    }
     match status {
         "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
             let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };

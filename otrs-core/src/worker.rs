@@ -268,7 +268,7 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
     let deadline = Instant::now() + svc.config.general.timeout.max(MIN_REQUEST_TIME);
     let ticket = flow::ticket_for(&svc.config, &job.profile, &job.call, &caller, job.created);
 
-    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() {
+    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.can_search() {
         let pattern = format!("*{}", call_marker(&job.key));
         match svc.client.search_tickets(&[("Title", pattern.as_str())], deadline) {
             Ok(found) if !found.is_empty() => {
@@ -301,7 +301,8 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
         return Pass::Blocked;
     }
     Stats::count(&stats.retries);
-    match svc.client.create_ticket(&ticket, deadline) {
+    let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
+    match svc.create_ticket(&ticket, customer_id.as_deref(), deadline) {
         Ok(t) => {
             Stats::count(&stats.created_later);
             crate::events::emit(&crate::events::TicketEvent {
