@@ -570,8 +570,9 @@ pub fn operator_saw(call: &Call) -> Option<BTreeMap<String, String>> {
     None
 }
 
+/// The whole `full` log (invalid UTF-8 replaced).
 pub fn full_log() -> String {
-    std::fs::read_to_string(sandbox_root().join("var/log/asterisk/full")).unwrap_or_default()
+    log_since(0)
 }
 
 /// Whether Asterisk lists the module as running ("Not Running" after an
@@ -704,3 +705,4 @@ impl World {
         self.standin.control_raw("GET", "/control/tickets").lines().map(str::to_string).collect()
     }
 }
+
