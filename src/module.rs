@@ -43,9 +43,14 @@ fn read_config(only_if_changed: bool) -> Result<Option<Config>, ()> {
     }
 }
 
+/// Runs an entry on a thread of its own (see asterisk::thread), guarded.
+fn on_own_thread(what: &'static str, fallback: i32, f: fn() -> i32) -> i32 {
+    crate::asterisk::thread::run_on_own_thread(move || otrs_core::guard::guard(what, fallback, f)).unwrap_or(fallback)
+}
+
 #[no_mangle]
 pub extern "C" fn otrs_rs_load() -> i32 {
-    otrs_core::guard::guard("module load", LOAD_DECLINE, load)
+    otrs_core::guard::guard("module load", LOAD_DECLINE, || on_own_thread("module load", LOAD_DECLINE, load))
 }
 
 fn load() -> i32 {
@@ -78,7 +83,7 @@ fn load() -> i32 {
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_unload() -> i32 {
-    otrs_core::guard::guard("module unload", -1, unload)
+    otrs_core::guard::guard("module unload", -1, || on_own_thread("module unload", -1, unload))
 }
 
 fn unload() -> i32 {
@@ -102,7 +107,7 @@ fn unload() -> i32 {
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_reload() -> i32 {
-    otrs_core::guard::guard("module reload", -1, reload)
+    otrs_core::guard::guard("module reload", -1, || on_own_thread("module reload", -1, reload))
 }
 
 fn reload() -> i32 {

@@ -47,6 +47,13 @@ fn t_uniqueid(r: &CallResult) -> String {
     r.var("UNIQUEID").to_string()
 }
 
+/// Whether Asterisk's process has the module's file mapped.
+fn module_mapped() -> bool {
+    let pid = std::fs::read_to_string(sandbox_root().join("run/asterisk/asterisk.pid")).expect("asterisk pid");
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", pid.trim())).expect("maps");
+    maps.lines().any(|l| l.ends_with("/modules/app_otrsticket.so"))
+}
+
 fn counter(status: &str, label: &str) -> u64 {
     status
         .lines()
@@ -252,8 +259,11 @@ fn unload_and_load_again_after_calls() {
     assert_eq!(r.var("STATUS"), "CREATED");
     let out = cli("module unload app_otrsticket.so");
     assert!(!module_running(), "unload: {out}");
+    // really gone from the process: a new version loaded next would be used
+    assert!(!module_mapped(), "app_otrsticket.so still mapped after unload");
     let out = cli("module load app_otrsticket.so");
     assert!(module_running(), "load: {out}");
+    assert!(module_mapped());
     wait_customers_loaded();
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");

@@ -120,7 +120,13 @@ unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_ar
     for i in words..argc {
         extra.push(copy_cstr(*argv.add(i)));
     }
-    match (command.run)(&extra) {
+    // on a thread of its own: see asterisk::thread
+    let run = command.run;
+    let result = super::thread::run_on_own_thread(move || {
+        otrs_core::guard::guard("CLI command", Ok("internal error (see the log)\n".to_string()), || run(&extra))
+    })
+    .unwrap_or(Ok("internal error (see the log)\n".to_string()));
+    match result {
         Ok(text) => {
             let out = cstring(&text);
             sys::ast_cli((*a).fd, c"%s".as_ptr(), out.as_ptr());

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod log;
+pub mod thread;
 
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;

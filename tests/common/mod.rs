@@ -706,3 +706,33 @@ impl World {
     }
 }
 
+
+/// `asterisk -rx CMD` straight into the chroot, without scripts/sandbox.sh
+/// around it (a few ms instead of tens): for originating many calls fast.
+pub fn cli_direct(cmd: &str) -> String {
+    let out = Command::new("chroot")
+        .arg(sandbox_root())
+        .args(["/usr/sbin/asterisk", "-rx", cmd])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", "/root")
+        .env("LANG", "C.UTF-8")
+        .output()
+        .expect("chroot asterisk -rx");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// place_call() through cli_direct().
+pub fn place_call_fast(caller: &[u8]) -> Call {
+    let n = NEXT_CALL.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let id = format!("{}{:04}", std::process::id() % 10000 + 1000, n);
+    let dir = test_dir();
+    for prefix in ["result-", "operator-"] {
+        let _ = std::fs::remove_file(dir.join(format!("{prefix}{id}")));
+    }
+    std::fs::write(dir.join(format!("cid-{id}")), caller).expect("write caller id");
+    let started = Instant::now();
+    let out = cli_direct(&format!("channel originate Local/{id}@test-call application Wait 1"));
+    assert!(!out.contains("No such") && !out.contains("Unable") && !out.contains("Unable to connect"), "originate: {out}");
+    Call { id, started }
+}
