@@ -540,8 +540,12 @@ fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
     let cut = b"otrs-spool-job 1\nkey=1700000000.1\ncreated_ms=1700000000000\nattempts=0\n".to_vec();
     let files: Vec<(&str, Vec<u8>)> =
         vec![("0000000000001-bad-0001", random), ("0000000000002-empty-0002", Vec::new()), ("0000000000003-cut-0003", cut)];
+    // and two the worker must not read: over the size limit (sparse, so
+    // nothing is allocated), and a symlink to a file elsewhere
+    let (huge, link) = ("0000000000004-huge-0004", "0000000000005-link-0005");
+    let all_ids: Vec<&str> = files.iter().map(|(id, _)| *id).chain([huge, link]).collect();
     let cleanup = || {
-        for (id, _) in &files {
+        for id in &all_ids {
             for p in [dir.join(format!("{id}.job")), bad.join(format!("{id}.job")), bad.join(format!("{id}.reason"))] {
                 let _ = std::fs::remove_file(p);
             }
@@ -552,14 +556,20 @@ fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
     for (id, bytes) in &files {
         std::fs::write(dir.join(format!("{id}.job")), bytes).expect("write junk job");
     }
+    std::fs::File::create(dir.join(format!("{huge}.job"))).and_then(|f| f.set_len((1 << 20) + 1)).expect("huge job");
+    std::os::unix::fs::symlink("/etc/passwd", dir.join(format!("{link}.job"))).expect("symlink job");
     let out = cli("otrs spool retry");
     assert!(out.contains("Retrying"), "{out}");
-    let moved = wait_for(Duration::from_secs(10), || files.iter().all(|(id, _)| bad.join(format!("{id}.reason")).exists()));
+    let moved = wait_for(Duration::from_secs(10), || all_ids.iter().all(|id| bad.join(format!("{id}.reason")).exists()));
     let log = log_since(mark);
     assert!(moved, "not moved aside; spool: {:?}\nlog:\n{}", job_files(), tail(&log, 30));
     for (id, bytes) in &files {
-        assert!(!dir.join(format!("{id}.job")).exists(), "{id} still in the spool");
         assert_eq!(&std::fs::read(bad.join(format!("{id}.job"))).expect("moved job"), bytes, "{id} changed on the way");
+    }
+    assert_eq!(std::fs::metadata(bad.join(format!("{huge}.job"))).map(|m| m.len()).ok(), Some((1 << 20) + 1));
+    assert!(std::fs::symlink_metadata(bad.join(format!("{link}.job"))).map(|m| m.file_type().is_symlink()).unwrap_or(false));
+    for id in &all_ids {
+        assert!(std::fs::symlink_metadata(dir.join(format!("{id}.job"))).is_err(), "{id} still in the spool");
         let reason = std::fs::read_to_string(bad.join(format!("{id}.reason"))).expect("reason");
         assert!(reason.starts_with("unreadable job: ") && reason.ends_with('\n') && reason.lines().count() == 1, "{id}: {reason:?}");
         let log = wait_log(mark, &format!("queued ticket {id} moved aside to /var/spool/asterisk/otrs/bad/{id}.job: unreadable job: "));
@@ -568,6 +578,8 @@ fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
     let reason = |id: &str| std::fs::read_to_string(bad.join(format!("{id}.reason"))).unwrap_or_default();
     assert!(reason("0000000000001-bad-0001").contains("not UTF-8") || reason("0000000000001-bad-0001").contains("NUL"), "{}", reason("0000000000001-bad-0001"));
     assert!(reason("0000000000003-cut-0003").contains("no 'end'"), "{}", reason("0000000000003-cut-0003"));
+    assert!(reason(huge).contains("limit"), "{}", reason(huge));
+    assert!(reason(link).contains("symbolic link"), "{}", reason(link));
     let status = cli("otrs show status");
     assert_ne!(status_line(&status, "Spool:"), aside_before, "set-aside count unchanged:\n{status}");
 
@@ -630,7 +642,6 @@ fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
 #[test]
 fn hostile_caller_ids_get_their_tickets_and_nothing_more() {
     let w = world();
-    let _rotate = RotateLog; // invalid UTF-8 in `full` would blind common::full_log()
     let big: Vec<u8> = b"1234567890".iter().copied().cycle().take(10 * 1024).collect();
     let first64 = String::from_utf8(big[..64].to_vec()).unwrap();
     // (what the test sends, the caller as the ticket shows it, customer user, OTRSMATCHES)
@@ -678,17 +689,6 @@ fn hostile_caller_ids_get_their_tickets_and_nothing_more() {
     let r = wait_result(&place_call(IVANOV), CALL_WAIT);
     assert_eq!((r.var("STATUS"), r.var("CUSTOMERUSER")), ("CREATED", "ivanov"), "{r:?}");
     assert!(asterisk_alive());
-}
-
-/// Rotates the full log on drop: a test that made Asterisk log raw invalid
-/// UTF-8 must not leave it there for common::full_log() (read_to_string),
-/// which would then return "" in every later test.
-struct RotateLog;
-
-impl Drop for RotateLog {
-    fn drop(&mut self) {
-        cli("logger rotate");
-    }
 }
 
 // ---------------------------------------------------- 8. bad OTRS replies

@@ -243,9 +243,9 @@ impl<'a> Options<'a> {
         }
     }
 
-    fn number<T: std::str::FromStr>(&self, key: &str, default: T, min: T, max: T) -> Result<T, ConfigError>
+    fn number<T>(&self, key: &str, default: T, min: T, max: T) -> Result<T, ConfigError>
     where
-        T: PartialOrd + fmt::Display + Copy,
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
     {
         let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
             return Ok(default);

@@ -57,7 +57,7 @@ pub fn render(s: &StatusInput) -> String {
                 None => format!("{}:{}", g.dbhost, g.dbport),
             };
             let _ = writeln!(o, "Database:         {} database '{}' user '{}'", db, g.dbname, g.dbuser);
-            let _ = writeln!(o, "Unknown callers:  customer user '{}'", g.unknown_customer);
+            let _ = writeln!(o, "Unknown customer: customer user '{}'", g.unknown_customer);
             let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
             let _ = writeln!(o, "Profiles:         {}", names.join(", "));
         }

@@ -43,12 +43,8 @@ fn entry(summary: &'static CStr) -> sys::ast_cli_entry {
     let mut e: sys::ast_cli_entry = unsafe { std::mem::zeroed() };
     // AST_CLI_DEFINE sets cmda to { "" } and the summary; the command words
     // are given at CLI_INIT.
-    let cmda = &mut e.cmda as *mut _ as *mut *const c_char;
-    // SAFETY: cmda is an array of at least one pointer.
-    unsafe { *cmda = c"".as_ptr() };
-    let summary_field = &mut e.summary as *mut _ as *mut *const c_char;
-    // SAFETY: writing the pointer field of our own zeroed struct.
-    unsafe { *summary_field = summary.as_ptr() };
+    e.cmda[0] = c"".as_ptr();
+    e.summary = summary.as_ptr();
     e.handler = Some(handler);
     e
 }
