@@ -123,3 +123,50 @@ pub fn render(s: &StatusInput) -> String {
     );
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{from_sections, Section};
+
+    fn config() -> Config {
+        let general = Section {
+            name: "general".into(),
+            entries: [
+                ("url", "http://otrs.example/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"),
+                ("user", "agent"),
+                ("password", "Top-Secret-1"),
+                ("dbuser", "otrs"),
+                ("dbpass", "Db-Secret-2"),
+                ("unknown_customer", "unknown"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let default = Section { name: "default".into(), entries: vec![("queue".into(), "Raw".into())] };
+        from_sections(&[general, default]).unwrap().0
+    }
+
+    #[test]
+    fn shows_settings_and_state_but_no_password() {
+        let c = config();
+        let text = render(&StatusInput {
+            version: "1.2.3",
+            config: Some(&c),
+            index: None,
+            stats: Snapshot { calls: 5, created: 3, queued: 2, ..Snapshot::default() },
+            in_flight: 1,
+            loaded_at: None,
+            spool_dir: Some("/var/spool/asterisk/otrs".into()),
+            spool: Some(SpoolStats { depth: 2, oldest: Some(SystemTime::now()), bad: 1 }),
+            otrs_down: Some((SystemTime::now(), "connection refused".into())),
+        });
+        assert!(text.starts_with("app_otrsticket 1.2.3\n"), "{text}");
+        assert!(text.contains("OTRS user:        agent (password set: yes)"), "{text}");
+        assert!(text.contains("OTRS:             DOWN since"), "{text}");
+        assert!(text.contains("Spool:            2 queued, oldest 0 s old; 1 set aside"), "{text}");
+        assert!(text.contains("Calls:            5 (in progress 1)"), "{text}");
+        assert!(!text.contains("Top-Secret-1") && !text.contains("Db-Secret-2"), "{text}");
+    }
+}
