@@ -480,3 +480,66 @@ fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &crate::ca
         Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: &str) -> TicketCreated {
+        TicketCreated { ticket_id: id.into(), ticket_number: format!("20261126100000{id}"), article_id: "1".into() }
+    }
+
+    #[test]
+    fn recent_tickets_respect_the_window() {
+        let r = RecentTickets::default();
+        r.remember("customer:ivanov", &t("7"));
+        assert_eq!(r.within("customer:ivanov", Duration::from_secs(60)).map(|t| t.ticket_id), Some("7".into()));
+        assert!(r.within("customer:petrov", Duration::from_secs(60)).is_none());
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(r.within("customer:ivanov", Duration::from_millis(10)).is_none(), "outside the window");
+        r.remember("customer:ivanov", &t("8"));
+        assert_eq!(r.within("customer:ivanov", Duration::from_millis(10)).map(|t| t.ticket_id), Some("8".into()));
+    }
+
+    #[test]
+    fn repeat_key_groups_by_customer_or_number() {
+        let plan = number::NumberPlan {
+            country_code: "7".into(),
+            national_prefix: "8".into(),
+            international_prefixes: vec!["00".into()],
+            national_number_length: None,
+        };
+        let unknown = Caller { display: "x".into(), customer: None, matches: Some(0) };
+        assert_eq!(repeat_key(&unknown, "+7 916 122-96-24", &plan), repeat_key(&unknown, "89161229624", &plan));
+        assert_eq!(repeat_key(&unknown, "anonymous", &plan), None);
+        let known = Caller {
+            display: "x".into(),
+            customer: Some(Arc::new(Customer {
+                login: "ivanov".into(),
+                customer_id: "ACME".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                email: String::new(),
+            })),
+            matches: Some(1),
+        };
+        assert_eq!(repeat_key(&known, "89161229624", &plan).as_deref(), Some("customer:ivanov"));
+    }
+
+    #[test]
+    fn call_marker_is_safe_for_titles_and_search() {
+        assert_eq!(call_marker("1700000000.42"), "[call:1700000000.42]");
+        assert_eq!(call_marker("a*b%c [x]"), "[call:abcx]");
+    }
+
+    #[test]
+    fn permanent_and_outage_errors() {
+        use crate::otrs_client::ClientError;
+        let refused = ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "x".into() });
+        let auth = ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() });
+        assert!(is_permanent(&refused) && !is_outage(&refused));
+        assert!(!is_permanent(&auth) && !is_outage(&auth));
+        assert!(!is_permanent(&ClientError::Timeout) && is_outage(&ClientError::Timeout));
+        assert!(is_outage(&ClientError::Connect("refused".into())));
+    }
+}
