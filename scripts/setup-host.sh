@@ -21,6 +21,8 @@ packages=(
     libclang1-14 libclang-common-14-dev clang-14
     pkg-config gcc libc6-dev
     curl ca-certificates
+    # the https test: a TLS front for the OTRS stand-in, and its certificate
+    socat openssl
 )
 
 [ "$(id -u)" = 0 ] || die "$0 needs root (apt-get install)"

@@ -602,3 +602,94 @@ fn api_rpc_wrong_password_is_an_error_not_a_ticket() {
     // password is right again: drain it for the next test
     drain_spool();
 }
+
+// ------------------------------------------------------------- https
+
+fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA named `name` in `dir` and a server certificate for 127.0.0.1 it
+/// signed; returns (ca cert, server cert, server key).
+fn make_ca_and_cert(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let p = |f: &str| dir.join(format!("{name}-{f}"));
+    let s = |f: &str| p(f).to_str().unwrap().to_string();
+    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={name} test CA"),
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout", &s("ca.key"), "-out", &s("ca.pem")]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &s("server.key"), "-out", &s("server.csr")]);
+    std::fs::write(p("ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    openssl(&["x509", "-req", "-in", &s("server.csr"), "-CA", &s("ca.pem"), "-CAkey", &s("ca.key"), "-CAcreateserial",
+        "-days", "2", "-extfile", &s("ext"), "-out", &s("server.pem")]);
+    (p("ca.pem"), p("server.pem"), p("server.key"))
+}
+
+/// socat as a TLS front for the stand-in; killed on drop.
+struct TlsFront(std::process::Child, u16);
+
+impl TlsFront {
+    fn start(cert: &std::path::Path, key: &std::path::Path, backend: &str) -> TlsFront {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("socat")
+            .arg(format!(
+                "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
+                cert.display(),
+                key.display()
+            ))
+            .arg(format!("TCP:{backend}"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("socat");
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < until, "socat did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        TlsFront(child, port)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn https_url_with_a_ca_in_the_system_store() {
+    let w = world();
+    let dir = std::env::temp_dir().join(format!("otrs-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = make_ca_and_cert(&dir, "trusted");
+    let (_, other_cert, other_key) = make_ca_and_cert(&dir, "untrusted");
+    // the admin's CA goes where Debian keeps the system's (the sandbox has none)
+    let bundle = sandbox_root().join("etc/ssl/certs/ca-certificates.crt");
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    std::fs::copy(&ca, &bundle).unwrap();
+    // the CA store is read once per module load
+    cli("module unload app_otrsticket.so");
+    cli("module load app_otrsticket.so");
+    wait_customers_loaded();
+
+    let trusted = TlsFront::start(&cert, &key, &w.standin.addr);
+    let untrusted = TlsFront::start(&other_cert, &other_key, &w.standin.addr);
+    let https = |port: u16| w.standin.url().replace(&format!("http://{}", w.standin.addr), &format!("https://127.0.0.1:{port}"));
+
+    let out = reconfigure(&otrs_conf(&https(trusted.1), "", ""));
+    assert!(!out.contains("not reloaded"), "{out}");
+    let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    assert_eq!(w.standin.tickets()[0]["ticket_number"], r.var("TICKETNUMBER"));
+
+    reconfigure(&otrs_conf(&https(untrusted.1), "", ""));
+    let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+    restore_default_config(&w);
+    let _ = std::fs::remove_file(&bundle);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(r.var("STATUS"), "QUEUED", "an untrusted certificate must not be accepted: {r:?}");
+    assert!(r.var("ERROR").to_lowercase().contains("certificate"), "{r:?}");
+    assert_eq!(w.standin.tickets().len(), 1);
+    drain_spool();
+}

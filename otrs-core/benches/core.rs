@@ -196,18 +196,21 @@ fn bench_flow(c: &mut Criterion) {
     });
     // Every created ticket is remembered for repeat calls (flow.rs,
     // RecentTickets::remember), keyed by login or, for unknown callers, by
-    // number: distinct unknown callers make the map grow.
+    // number, so distinct unknown callers fill the map. The cost of one
+    // call's remember() with the map at a given size (existing keys are
+    // re-remembered, so the size stays put while criterion iterates).
     let created = soap::TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() };
     for filled in [1_000u64, 100_000] {
         let recent = flow::RecentTickets::default();
-        for i in 0..filled {
-            recent.remember(&format!("number:97{i:08}"), &created);
+        let keys: Vec<String> = (0..filled).map(|i| format!("number:97{i:08}")).collect();
+        for k in &keys {
+            recent.remember(k, &created);
         }
-        let mut next = filled;
-        g.bench_with_input(BenchmarkId::new("recent_remember_new_number", filled), &filled, |b, _| {
+        let mut i = 0usize;
+        g.bench_with_input(BenchmarkId::new("recent_remember", filled), &filled, |b, _| {
             b.iter(|| {
-                next += 1;
-                recent.remember(&format!("number:97{next:08}"), &created)
+                i = (i + 1) % keys.len();
+                recent.remember(&keys[i], &created)
             })
         });
     }
@@ -475,6 +478,35 @@ fn time_lookups(index: &CustomerIndex, inputs: &[String], per_run: usize, runs: 
     tail
 }
 
+/// Lookups on one thread while another does `refresh_full`: the longest
+/// lookup (µs), how many took over 1 ms, and how long the reload took (ms).
+fn lookups_during_reload(index: &CustomerIndex, inputs: &[String]) -> (f64, usize, f64) {
+    use std::sync::atomic::AtomicBool;
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let looker = s.spawn(|| {
+            let (mut max, mut slow, mut i) = (Duration::ZERO, 0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                black_box(index.lookup(&inputs[i % inputs.len()]).ok());
+                let dt = t0.elapsed();
+                max = max.max(dt);
+                slow += usize::from(dt > Duration::from_millis(1));
+                i += 1;
+            }
+            (max, slow)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let t0 = Instant::now();
+        index.refresh_full().expect("full reload");
+        let reload = t0.elapsed();
+        std::thread::sleep(Duration::from_millis(100));
+        stop.store(true, Ordering::Relaxed);
+        let (max, slow) = looker.join().expect("lookup thread");
+        (max.as_secs_f64() * 1e6, slow, reload.as_secs_f64() * 1e3)
+    })
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.total_cmp(b));
@@ -530,12 +562,13 @@ fn bench_lookup(c: &mut Criterion, out: &mut Report) {
         let rss1 = rss_kib();
         let steady = large.refresh_changed().expect("incremental refresh");
         println!(
-            "lookup/large: one changed customer: refresh read {} rows, changed {}, {:.1} ms (RSS +{:.1} MiB); next pass read {} rows in {:.1} ms",
+            "lookup/large: one changed customer: refresh read {} rows, changed {}, {:.1} ms (RSS +{:.1} MiB); next pass read {} rows, changed {}, in {:.1} ms",
             one.rows,
             one.changed,
             one.elapsed.as_secs_f64() * 1e3,
             rss1.saturating_sub(rss0) as f64 / 1024.0,
             steady.rows,
+            steady.changed,
             steady.elapsed.as_secs_f64() * 1e3
         );
         out.put("refresh_large_one_changed_ms", format!("{:.1}", one.elapsed.as_secs_f64() * 1e3));
@@ -591,6 +624,15 @@ fn bench_lookup(c: &mut Criterion, out: &mut Report) {
         out.put(&format!("lookup_{label}_p99_spread_us"), spread(&tail.p99));
         out.put(&format!("lookup_{label}_p999_us"), format!("{:.2}", median(&tail.p999)));
         out.put(&format!("lookup_{label}_runs"), format!("{runs}x{per_run}"));
+    }
+    // A full reload (every full_refresh_interval, 600 s by default) while
+    // calls look customers up: the longest single lookup during it.
+    for (label, index, inputs) in [("small", &small, &small_inputs), ("large", &large, &large_inputs)] {
+        let (max_us, slow, reload_ms) = lookups_during_reload(index, inputs);
+        println!("lookup/{label}: during a full reload ({reload_ms:.0} ms) the longest lookup took {max_us:.0} µs; {slow} lookups over 1 ms");
+        out.put(&format!("reload_{label}_ms"), format!("{reload_ms:.0}"));
+        out.put(&format!("reload_{label}_max_lookup_us"), format!("{max_us:.0}"));
+        out.put(&format!("reload_{label}_slow_lookups"), slow.to_string());
     }
     let ratio = p99[1] / p99[0];
     let ratio_few = p99[2] / p99[0];

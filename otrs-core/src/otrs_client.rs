@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 
 /// ureq is built without TLS (Cargo.toml: default features off).
-const HTTPS_SUPPORTED: bool = false;
+/// ureq is built with rustls and the system CA store (native-certs).
+const HTTPS_SUPPORTED: bool = true;
 
 /// `otrs set debug on`: log every SOAP request and reply, secrets masked.
 static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -483,8 +484,8 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Whether `url` can be used: `http://host...`, no whitespace or control
-/// characters (a CR/LF would inject headers). `https` is refused while the
-/// crate is built without TLS. Returns a one-line reason.
+/// characters (a CR/LF would inject headers). `https` is checked against
+/// the system's CA store. Returns a one-line reason.
 pub fn check_url(url: &str) -> Result<(), String> {
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("OTRS url must not contain spaces or control characters".into());
@@ -1028,7 +1029,7 @@ mod tests {
             "http://h/x\r\nX-Evil: 1",
             "http://h/x\ny",
             "http://h /x",
-            "https://h/x",
+            "https://",
         ] {
             assert!(check_url(bad).is_err(), "{bad:?} accepted");
         }
@@ -1037,6 +1038,7 @@ mod tests {
             "HTTP://10.0.0.1:8080/x",
             "http://[::1]/x",
             "http://u:p@h/x",
+            "https://otrs.example.com/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP",
         ] {
             assert!(check_url(good).is_ok(), "{good:?} refused");
         }
