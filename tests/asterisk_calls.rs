@@ -312,6 +312,16 @@ fn ami_client_receives_the_ticket_event() {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(s, "Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: call\r\n\r\n").unwrap();
     let mut reader = BufReader::new(s.try_clone().unwrap());
+    // events reach a session only once it is logged in
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap_or(0) > 0, "AMI closed before login");
+        if line.starts_with("Message: Authentication accepted") {
+            break;
+        }
+        assert!(!line.starts_with("Response: Error"), "AMI login refused");
+    }
     let call = place_call(b"89161229624");
     let r = wait_result(&call, CALL_WAIT);
     assert_eq!(r.var("STATUS"), "CREATED");
