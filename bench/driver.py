@@ -124,8 +124,11 @@ priority = 3 normal
 
 # --------------------------------------------------------------------- helpers
 
+T_START = time.monotonic()
+
+
 def log(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
+    print(f"bench: [{time.monotonic() - T_START:5.0f} s] {msg}", file=sys.stderr, flush=True)
 
 
 def pct(values, p):
@@ -412,7 +415,7 @@ class Bench:
         self.calls = Calls(self.ami)
         self.res = {"quick": quick}
         self.idle_rate = None
-        self.refresh = 2 if quick else 15
+        self.refresh = 5 if quick else 15
         self.res["refresh_interval_s"] = self.refresh
 
     # -- plumbing
@@ -483,7 +486,7 @@ class Bench:
         self.check(r, "warm-up base", want=("BASE",))
 
     def phase_idle(self):
-        secs = 5 if self.quick else 20
+        secs = 3 if self.quick else 20
         log(f"idle baseline: {secs} s")
         rates = [self.idle(secs / 2) for _ in range(2)]
         self.idle_rate = statistics.mean(rates)
@@ -530,7 +533,7 @@ class Bench:
         return (cpu - self.idle_rate * wall) / n * 1e3, bad, wall
 
     def phase_cpu(self):
-        n, conc, runs = (300, 10, 2) if self.quick else (2000, 10, 3)
+        n, conc, runs = (200, 10, 1) if self.quick else (2000, 10, 3)
         log(f"cpu: {runs} x ({n} calls with OTRSTicket(), {n} without), {conc} at a time")
         per_call, base, wait, diff, failed = [], [], [], [], 0
         for _ in range(runs):
@@ -547,8 +550,8 @@ class Bench:
                            "wait_call_ms": med_spread(wait), "module_ms": med_spread(diff)}
 
     def phase_memory(self, rss_after_load):
-        total = 1000 if self.quick else 10000
-        warm = 500 if self.quick else 5000
+        total = 600 if self.quick else 10000
+        warm = 300 if self.quick else 5000
         step = total // 10
         conc = 20
         log(f"memory: {warm} calls without the module (Asterisk's own warm-up), then {total} with it, "
@@ -608,7 +611,7 @@ class Bench:
         # the new config's first call opens a session
         self.calls.run(callers(2, SAMPLES, 5), concurrency=1)
         out = {}
-        plan = [("sequential", {"concurrency": 1}, 50 if self.quick else 200),
+        plan = [("sequential", {"concurrency": 1}, 30 if self.quick else 200),
                 ("20_at_a_time", {"concurrency": 20}, 200 if self.quick else 1000),
                 ("burst_1", {"burst": True}, 200),
                 ("burst_2", {"burst": True}, 200)]
@@ -635,7 +638,7 @@ class Bench:
         return {"calls": n, "failed": bad, "hits": hits, "p50_ms": pct(inside, 0.5), "p99_ms": pct(inside, 0.99)}
 
     def phase_lookup(self):
-        n = 100 if self.quick else 500
+        n = 60 if self.quick else 500
         small, large = self.cfg["db_small"], self.cfg["db_large"]
         bulk_called = self.cfg["bulk_called"]
         log(f"lookup: {n} sequential calls at 10 customers, then at 100 000")
@@ -652,7 +655,7 @@ class Bench:
         out["p99_ratio"] = out["large"]["p99_ms"] / out["small"]["p99_ms"]
         # Every row of the bulk load has the same change_time: each
         # incremental refresh rereads all of them (see the table's notes).
-        secs = max(2 * self.refresh + 2, 6) if self.quick else 2 * self.refresh + 5
+        secs = self.refresh + 1 if self.quick else 2 * self.refresh + 5
         log(f"idle at 100 000 customers: {secs} s")
         m0 = self.mysql_connections()
         out["idle_cpu_ms_per_s_large"] = self.idle(secs) * 1e3

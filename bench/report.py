@@ -151,7 +151,7 @@ def main():
             f"new {f(fresh[0], 1, ' s')}, changed number {f(fresh[1], 1, ' s')}",
             all(x is not None and x <= 60 for x in fresh),
             "row inserted / phone updated in MariaDB (100 000 customers), then a call every 0.5 s until "
-            "OTRSCUSTOMERUSER names it; refresh_interval 15 s (default)")
+            f"OTRSCUSTOMERUSER names it; refresh_interval {c.get('refresh_interval_s')} s")
     if "memory" in c:
         m = c["memory"]
         half = m["calls"] // 2
@@ -186,7 +186,7 @@ def main():
             f"sequential requests opened {seq.get('new_connections', '?')} new connections; "
             f"{conc.get('requests', '?')} requests 20 at a time opened {conc.get('new_connections', '?')}; "
             f"a second burst of 200 opened {b2.get('new_connections', '?')}. MariaDB: {r['mysql_connections']} "
-            f"connections during {r['calls']} calls ({f(r['seconds'], 0)} s); at 100 000 customers "
+            f"connection(s) during {r['calls']} calls ({f(r['seconds'], 0)} s); at 100 000 customers "
             f"{lk.get('mysql_connections_idle_large', '?')} in {lk.get('idle_large_seconds', '?')} s idle",
             ok,
             "stand-in log (peer address per request); bench/keepalive_otrs.py counts accepted connections; "

@@ -135,7 +135,9 @@ launch() {
         </dev/null >>"$DIR/mariadbd.out" 2>&1 &
     pid=$!
     until answers; do
-        if ! alive "$pid" && ! server_pid >/dev/null; then
+        # Right after the fork the process may still be `setsid` (not yet
+        # mariadbd) and there is no pid file: look for our data dir too.
+        if ! alive "$pid" && ! server_pid >/dev/null && ! pgrep -f -- "--datadir=$DATA " >/dev/null; then
             show_errlog
             die "mariadbd exited during startup (port $PORT, dir $DIR)"
         fi

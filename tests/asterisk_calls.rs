@@ -31,7 +31,7 @@ fn status_shows_settings_but_never_passwords() {
     let out = cli("otrs show status");
     assert!(out.contains(&w.standin.url()), "{out}");
     assert!(out.contains("OTRS user:        soapagent"), "{out}");
-    assert!(out.contains("127.0.0.1:3307") && out.contains("'otrs'"), "{out}");
+    assert!(out.contains(&format!("127.0.0.1:{}", db_port())) && out.contains("'otrs'"), "{out}");
     assert!(out.contains("Latency:"), "{out}");
     assert!(!out.contains(OTRS_PASSWORD) && !out.contains("otrs-test-pw"), "password shown:\n{out}");
     // a call moves the counters

@@ -193,6 +193,10 @@ pub struct OtrsClient {
     url_error: Option<String>,
     agent: Mutex<Option<CachedAgent>>,
     session: Mutex<Option<String>>,
+    /// One SessionCreate at a time: a burst of calls after a restart (or an
+    /// expired session) waits for one login instead of each making its own.
+    creating: Mutex<bool>,
+    session_ready: std::sync::Condvar,
 }
 
 impl fmt::Debug for OtrsClient {
@@ -219,6 +223,8 @@ impl OtrsClient {
             url_error,
             agent: Mutex::new(None),
             session: Mutex::new(None),
+            creating: Mutex::new(false),
+            session_ready: std::sync::Condvar::new(),
         }
     }
 
@@ -295,7 +301,7 @@ impl OtrsClient {
         let cached = lock(&self.session).clone();
         let sid = match &cached {
             Some(sid) => sid.clone(),
-            None => self.new_session(deadline)?,
+            None => self.new_session(deadline, None)?,
         };
         match self.request(op, &build(&Auth::Session(&sid)), deadline, parse) {
             Err(e) if e.is_auth_fail() => {
@@ -303,17 +309,54 @@ impl OtrsClient {
                 if cached.is_none() {
                     return Err(e); // a brand-new session refused: do not loop
                 }
-                let sid = self.new_session(deadline)?;
+                let sid = self.new_session(deadline, Some(&sid))?;
                 self.request(op, &build(&Auth::Session(&sid)), deadline, parse)
             }
             other => other,
         }
     }
 
+    /// A session for a call: the one another thread is creating right now
+    /// (waited for, within `deadline`), or a new one. `refused`: the session
+    /// OTRS just refused, not to be handed out again.
+    fn new_session(&self, deadline: Instant, refused: Option<&str>) -> Result<String, ClientError> {
+        {
+            let mut creating = lock(&self.creating);
+            loop {
+                let current = lock(&self.session).clone();
+                if let Some(sid) = current.filter(|s| Some(s.as_str()) != refused) {
+                    return Ok(sid);
+                }
+                if !*creating {
+                    *creating = true;
+                    break;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ClientError::Connect("no time left while another call logged in to OTRS".into()));
+                }
+                creating = match self.session_ready.wait_timeout(creating, left) {
+                    Ok((g, _)) => g,
+                    Err(p) => p.into_inner().0,
+                };
+            }
+        }
+        // whatever happens below (even a panic), let the next one try
+        struct Done<'a>(&'a OtrsClient);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                *lock(&self.0.creating) = false;
+                self.0.session_ready.notify_all();
+            }
+        }
+        let _done = Done(self);
+        self.session_create(deadline)
+    }
+
     /// `SessionCreate`, caching the result. Failures are reported as
     /// [`ClientError::Connect`] (except AuthFail and faults, which stay
     /// `Soap`) because the operation itself was never sent.
-    fn new_session(&self, deadline: Instant) -> Result<String, ClientError> {
+    fn session_create(&self, deadline: Instant) -> Result<String, ClientError> {
         let body = soap::session_create(&self.settings.user, &self.settings.password);
         match self.request("SessionCreate", &body, deadline, soap::parse_session_create) {
             Ok(sid) => {
@@ -713,6 +756,30 @@ mod tests {
             ticket_number: "2026112610000015".into(),
             article_id: "2".into(),
         }
+    }
+
+    #[test]
+    fn concurrent_calls_share_one_session_create() {
+        let (url, seen) = server(vec![
+            ok(&samples::session_created(SID)),
+            ok(&samples::ticket_created()),
+            ok(&samples::ticket_created()),
+            ok(&samples::ticket_created()),
+            ok(&samples::ticket_created()),
+        ]);
+        let c = std::sync::Arc::new(client(&url, true));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                thread::spawn(move || c.create_ticket(&ticket(), soon()))
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().expect("thread"), Ok(created()));
+        }
+        let ops: Vec<String> = seen.try_iter().map(|s| s.header("SOAPAction").unwrap_or_default().to_string()).collect();
+        assert_eq!(ops.iter().filter(|o| o.contains("#SessionCreate")).count(), 1, "{ops:?}");
+        assert_eq!(ops.iter().filter(|o| o.contains("#TicketCreate")).count(), 4, "{ops:?}");
     }
 
     #[test]

@@ -108,8 +108,11 @@ fn wait(shared: &Shared, until: Instant) -> bool {
 enum Pass {
     /// The spool is empty, or every job that was due was dealt with.
     Done,
-    /// OTRS (or the database) is not ready: try again after a backoff.
+    /// OTRS is not ready: stop this pass, try again after a backoff.
     Blocked,
+    /// This job cannot go yet (its customer is not known yet); the others
+    /// behind it may.
+    Waiting,
 }
 
 /// When each job whose last request may have reached OTRS may be tried
@@ -135,7 +138,7 @@ fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
         let (pass, due) =
             crate::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before, started));
         next = match pass {
-            Pass::Done => {
+            Pass::Done | Pass::Waiting => {
                 failures = 0;
                 Instant::now() + g.retry_interval
             }
@@ -216,6 +219,9 @@ fn pass(
             }
         }
         let pass = retry(svc, stats, job);
+        if let Pass::Waiting = pass {
+            continue;
+        }
         if let Pass::Blocked = pass {
             // the request of this attempt may have reached OTRS too
             not_before.insert(id, Instant::now() + svc.config.general.recheck_delay);
@@ -263,7 +269,7 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
         return add_outcome(svc, stats, job);
     }
     let Some(caller) = job_caller(svc, &job) else {
-        return Pass::Blocked;
+        return Pass::Waiting;
     };
     let deadline = Instant::now() + svc.config.general.timeout.max(MIN_REQUEST_TIME);
     let ticket = flow::ticket_for(&svc.config, &job.profile, &job.call, &caller, job.created);
@@ -287,6 +293,12 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
                 return finish(svc, stats, &job.id, &id);
             }
             Ok(_) => {}
+            // OTRS refuses the search itself (e.g. the agent may not search):
+            // waiting would not help; create, and say a duplicate is possible
+            Err(e) if is_permanent(&e) => crate::log_warning!(
+                "queued ticket {}: cannot check whether an earlier attempt created it ({e}); creating it, a duplicate is possible",
+                job.id
+            ),
             Err(e) => return later(svc, job, &e.to_string(), is_outage(&e), true),
         }
     }

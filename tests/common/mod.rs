@@ -95,6 +95,9 @@ fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
 
 pub struct StandIn {
     child: Child,
+    /// Held open: the stand-in exits when it closes, i.e. with this test
+    /// process (the shared one is in a static and never dropped).
+    _stdin: Option<std::process::ChildStdin>,
     pub addr: String,
     /// The control endpoint has its own port: it must answer while the
     /// SOAP port refuses connections.
@@ -110,7 +113,8 @@ impl StandIn {
         let control_addr = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_otrs-standin"))
             .args(["--listen", "127.0.0.1:0", "--db", &db_url(), "--user", OTRS_USER, "--password", OTRS_PASSWORD])
-            .args(["--control", &control_addr])
+            .args(["--control", &control_addr, "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -124,7 +128,8 @@ impl StandIn {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected stand-in banner: {line:?}"))
             .to_string();
-        StandIn { child, addr, control_addr }
+        let stdin = child.stdin.take();
+        StandIn { child, _stdin: stdin, addr, control_addr }
     }
 
     pub fn url(&self) -> String {

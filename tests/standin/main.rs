@@ -268,6 +268,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut listen = "127.0.0.1:8089".to_string();
     let mut control_listen = None;
+    let mut exit_on_stdin_eof = false;
     let mut db_url: Option<String> = None;
     let mut customers: Option<String> = None;
     let mut user = "soapagent".to_string();
@@ -294,6 +295,8 @@ fn main() {
         match flag.as_str() {
             "--listen" => listen = val(),
             "--control" => control_listen = Some(val()),
+            // tests: end together with the test process that holds our stdin
+            "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
             "--db" => db_url = Some(val()),
             "--customers" => customers = Some(val()),
             "--user" => user = val(),
@@ -386,6 +389,18 @@ fn main() {
             }
         });
         eprintln!("control on {}", c);
+    }
+    if exit_on_stdin_eof {
+        std::thread::spawn(|| {
+            use std::io::Read;
+            let mut buf = [0u8; 64];
+            loop {
+                match std::io::stdin().read(&mut buf) {
+                    Ok(0) | Err(_) => std::process::exit(0),
+                    Ok(_) => {}
+                }
+            }
+        });
     }
     println!("listening on {}", addr);
     let _ = std::io::stdout().flush();
