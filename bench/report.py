@@ -189,7 +189,7 @@ def main():
             f"connection(s) during {r['calls']} calls ({f(r['seconds'], 0)} s); at 100 000 customers "
             f"{lk.get('mysql_connections_idle_large', '?')} in {lk.get('idle_large_seconds', '?')} s idle",
             ok,
-            "stand-in log (peer address per request); bench/keepalive_otrs.py counts accepted connections; "
+            "stand-in log (it closes every connection after its reply); bench/keepalive_otrs.py counts accepted connections; "
             "MariaDB `SHOW GLOBAL STATUS LIKE 'Connections'` before/after (own queries subtracted)")
     out = []
     out.append(f"Run: `scripts/bench.sh{' --quick' if a.mode == 'quick' else ''}` ({a.mode}, {a.seconds} s). "

@@ -42,7 +42,7 @@ export OTRS_DB_PORT="${OTRS_DB_PORT:-3307}"
 DB_PASS="${OTRS_DB_PASS:-otrs-test-pw}"
 OUT="${OTRS_BENCH_DIR:-$top/target/bench}"
 mkdir -p "$OUT"
-rm -f "$OUT"/micro.txt "$OUT"/calls.json "$OUT"/table.md
+rm -f "$OUT"/micro.txt "$OUT"/calls.json "$OUT"/table.md "$OUT"/criterion.log
 t_start=$SECONDS
 mode=$([ $quick = 1 ] && echo quick || echo full)
 say "bench ($mode): sandbox $OTRS_SANDBOX, MariaDB port $OTRS_DB_PORT, results in $OUT"
@@ -55,8 +55,7 @@ if [ -z "${ASTERISK_INCLUDE_DIR:-}" ] && [ ! -f /usr/include/asterisk.h ]; then
 fi
 
 say "cargo build --release (module, stand-in)"
-cargo build --release -q 2>&1 | grep -v '^warning\|^ *|\|^ *=\|^$' >&2 || true
-[ -f target/release/libapp_otrsticket.so ] && [ -x target/release/otrs-standin ] || die "release build failed"
+cargo build --release -q 2>"$OUT/build.log" || { tail -n 40 "$OUT/build.log" >&2; die "release build failed (log: $OUT/build.log)"; }
 
 bash "$here/mariadb.sh" start
 
@@ -88,11 +87,8 @@ if [ $micro = 1 ]; then
     OTRS_BENCH_OUT="$OUT/micro.txt" \
         cargo bench -q -p otrs-core --bench core >"$OUT/criterion.log" 2>&1 \
         || { tail -n 40 "$OUT/criterion.log" >&2; die "cargo bench failed (log: $OUT/criterion.log)"; }
-    # criterion's one-line summaries: "group/name  time: [low mid high]"
-    grep -E '^[a-z_]+/[^ ]+ +time:|^[a-z_]+/.*$' "$OUT/criterion.log" | grep -v '^Benchmarking' \
-        | awk '/time:/ {print; next} {name=$0; getline; if ($1 == "time:") print name, $0}' \
-        | sed -E 's/ +/ /g' >"$OUT/criterion-summary.txt" || true
-    grep -E '^(lookup|client)' "$OUT/criterion.log" | grep -v 'time:' >&2 || true
+    # what the bench printed besides criterion's own lines
+    grep -E '^(lookup|client)[/ ].*(:|=)' "$OUT/criterion.log" | grep -v 'time:' >&2 || true
 fi
 
 # --------------------------------------------------------------- calls

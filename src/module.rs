@@ -92,6 +92,11 @@ fn unload() -> i32 {
         otrs_core::log_warning!("app_otrsticket: {busy} call(s) inside OTRSTicket(); unload refused, try again");
         return -1;
     }
+    // A name lookup a call gave up waiting for still runs our code.
+    if !otrs_core::transport::join_dns_threads(std::time::Duration::from_secs(5)) {
+        otrs_core::log_warning!("app_otrsticket: a DNS lookup for OTRS is still running; unload refused, try again");
+        return -1;
+    }
     app::unregister();
     call_end_app::unregister();
     cli::unregister();
@@ -100,6 +105,9 @@ fn unload() -> i32 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     state::shutdown();
+    if !otrs_core::transport::join_dns_threads(std::time::Duration::from_secs(30)) {
+        otrs_core::log_error!("app_otrsticket: a DNS lookup of the worker is still running at unload");
+    }
     otrs_core::events::set_sink(None);
     logger::set_sink(None);
     0

@@ -23,4 +23,5 @@ pub mod spool;
 pub mod stats;
 pub mod status;
 pub mod template;
+pub mod transport;
 pub mod worker;

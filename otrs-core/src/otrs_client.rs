@@ -4,14 +4,11 @@
 //! read are all bounded by the time left, so a dialplan thread never waits
 //! on OTRS longer than configured.
 
-use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Read};
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{mpsc, Mutex, MutexGuard};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
+use crate::transport::{Reply, Transport};
 use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 
 /// ureq is built without TLS (Cargo.toml: default features off).
@@ -169,29 +166,13 @@ impl From<SoapError> for ClientError {
     }
 }
 
-/// An HTTP reply read in full.
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
 type Parser<T> = fn(u16, &str, &[u8]) -> Result<T, SoapError>;
-
-/// ureq applies the agent's connect timeout instead of the request's
-/// deadline, so the agent is built for a budget and replaced when the time
-/// left no longer fits it (see [`OtrsClient::agent_for`]).
-struct CachedAgent {
-    agent: ureq::Agent,
-    connect_timeout: Duration,
-}
 
 /// Client for one OTRS web service; share it between threads.
 pub struct OtrsClient {
     settings: ClientSettings,
     /// Why `settings.url` is unusable; every call then fails without I/O.
-    url_error: Option<String>,
-    agent: Mutex<Option<CachedAgent>>,
+    http: Transport,
     session: Mutex<Option<String>>,
     /// One SessionCreate at a time: a burst of calls after a restart (or an
     /// expired session) waits for one login instead of each making its own.
@@ -217,11 +198,9 @@ impl OtrsClient {
         if settings.max_reply_bytes == 0 {
             settings.max_reply_bytes = ClientSettings::default().max_reply_bytes;
         }
-        let url_error = check_url(&settings.url).err();
         OtrsClient {
+            http: Transport::new(&settings.url, settings.max_reply_bytes),
             settings,
-            url_error,
-            agent: Mutex::new(None),
             session: Mutex::new(None),
             creating: Mutex::new(false),
             session_ready: std::sync::Condvar::new(),
@@ -382,36 +361,10 @@ impl OtrsClient {
         parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap)
     }
 
-    /// One HTTP POST, all of it bounded by `deadline`.
+    /// One HTTP POST, all of it bounded by `deadline`; logged with
+    /// secrets masked under `otrs set debug on`.
     fn post(&self, op: &str, body: &str, deadline: Instant) -> Result<Reply, ClientError> {
-        if let Some(why) = &self.url_error {
-            return Err(ClientError::Connect(why.clone()));
-        }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(ClientError::Connect(format!("no time left to send {op}")));
-        }
-        let agent = self.agent_for(remaining);
-        let _dns = DnsDeadline::set(deadline);
-        let result = agent
-            .post(&self.settings.url)
-            .timeout(remaining)
-            .set("Content-Type", "text/xml; charset=UTF-8")
-            .set("SOAPAction", &soap::soap_action(op))
-            .send_bytes(body.as_bytes());
-        let response = match result {
-            Ok(response) => response,
-            // 4xx/5xx still carry a body; Znuny's faults are envelopes in a 500
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(t)) => {
-                let e = transport_error(&t);
-                if debug() {
-                    crate::log_debug!("SOAP {op} to {} failed: {e}", self.settings.url);
-                }
-                return Err(e);
-            }
-        };
-        let reply = read_reply(response, self.settings.max_reply_bytes);
+        let reply = self.http.post(&soap::soap_action(op), "text/xml; charset=UTF-8", body, deadline, op);
         if debug() {
             let pw = &self.settings.password;
             crate::log_debug!("SOAP {op} request to {}: {}", self.settings.url, mask_secrets(body, pw));
@@ -427,103 +380,6 @@ impl OtrsClient {
         }
         reply
     }
-
-    /// An agent whose connect timeout fits in `remaining`. Building one is
-    /// cheap; keeping it lets keep-alive connections be reused (Znuny only
-    /// keeps them with `SOAP::Keep-Alive` on). Connect gets at most half of
-    /// the time left; the agent is kept while that stays between a quarter
-    /// and all of it.
-    fn agent_for(&self, remaining: Duration) -> ureq::Agent {
-        let mut slot = lock(&self.agent);
-        if let Some(cached) = slot.as_ref() {
-            if cached.connect_timeout <= remaining && cached.connect_timeout >= remaining / 4 {
-                return cached.agent.clone();
-            }
-        }
-        let connect_timeout = (remaining / 2).max(Duration::from_millis(1));
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(connect_timeout)
-            .redirects(0) // a redirected POST would turn into a GET
-            .resolver(DeadlineResolver)
-            .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
-            .build();
-        *slot = Some(CachedAgent {
-            agent: agent.clone(),
-            connect_timeout,
-        });
-        agent
-    }
-}
-
-/// Reads the whole reply, refusing more than `max` bytes.
-fn read_reply(response: ureq::Response, max: usize) -> Result<Reply, ClientError> {
-    let status = response.status();
-    let content_type = response.header("Content-Type").unwrap_or_default().to_string();
-    let declared = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let max64 = u64::try_from(max).unwrap_or(u64::MAX);
-    if declared.is_some_and(|len| len > max64) {
-        return Err(ClientError::TooLarge);
-    }
-    let mut body = Vec::new();
-    response
-        .into_reader()
-        .take(max64.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| io_error(&e))?;
-    if body.len() > max {
-        return Err(ClientError::TooLarge);
-    }
-    Ok(Reply {
-        status,
-        content_type,
-        body,
-    })
-}
-
-fn io_error(e: &io::Error) -> ClientError {
-    match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ClientError::Timeout,
-        _ => ClientError::Io(root_cause(e)),
-    }
-}
-
-/// Maps a ureq transport failure. Built from the error's parts, never its
-/// `Display`, which would print the URL (and any password in it).
-fn transport_error(t: &ureq::Transport) -> ClientError {
-    use ureq::ErrorKind as K;
-    let io_kind = io_source(t).map(io::Error::kind);
-    let timed_out = matches!(io_kind, Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock));
-    let why = match (t.message(), std::error::Error::source(t)) {
-        (Some(m), Some(src)) => format!("{m}: {}", root_cause(src)),
-        (Some(m), None) => m.to_string(),
-        (None, Some(src)) => root_cause(src),
-        (None, None) => t.kind().to_string(),
-    };
-    match t.kind() {
-        K::ConnectionFailed if timed_out => ClientError::Connect("connect timed out".into()),
-        K::Dns if timed_out => ClientError::Connect("DNS lookup timed out".into()),
-        K::Dns | K::ConnectionFailed | K::InvalidUrl | K::UnknownScheme | K::InsecureRequestHttpsOnly => {
-            ClientError::Connect(why)
-        }
-        K::InvalidProxyUrl | K::ProxyConnect | K::ProxyUnauthorized => ClientError::Connect(why),
-        _ if timed_out => ClientError::Timeout,
-        _ => ClientError::Io(why),
-    }
-}
-
-fn io_source(t: &ureq::Transport) -> Option<&io::Error> {
-    std::error::Error::source(t)?.downcast_ref::<io::Error>()
-}
-
-/// Display of the innermost error of a chain ("Connection refused (os error 111)").
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut inner = e;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    soap::one_line(&inner.to_string(), 120)
 }
 
 /// Whether `url` can be used: `http://host...`, no whitespace or control
@@ -553,7 +409,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// `http://user:secret@host/x` -> `http://***@host/x`, for Debug output.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -568,53 +424,6 @@ fn redact_url(url: &str) -> String {
 /// plain value; the value is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-thread_local! {
-    /// Deadline of the request this thread is sending; ureq runs the
-    /// resolver on the calling thread, so the resolver finds it here.
-    static DNS_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Sets [`DNS_DEADLINE`] for the scope of one request.
-struct DnsDeadline;
-
-impl DnsDeadline {
-    fn set(deadline: Instant) -> DnsDeadline {
-        DNS_DEADLINE.with(|d| d.set(Some(deadline)));
-        DnsDeadline
-    }
-}
-
-impl Drop for DnsDeadline {
-    fn drop(&mut self) {
-        DNS_DEADLINE.with(|d| d.set(None));
-    }
-}
-
-/// ureq cannot bound a DNS lookup, so a name is resolved on a helper thread
-/// that is abandoned when the deadline passes (it ends when getaddrinfo
-/// does). IP addresses need no lookup.
-struct DeadlineResolver;
-
-impl ureq::Resolver for DeadlineResolver {
-    fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
-        if let Ok(addr) = netloc.parse::<SocketAddr>() {
-            return Ok(vec![addr]);
-        }
-        let Some(deadline) = DNS_DEADLINE.with(Cell::get) else {
-            return netloc.to_socket_addrs().map(Iterator::collect);
-        };
-        let (tx, rx) = mpsc::channel();
-        let name = netloc.to_string();
-        thread::Builder::new().name("otrs-dns".into()).spawn(move || {
-            let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
-        })?;
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -636,9 +445,11 @@ mod mask_tests {
 mod tests {
     use super::*;
     use crate::soap::samples::{self, SID};
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
-    use std::sync::mpsc::Receiver;
+    use std::sync::mpsc::{self, Receiver};
+    use std::thread;
+    use std::time::Duration;
 
     /// What the test server does with one connection.
     enum Step {

@@ -26,19 +26,15 @@
 //! the deadline discipline of [`crate::otrs_client`]: DNS, connect, write and
 //! read are all bounded by the caller's deadline.
 
-use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Read};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use crate::otrs_client::{check_url, ClientError};
+use crate::otrs_client::{redact_url, ClientError};
+use crate::transport::{Reply, Transport};
 use crate::soap::{self, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
 
 /// Namespace of the `Core` class; `rpc.pl` maps its path to the class name.
@@ -674,28 +670,12 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 // ---------------------------------------------------------------------------
 
 /// An HTTP reply read in full.
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
 type Parser<T> = fn(u16, &str, &[u8]) -> Result<T, SoapError>;
-
-/// ureq applies the agent's connect timeout instead of the request's
-/// deadline, so the agent is built for a budget and replaced when the time
-/// left no longer fits it (as in [`crate::otrs_client`]).
-struct CachedAgent {
-    agent: ureq::Agent,
-    connect_timeout: Duration,
-}
 
 /// Client for one rpc.pl; share it between threads.
 pub struct RpcClient {
     settings: RpcSettings,
-    /// Why `settings.url` is unusable; every call then fails without I/O.
-    url_error: Option<String>,
-    agent: Mutex<Option<CachedAgent>>,
+    http: Transport,
     /// Set once OTRS said it has no `TicketObject->ArticleCreate` (6+).
     no_article_create: AtomicBool,
 }
@@ -717,11 +697,9 @@ impl RpcClient {
         if settings.max_reply_bytes == 0 {
             settings.max_reply_bytes = RpcSettings::default().max_reply_bytes;
         }
-        let url_error = check_url(&settings.url).err();
         RpcClient {
+            http: Transport::new(&settings.url, settings.max_reply_bytes),
             settings,
-            url_error,
-            agent: Mutex::new(None),
             no_article_create: AtomicBool::new(false),
         }
     }
@@ -896,51 +874,7 @@ impl RpcClient {
 
     /// One HTTP POST, all of it bounded by `deadline`.
     fn post(&self, method: &str, body: &str, deadline: Instant) -> Result<Reply, ClientError> {
-        if let Some(why) = &self.url_error {
-            return Err(ClientError::Connect(why.clone()));
-        }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(ClientError::Connect(format!("no time left to send {method}")));
-        }
-        let agent = self.agent_for(remaining);
-        let _dns = DnsDeadline::set(deadline);
-        let result = agent
-            .post(&self.settings.url)
-            .timeout(remaining)
-            .set("Content-Type", "text/xml; charset=utf-8")
-            .set("SOAPAction", SOAP_ACTION)
-            .send_bytes(body.as_bytes());
-        let response = match result {
-            Ok(response) => response,
-            // faults come in a 500 with an envelope
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
-        };
-        read_reply(response, self.settings.max_reply_bytes)
-    }
-
-    /// An agent whose connect timeout fits in `remaining` (see
-    /// `OtrsClient::agent_for`).
-    fn agent_for(&self, remaining: Duration) -> ureq::Agent {
-        let mut slot = lock(&self.agent);
-        if let Some(cached) = slot.as_ref() {
-            if cached.connect_timeout <= remaining && cached.connect_timeout >= remaining / 4 {
-                return cached.agent.clone();
-            }
-        }
-        let connect_timeout = (remaining / 2).max(Duration::from_millis(1));
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(connect_timeout)
-            .redirects(0) // a redirected POST would turn into a GET
-            .resolver(DeadlineResolver)
-            .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
-            .build();
-        *slot = Some(CachedAgent {
-            agent: agent.clone(),
-            connect_timeout,
-        });
-        agent
+        self.http.post(SOAP_ACTION, "text/xml; charset=utf-8", body, deadline, method)
     }
 }
 
@@ -948,141 +882,15 @@ impl RpcClient {
 pub const ARTICLE_UNSUPPORTED: &str = "ticket created without its article: this OTRS (6 or newer) has no \
 ArticleCreate in rpc.pl; set api = generic to get the article";
 
-/// Reads the whole reply, refusing more than `max` bytes.
-fn read_reply(response: ureq::Response, max: usize) -> Result<Reply, ClientError> {
-    let status = response.status();
-    let content_type = response.header("Content-Type").unwrap_or_default().to_string();
-    let declared = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let max64 = u64::try_from(max).unwrap_or(u64::MAX);
-    if declared.is_some_and(|len| len > max64) {
-        return Err(ClientError::TooLarge);
-    }
-    let mut body = Vec::new();
-    response
-        .into_reader()
-        .take(max64.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| io_error(&e))?;
-    if body.len() > max {
-        return Err(ClientError::TooLarge);
-    }
-    Ok(Reply {
-        status,
-        content_type,
-        body,
-    })
-}
-
-fn io_error(e: &io::Error) -> ClientError {
-    match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ClientError::Timeout,
-        _ => ClientError::Io(root_cause(e)),
-    }
-}
-
-/// Maps a ureq transport failure from its parts, never its `Display`
-/// (which would print the URL and any password in it).
-fn transport_error(t: &ureq::Transport) -> ClientError {
-    use ureq::ErrorKind as K;
-    let io_kind = std::error::Error::source(t)
-        .and_then(|s| s.downcast_ref::<io::Error>())
-        .map(io::Error::kind);
-    let timed_out = matches!(io_kind, Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock));
-    let why = match (t.message(), std::error::Error::source(t)) {
-        (Some(m), Some(src)) => format!("{m}: {}", root_cause(src)),
-        (Some(m), None) => m.to_string(),
-        (None, Some(src)) => root_cause(src),
-        (None, None) => t.kind().to_string(),
-    };
-    match t.kind() {
-        K::ConnectionFailed if timed_out => ClientError::Connect("connect timed out".into()),
-        K::Dns if timed_out => ClientError::Connect("DNS lookup timed out".into()),
-        K::Dns | K::ConnectionFailed | K::InvalidUrl | K::UnknownScheme | K::InsecureRequestHttpsOnly => {
-            ClientError::Connect(why)
-        }
-        K::InvalidProxyUrl | K::ProxyConnect | K::ProxyUnauthorized => ClientError::Connect(why),
-        _ if timed_out => ClientError::Timeout,
-        _ => ClientError::Io(why),
-    }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut inner = e;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    soap::one_line(&inner.to_string(), 120)
-}
-
-/// `http://user:secret@host/x` -> `http://***@host/x`, for Debug output.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest.get(..end).and_then(|auth| auth.rfind('@')) {
-        Some(at) => format!("{scheme}://***{}", rest.get(at..).unwrap_or_default()),
-        None => url.to_string(),
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-thread_local! {
-    /// Deadline of the request this thread is sending (see `otrs_client`).
-    static DNS_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-struct DnsDeadline;
-
-impl DnsDeadline {
-    fn set(deadline: Instant) -> DnsDeadline {
-        DNS_DEADLINE.with(|d| d.set(Some(deadline)));
-        DnsDeadline
-    }
-}
-
-impl Drop for DnsDeadline {
-    fn drop(&mut self) {
-        DNS_DEADLINE.with(|d| d.set(None));
-    }
-}
-
-/// Resolves names on a helper thread abandoned at the deadline (ureq
-/// cannot bound getaddrinfo). IP addresses need no lookup.
-struct DeadlineResolver;
-
-impl ureq::Resolver for DeadlineResolver {
-    fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
-        if let Ok(addr) = netloc.parse::<SocketAddr>() {
-            return Ok(vec![addr]);
-        }
-        let Some(deadline) = DNS_DEADLINE.with(Cell::get) else {
-            return netloc.to_socket_addrs().map(Iterator::collect);
-        };
-        let (tx, rx) = mpsc::channel();
-        let name = netloc.to_string();
-        thread::Builder::new().name("otrs-dns".into()).spawn(move || {
-            let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
-        })?;
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::path::PathBuf;
-    use std::sync::mpsc::Receiver;
+    use std::sync::mpsc::{self, Receiver};
+    use std::thread;
+    use std::time::Duration;
 
     const XML: &str = "text/xml; charset=utf-8";
     const USER: &str = "rpcuser";

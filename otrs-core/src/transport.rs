@@ -1,0 +1,250 @@
+//! HTTP for the OTRS clients (GenericInterface and rpc.pl): one POST,
+//! all of it (DNS, connect, send, reply) bounded by the caller's deadline,
+//! the reply read in full up to a size cap, errors mapped to
+//! [`ClientError`] without ever printing the URL (it may hold a password).
+
+use std::cell::Cell;
+use std::io::{self, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::otrs_client::{check_url, ClientError};
+use crate::soap;
+
+/// An HTTP reply read in full.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// ureq applies the agent's connect timeout instead of the request's
+/// deadline, so the agent is built for a budget and replaced when the time
+/// left no longer fits it.
+struct CachedAgent {
+    agent: ureq::Agent,
+    connect_timeout: Duration,
+}
+
+/// POSTs to one URL; share it between threads.
+pub(crate) struct Transport {
+    url: String,
+    /// Why `url` is unusable; every call then fails without I/O.
+    url_error: Option<String>,
+    max_reply_bytes: usize,
+    agent: Mutex<Option<CachedAgent>>,
+}
+
+impl Transport {
+    pub fn new(url: &str, max_reply_bytes: usize) -> Transport {
+        Transport { url: url.to_string(), url_error: check_url(url).err(), max_reply_bytes, agent: Mutex::new(None) }
+    }
+
+    /// One HTTP POST, all of it bounded by `deadline`. `what` names the
+    /// operation in error messages.
+    pub fn post(&self, soap_action: &str, content_type: &str, body: &str, deadline: Instant, what: &str) -> Result<Reply, ClientError> {
+        if let Some(why) = &self.url_error {
+            return Err(ClientError::Connect(why.clone()));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(ClientError::Connect(format!("no time left to send {what}")));
+        }
+        let agent = self.agent_for(remaining);
+        let _dns = DnsDeadline::set(deadline);
+        let result = agent
+            .post(&self.url)
+            .timeout(remaining)
+            .set("Content-Type", content_type)
+            .set("SOAPAction", soap_action)
+            .send_bytes(body.as_bytes());
+        let response = match result {
+            Ok(response) => response,
+            // 4xx/5xx still carry a body; Znuny's faults are envelopes in a 500
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(t)) => return Err(transport_error(&t)),
+        };
+        read_reply(response, self.max_reply_bytes)
+    }
+
+    /// An agent whose connect timeout fits in `remaining`. Building one is
+    /// cheap; keeping it lets keep-alive connections be reused (Znuny only
+    /// keeps them with `SOAP::Keep-Alive` on). Connect gets at most half of
+    /// the time left; the agent is kept while that stays between a quarter
+    /// and all of it.
+    fn agent_for(&self, remaining: Duration) -> ureq::Agent {
+        let mut slot = lock(&self.agent);
+        if let Some(cached) = slot.as_ref() {
+            if cached.connect_timeout <= remaining && cached.connect_timeout >= remaining / 4 {
+                return cached.agent.clone();
+            }
+        }
+        let connect_timeout = (remaining / 2).max(Duration::from_millis(1));
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(connect_timeout)
+            .redirects(0) // a redirected POST would turn into a GET
+            .resolver(DeadlineResolver)
+            .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
+            .build();
+        *slot = Some(CachedAgent { agent: agent.clone(), connect_timeout });
+        agent
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The helper threads of DNS lookups (see [`DeadlineResolver`]), which a
+/// call may have stopped waiting for. The module must not unload while one
+/// still runs its code: [`join_dns_threads`] before unload.
+static DNS_THREADS: Mutex<Vec<thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Joins the DNS helper threads, waiting at most `wait` for those still
+/// resolving. False when some are still running.
+pub fn join_dns_threads(wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    loop {
+        let mut threads = lock(&DNS_THREADS);
+        let (done, running): (Vec<_>, Vec<_>) = threads.drain(..).partition(|h| h.is_finished());
+        *threads = running;
+        drop(threads);
+        for h in done {
+            let _ = h.join();
+        }
+        if lock(&DNS_THREADS).is_empty() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads the whole reply, refusing more than `max` bytes.
+pub(crate) fn read_reply(response: ureq::Response, max: usize) -> Result<Reply, ClientError> {
+    let status = response.status();
+    let content_type = response.header("Content-Type").unwrap_or_default().to_string();
+    let declared = response
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let max64 = u64::try_from(max).unwrap_or(u64::MAX);
+    if declared.is_some_and(|len| len > max64) {
+        return Err(ClientError::TooLarge);
+    }
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(max64.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(|e| io_error(&e))?;
+    if body.len() > max {
+        return Err(ClientError::TooLarge);
+    }
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
+}
+
+fn io_error(e: &io::Error) -> ClientError {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ClientError::Timeout,
+        _ => ClientError::Io(root_cause(e)),
+    }
+}
+
+/// Maps a ureq transport failure. Built from the error's parts, never its
+/// `Display`, which would print the URL (and any password in it).
+fn transport_error(t: &ureq::Transport) -> ClientError {
+    use ureq::ErrorKind as K;
+    let io_kind = io_source(t).map(io::Error::kind);
+    let timed_out = matches!(io_kind, Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock));
+    let why = match (t.message(), std::error::Error::source(t)) {
+        (Some(m), Some(src)) => format!("{m}: {}", root_cause(src)),
+        (Some(m), None) => m.to_string(),
+        (None, Some(src)) => root_cause(src),
+        (None, None) => t.kind().to_string(),
+    };
+    match t.kind() {
+        K::ConnectionFailed if timed_out => ClientError::Connect("connect timed out".into()),
+        K::Dns if timed_out => ClientError::Connect("DNS lookup timed out".into()),
+        K::Dns | K::ConnectionFailed | K::InvalidUrl | K::UnknownScheme | K::InsecureRequestHttpsOnly => {
+            ClientError::Connect(why)
+        }
+        K::InvalidProxyUrl | K::ProxyConnect | K::ProxyUnauthorized => ClientError::Connect(why),
+        _ if timed_out => ClientError::Timeout,
+        _ => ClientError::Io(why),
+    }
+}
+
+fn io_source(t: &ureq::Transport) -> Option<&io::Error> {
+    std::error::Error::source(t)?.downcast_ref::<io::Error>()
+}
+
+/// Display of the innermost error of a chain ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    soap::one_line(&inner.to_string(), 120)
+}
+
+thread_local! {
+    /// Deadline of the request this thread is sending; ureq runs the
+    /// resolver on the calling thread, so the resolver finds it here.
+    static DNS_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Sets [`DNS_DEADLINE`] for the scope of one request.
+struct DnsDeadline;
+
+impl DnsDeadline {
+    fn set(deadline: Instant) -> DnsDeadline {
+        DNS_DEADLINE.with(|d| d.set(Some(deadline)));
+        DnsDeadline
+    }
+}
+
+impl Drop for DnsDeadline {
+    fn drop(&mut self) {
+        DNS_DEADLINE.with(|d| d.set(None));
+    }
+}
+
+/// ureq cannot bound a DNS lookup, so a name is resolved on a helper thread
+/// that is abandoned when the deadline passes (it ends when getaddrinfo
+/// does). IP addresses need no lookup.
+struct DeadlineResolver;
+
+impl ureq::Resolver for DeadlineResolver {
+    fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(addr) = netloc.parse::<SocketAddr>() {
+            return Ok(vec![addr]);
+        }
+        let Some(deadline) = DNS_DEADLINE.with(Cell::get) else {
+            return netloc.to_socket_addrs().map(Iterator::collect);
+        };
+        let (tx, rx) = mpsc::channel();
+        let name = netloc.to_string();
+        let handle = thread::Builder::new().name("otrs-dns".into()).spawn(move || {
+            let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+        })?;
+        {
+            // keep the list short: finished lookups need no joining later
+            let mut threads = lock(&DNS_THREADS);
+            threads.retain(|h| !h.is_finished());
+            threads.push(handle);
+        }
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
+        }
+    }
+}
+
