@@ -34,6 +34,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::otrs_client::{redact_url, ClientError};
+use crate::soap::not_soap;
 use crate::transport::{Reply, Transport};
 use crate::soap::{self, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
 
@@ -509,45 +510,6 @@ fn body_element(root: Node) -> Option<Node> {
     }
     let body = root.children.into_iter().find(|c| c.name == "Body")?;
     body.children.into_iter().next()
-}
-
-/// Error for a reply that is not a usable SOAP envelope.
-fn not_soap(status: u16, content_type: &str, body: &[u8], why: &str) -> SoapError {
-    if status != 200 {
-        return SoapError::Http {
-            status,
-            detail: http_detail(content_type, body),
-        };
-    }
-    if body.is_empty() {
-        return SoapError::Malformed("empty body".into());
-    }
-    let ct = content_type.split(';').next().unwrap_or_default().trim();
-    if ct.is_empty() || ct.contains("xml") {
-        SoapError::Malformed(why.to_string())
-    } else {
-        SoapError::Malformed(format!("not a SOAP reply ({}): {why}", soap::one_line(ct, 40)))
-    }
-}
-
-/// A short hint from a non-SOAP error body: an HTML page's title, or the
-/// first non-empty line of text.
-fn http_detail(content_type: &str, body: &[u8]) -> String {
-    let head = body.get(..4096).unwrap_or(body);
-    let text = String::from_utf8_lossy(head);
-    let detail = if content_type.contains("html") || text.trim_start().starts_with('<') {
-        html_title(&text).unwrap_or_default()
-    } else {
-        text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default()
-    };
-    soap::one_line(detail, 120)
-}
-
-fn html_title(text: &str) -> Option<&str> {
-    let lower = text.to_ascii_lowercase();
-    let start = lower.find("<title>")? + "<title>".len();
-    let len = lower.get(start..)?.find("</title>")?;
-    text.get(start..start + len).map(str::trim)
 }
 
 /// Parses the whole document into a tree of local names. Fails on anything

@@ -546,7 +546,7 @@ fn body_element(root: Node) -> Option<Node> {
 }
 
 /// Error for a reply that is not a usable SOAP envelope.
-fn not_soap(status: u16, content_type: &str, body: &[u8], why: &str) -> SoapError {
+pub(crate) fn not_soap(status: u16, content_type: &str, body: &[u8], why: &str) -> SoapError {
     if status != 200 {
         return SoapError::Http {
             status,
@@ -560,7 +560,7 @@ fn not_soap(status: u16, content_type: &str, body: &[u8], why: &str) -> SoapErro
     if ct.is_empty() || ct.contains("xml") {
         SoapError::Malformed(why.to_string())
     } else {
-        SoapError::Malformed(format!("not a SOAP reply ({ct}): {why}"))
+        SoapError::Malformed(format!("not a SOAP reply ({}): {why}", one_line(ct, 40)))
     }
 }
 
