@@ -620,7 +620,11 @@ impl CustomerIndex {
     }
 
     fn publish(&self, index: Index) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(index));
+        let old = self.current.write().unwrap_or_else(PoisonError::into_inner).replace(Arc::new(index));
+        // Freed here, after the lock is released: dropping 100 000 customers
+        // takes a while, and lookups must not wait for it (nor do it: they
+        // never hold the Arc, see `lookup`).
+        drop(old);
     }
 
     /// The customer calling from `raw_number` (a caller ID as it arrives).
@@ -632,8 +636,12 @@ impl CustomerIndex {
     /// now, and the rule gives the same answer on every call. `matches` says
     /// how many there were.
     pub fn lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
-        let index = self.snapshot().ok_or(IndexError::NotLoaded)?;
-        let Some(key) = canonical(raw_number, &self.plan) else {
+        let key = canonical(raw_number, &self.plan);
+        // Under the read lock, not on a clone of the Arc: a call must never
+        // be the one that frees a replaced index.
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
+        let Some(key) = key else {
             return Ok(Lookup { matches: 0, customer: None, key: None });
         };
         let (matches, customer) = index.lookup(&key);
@@ -644,14 +652,16 @@ impl CustomerIndex {
     /// (first = the one a call gets), with the canonical form looked up.
     /// For the CLI dry run `otrs test lookup`.
     pub fn lookup_all(&self, raw_number: &str) -> Result<(Option<String>, Vec<Arc<Customer>>), IndexError> {
-        let index = self.snapshot().ok_or(IndexError::NotLoaded)?;
         let key = canonical(raw_number, &self.plan);
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
         let all = key.as_deref().map(|k| index.all(k)).unwrap_or_default();
         Ok((key, all))
     }
 
     pub fn status(&self) -> IndexStatus {
-        let index = self.snapshot();
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        let index = current.as_ref();
         let health = lock(&self.health);
         IndexStatus {
             loaded: index.is_some(),

@@ -122,25 +122,50 @@ impl Services {
 /// customers are still found by a TicketSearch in OTRS.
 #[derive(Default)]
 pub struct RecentTickets {
-    map: Mutex<HashMap<String, (TicketCreated, Instant)>>,
+    inner: Mutex<Recent>,
 }
 
-/// Entries older than this are dropped (the longest window is 7 days).
+#[derive(Default)]
+struct Recent {
+    map: HashMap<String, (TicketCreated, Instant)>,
+    /// Keys in the order they were remembered, with how long each is
+    /// kept, for cheap expiry.
+    order: std::collections::VecDeque<(String, Instant, Duration)>,
+}
+
+/// Entries older than this go (the longest window is 7 days), and at most
+/// this many are kept.
 const RECENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 const RECENT_MAX_ENTRIES: usize = 100_000;
 
 impl RecentTickets {
-    pub fn remember(&self, key: &str, t: &TicketCreated) {
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= RECENT_MAX_ENTRIES {
-            m.retain(|_, (_, at)| at.elapsed() < RECENT_MAX_AGE);
+    /// Remembers a call's ticket for `window` (a profile's repeat_window).
+    /// Expires old entries from the front: O(1) per call on average.
+    pub fn remember(&self, key: &str, t: &TicketCreated, window: Duration) {
+        let now = Instant::now();
+        let keep = window.min(RECENT_MAX_AGE);
+        let mut r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        r.map.insert(key.to_string(), (t.clone(), now));
+        r.order.push_back((key.to_string(), now, keep));
+        while let Some((k, at, kept)) = r.order.front().cloned() {
+            if now.duration_since(at) <= kept && r.order.len() <= RECENT_MAX_ENTRIES {
+                break;
+            }
+            r.order.pop_front();
+            // only if not remembered again since
+            if r.map.get(&k).is_some_and(|(_, when)| *when == at) {
+                r.map.remove(&k);
+            }
         }
-        m.insert(key.to_string(), (t.clone(), Instant::now()));
     }
 
     pub fn within(&self, key: &str, window: Duration) -> Option<TicketCreated> {
-        let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(key).filter(|(_, at)| at.elapsed() <= window).map(|(t, _)| t.clone())
+        let r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        r.map.get(key).filter(|(_, at)| at.elapsed() <= window).map(|(t, _)| t.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).map.len()
     }
 }
 
@@ -301,8 +326,10 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         Some(reason) => (reason, false),
         None => match svc.create_ticket(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
             Ok(t) => {
-                if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
-                    svc.recent.remember(&key, &t);
+                if !profile.repeat_window.is_zero() {
+                    if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
+                        svc.recent.remember(&key, &t, profile.repeat_window);
+                    }
                 }
                 outcome.status = Status::Created;
                 outcome.ticket = Some(t);
@@ -392,7 +419,7 @@ fn append_to_recent(
                 ticket_number: u.ticket_number,
                 article_id: u.article_id.unwrap_or_default(),
             };
-            svc.recent.remember(&key, &t);
+            svc.recent.remember(&key, &t, profile.repeat_window);
             Some(t)
         }
         Err(e) => {
@@ -492,13 +519,27 @@ mod tests {
     #[test]
     fn recent_tickets_respect_the_window() {
         let r = RecentTickets::default();
-        r.remember("customer:ivanov", &t("7"));
+        let hour = Duration::from_secs(3600);
+        r.remember("customer:ivanov", &t("7"), hour);
         assert_eq!(r.within("customer:ivanov", Duration::from_secs(60)).map(|t| t.ticket_id), Some("7".into()));
         assert!(r.within("customer:petrov", Duration::from_secs(60)).is_none());
         std::thread::sleep(Duration::from_millis(20));
         assert!(r.within("customer:ivanov", Duration::from_millis(10)).is_none(), "outside the window");
-        r.remember("customer:ivanov", &t("8"));
+        r.remember("customer:ivanov", &t("8"), hour);
         assert_eq!(r.within("customer:ivanov", Duration::from_millis(10)).map(|t| t.ticket_id), Some("8".into()));
+    }
+
+    #[test]
+    fn recent_tickets_expire_from_the_front() {
+        let r = RecentTickets::default();
+        r.remember("number:1", &t("1"), Duration::from_millis(5));
+        r.remember("number:2", &t("2"), Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
+        r.remember("number:3", &t("3"), Duration::from_millis(5));
+        assert_eq!(r.len(), 1, "expired entries are dropped when a new one comes");
+        // a key remembered again is not dropped by its older queue entry
+        r.remember("number:3", &t("4"), Duration::from_secs(60));
+        assert_eq!(r.within("number:3", Duration::from_secs(60)).map(|t| t.ticket_id), Some("4".into()));
     }
 
     #[test]

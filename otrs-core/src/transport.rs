@@ -85,6 +85,10 @@ impl Transport {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(connect_timeout)
             .redirects(0) // a redirected POST would turn into a GET
+            // a burst of calls to an OTRS that keeps connections open
+            // (SOAP::Keep-Alive, or a proxy) reuses them all afterwards
+            .max_idle_connections(256)
+            .max_idle_connections_per_host(256)
             .resolver(DeadlineResolver)
             .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
             .build();
