@@ -204,13 +204,13 @@ fn bench_flow(c: &mut Criterion) {
         let recent = flow::RecentTickets::default();
         let keys: Vec<String> = (0..filled).map(|i| format!("number:97{i:08}")).collect();
         for k in &keys {
-            recent.remember(k, &created);
+            recent.remember(k, &created, std::time::Duration::from_secs(3600));
         }
         let mut i = 0usize;
         g.bench_with_input(BenchmarkId::new("recent_remember", filled), &filled, |b, _| {
             b.iter(|| {
                 i = (i + 1) % keys.len();
-                recent.remember(&keys[i], &created)
+                recent.remember(&keys[i], &created, std::time::Duration::from_secs(3600))
             })
         });
     }
