@@ -30,11 +30,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
-
 use crate::otrs_client::{redact_url, ClientError};
-use crate::soap::not_soap;
+use crate::soap::{body_element, not_soap, parse_tree, Node};
 use crate::transport::{Reply, Transport};
 use crate::soap::{self, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
 
@@ -63,9 +60,6 @@ pub const CODE_TICKET_CREATE_FAILED: &str = "rpc.TicketCreateFailed";
 pub const CODE_ARTICLE_CREATE_FAILED: &str = "rpc.ArticleCreateFailed";
 pub const CODE_NO_RESULT: &str = "rpc.NoResult";
 pub const CODE_NO_SUCH_OBJECT: &str = "rpc.NoSuchObject";
-
-/// Deepest element nesting accepted in a reply (CustomerUserDataGet is 5 deep).
-const MAX_DEPTH: usize = 64;
 
 /// Longest ID or ticket number accepted from a reply.
 const MAX_ID_CHARS: usize = 40;
@@ -276,17 +270,6 @@ pub fn article_create_params(ticket_id: &str, t: &NewTicket) -> Vec<(&'static st
 // ---------------------------------------------------------------------------
 // Replies
 // ---------------------------------------------------------------------------
-
-/// A parsed element: local name, the attributes we look at, text, children.
-#[derive(Debug, Default)]
-struct Node {
-    name: String,
-    xsi_type: Option<String>,
-    nil: bool,
-    href: bool,
-    text: String,
-    children: Vec<Node>,
-}
 
 /// The values of a `DispatchResponse`, or the error the reply stands for:
 /// a `soap:Fault` (Znuny answers them with HTTP 500) is [`SoapError::Fault`]
@@ -501,95 +484,6 @@ fn auth_fail() -> SoapError {
         code: CODE_AUTH_FAIL.into(),
         message: "rpc.pl returned nothing: SOAP::User/SOAP::Password wrong or not set in OTRS".into(),
     }
-}
-
-/// The first element inside `Envelope/Body`, taken by value.
-fn body_element(root: Node) -> Option<Node> {
-    if root.name != "Envelope" {
-        return None;
-    }
-    let body = root.children.into_iter().find(|c| c.name == "Body")?;
-    body.children.into_iter().next()
-}
-
-/// Parses the whole document into a tree of local names. Fails on anything
-/// not well formed, including a truncated reply.
-fn parse_tree(body: &[u8]) -> Result<Node, String> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Node> = Vec::new();
-    let mut root: Option<Node> = None;
-    loop {
-        let event = reader.read_event().map_err(|e| format!("bad XML: {e}"))?;
-        match event {
-            Event::Start(e) => {
-                if root.is_some() {
-                    return Err("content after the root element".into());
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err("nested too deeply".into());
-                }
-                stack.push(node(&e)?);
-            }
-            Event::Empty(e) => {
-                let n = node(&e)?;
-                attach(&mut stack, &mut root, n)?;
-            }
-            Event::End(_) => {
-                let n = stack.pop().ok_or("unbalanced end tag")?;
-                attach(&mut stack, &mut root, n)?;
-            }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(|e| format!("bad text: {e}"))?;
-                append_text(&mut stack, &text)?;
-            }
-            Event::CData(t) => {
-                let text = t.decode().map_err(|e| format!("bad CDATA: {e}"))?;
-                append_text(&mut stack, &text)?;
-            }
-            Event::Eof => break,
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err("truncated (unclosed elements)".into());
-    }
-    root.ok_or_else(|| "no XML element".to_string())
-}
-
-fn node(e: &BytesStart) -> Result<Node, String> {
-    let mut n = Node {
-        name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
-        ..Node::default()
-    };
-    for attr in e.attributes() {
-        let attr = attr.map_err(|e| format!("bad attribute: {e}"))?;
-        let value = attr.unescape_value().map_err(|e| format!("bad attribute: {e}"))?;
-        match attr.key.local_name().as_ref() {
-            b"type" => n.xsi_type = Some(value.into_owned()),
-            b"nil" | b"null" => n.nil = value == "true" || value == "1",
-            b"href" => n.href = true,
-            _ => {}
-        }
-    }
-    Ok(n)
-}
-
-fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) -> Result<(), String> {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(node),
-        None if root.is_none() => *root = Some(node),
-        None => return Err("more than one root element".into()),
-    }
-    Ok(())
-}
-
-fn append_text(stack: &mut [Node], text: &str) -> Result<(), String> {
-    match stack.last_mut() {
-        Some(node) => node.text.push_str(text),
-        None if text.trim().is_empty() => {}
-        None => return Err("text outside the root element".into()),
-    }
-    Ok(())
 }
 
 /// Standard base64 (what SOAP::Lite sends non-ASCII text as); whitespace is

@@ -460,12 +460,19 @@ pub fn parse_ticket_get(status: u16, content_type: &str, body: &[u8]) -> Result<
     })
 }
 
-/// A parsed element: local name, its own text, child elements.
+/// A parsed element: local name, its own text, child elements, and the
+/// attributes SOAP-RPC replies (rpc.pl) need.
 #[derive(Debug, Default)]
-struct Node {
-    name: String,
-    text: String,
-    children: Vec<Node>,
+pub(crate) struct Node {
+    pub name: String,
+    /// `xsi:type`
+    pub xsi_type: Option<String>,
+    /// `xsi:nil="true"` (or `null`)
+    pub nil: bool,
+    /// a multi-ref `href` (not followed)
+    pub href: bool,
+    pub text: String,
+    pub children: Vec<Node>,
 }
 
 impl Node {
@@ -537,7 +544,7 @@ fn fault(node: &Node) -> SoapError {
 }
 
 /// The first element inside `Envelope/Body`, taken by value.
-fn body_element(root: Node) -> Option<Node> {
+pub(crate) fn body_element(root: Node) -> Option<Node> {
     if root.name != "Envelope" {
         return None;
     }
@@ -588,7 +595,7 @@ fn html_title(text: &str) -> Option<&str> {
 /// dropped). Fails on anything not well formed: bad syntax, invalid UTF-8,
 /// mismatched or unclosed tags (a truncated reply), nesting beyond
 /// [`MAX_DEPTH`], no root element.
-fn parse_tree(body: &[u8]) -> Result<Node, String> {
+pub(crate) fn parse_tree(body: &[u8]) -> Result<Node, String> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Node> = Vec::new();
     let mut root: Option<Node> = None;
@@ -602,17 +609,11 @@ fn parse_tree(body: &[u8]) -> Result<Node, String> {
                 if stack.len() >= MAX_DEPTH {
                     return Err("nested too deeply".into());
                 }
-                stack.push(Node {
-                    name: local_name(e.local_name().as_ref()),
-                    ..Node::default()
-                });
+                stack.push(node(&e)?);
             }
             Event::Empty(e) => {
-                let node = Node {
-                    name: local_name(e.local_name().as_ref()),
-                    ..Node::default()
-                };
-                attach(&mut stack, &mut root, node)?;
+                let n = node(&e)?;
+                attach(&mut stack, &mut root, n)?;
             }
             Event::End(_) => {
                 // quick-xml has already checked that the names match
@@ -635,6 +636,22 @@ fn parse_tree(body: &[u8]) -> Result<Node, String> {
         return Err("truncated (unclosed elements)".into());
     }
     root.ok_or_else(|| "no XML element".to_string())
+}
+
+/// An element with the attributes we look at.
+fn node(e: &quick_xml::events::BytesStart) -> Result<Node, String> {
+    let mut n = Node { name: local_name(e.local_name().as_ref()), ..Node::default() };
+    for attr in e.attributes() {
+        let attr = attr.map_err(|e| format!("bad attribute: {e}"))?;
+        let value = attr.unescape_value().map_err(|e| format!("bad attribute: {e}"))?;
+        match attr.key.local_name().as_ref() {
+            b"type" => n.xsi_type = Some(value.into_owned()),
+            b"nil" | b"null" => n.nil = value == "true" || value == "1",
+            b"href" => n.href = true,
+            _ => {}
+        }
+    }
+    Ok(n)
 }
 
 /// Adds a finished element to its parent, or makes it the root.
