@@ -56,9 +56,10 @@ fn run(chan: &Channel, profile_arg: &str) {
         return;
     };
     // Dial() sets DIALEDTIME only in some outcomes; else: since OTRSTicket()
-    let since_start = call_end::parse_secs(&var(chan, "OTRSSTARTED")).map(|start| {
+    let since_start = var(chan, "OTRSSTARTED").trim().parse::<f64>().ok().filter(|s| s.is_finite()).map(|start| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        now.as_secs().saturating_sub(start)
+        // rounded to the nearest second, as Dial()'s own times are
+        (now.as_secs_f64() - start).max(0.0).round() as u64
     });
     let info = CallEndInfo {
         dialstatus: var(chan, "DIALSTATUS"),

@@ -524,7 +524,8 @@ fn missed_call_reopens_the_ticket_with_a_higher_priority() {
     assert_eq!(end["ENDSTATUS"], "ADDED", "{end:?}");
     let a = &articles(&w)[0];
     assert_eq!(a["subject"], "Missed call (NOANSWER)");
-    assert!(a["body"].contains("Waiting time: 0:02"), "{}", a["body"]);
+    // Dial(...,2): two seconds of ringing, give or take the rounding
+    assert!(a["body"].contains("Waiting time: 0:02") || a["body"].contains("Waiting time: 0:03"), "{}", a["body"]);
     assert_eq!(a["state"], "open");
     assert_eq!(a["priority"], "4 high");
     assert_eq!(a["time_unit"], "");
