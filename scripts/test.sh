@@ -27,4 +27,13 @@ say "cargo build (the module the Asterisk tests load)"
 cargo build --workspace
 say "cargo test"
 # One Asterisk is shared by the call tests; they take turns themselves.
-cargo test --workspace --no-fail-fast "$@"
+# (no doc tests: there are none, and an empty run would close the output)
+mkdir -p target
+set +e
+cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee target/test-output.log
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary, kept for .ci/run to repeat.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.log | tee target/test-summary.txt
+exit "$status"
