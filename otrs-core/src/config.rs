@@ -358,7 +358,8 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
     let scheme_ok = lower.starts_with("http://") || lower.starts_with("https://");
     if !scheme_ok || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return err(format!(
-            "invalid value '{url}' for option 'url' in [general] of otrs.conf: expected http://host/otrs/nph-genericinterface.pl/Webservice/NAME"
+            "invalid value '{}' for option 'url' in [general] of otrs.conf: expected http(s)://host/otrs/nph-genericinterface.pl/Webservice/NAME",
+            crate::otrs_client::redact_url(url)
         ));
     }
     Ok(())

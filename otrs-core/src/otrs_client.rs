@@ -367,7 +367,7 @@ impl OtrsClient {
         let reply = self.http.post(&soap::soap_action(op), "text/xml; charset=UTF-8", body, deadline, op);
         if debug() {
             let pw = &self.settings.password;
-            crate::log_debug!("SOAP {op} request to {}: {}", self.settings.url, mask_secrets(body, pw));
+            crate::log_debug!("SOAP {op} request to {}: {}", redact_url(&self.settings.url), mask_secrets(body, pw));
             match &reply {
                 Ok(r) => crate::log_debug!(
                     "SOAP {op} reply HTTP {} ({}): {}",

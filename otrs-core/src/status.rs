@@ -49,7 +49,8 @@ pub fn render(s: &StatusInput) -> String {
     match s.config {
         Some(c) => {
             let g = &c.general;
-            let _ = writeln!(o, "OTRS URL:         {}", g.url);
+            // a user:password@ in the URL is shown as ***@
+            let _ = writeln!(o, "OTRS URL:         {}", crate::otrs_client::redact_url(&g.url));
             let _ = writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
             let _ = writeln!(o, "Timeout:          {} ms", g.timeout.as_millis());
             let db = match &g.dbsock {
@@ -168,5 +169,20 @@ mod tests {
         assert!(text.contains("Spool:            2 queued, oldest 0 s old; 1 set aside"), "{text}");
         assert!(text.contains("Calls:            5 (in progress 1)"), "{text}");
         assert!(!text.contains("Top-Secret-1") && !text.contains("Db-Secret-2"), "{text}");
+        let mut c2 = config();
+        c2.general.url = "http://agent:Url-Secret-3@otrs.example/otrs/rpc.pl".into();
+        let input = StatusInput {
+            version: "1",
+            config: Some(&c2),
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: None,
+            spool: None,
+            otrs_down: None,
+        };
+        let text = render(&input);
+        assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
     }
 }
