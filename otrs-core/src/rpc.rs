@@ -154,22 +154,9 @@ pub fn xsd_type(value: &str) -> &'static str {
     }
 }
 
-/// Appends `value` escaped as SOAP::Lite's `encode_data` does (`&`, `<`,
-/// `>`, CR as `&#xd;`), dropping characters XML 1.0 cannot carry at all so
-/// that no value can make the envelope unparseable.
+/// Appends `value` escaped as SOAP::Lite's `encode_data` does.
 fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xd;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            '\u{FFFE}' | '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
+    crate::soap::escape_styled(out, value, crate::soap::EscapeStyle::SoapLite);
 }
 
 /// A `Dispatch` call with positional arguments, laid out byte for byte as

@@ -193,25 +193,41 @@ impl Envelope {
     }
 }
 
+/// How a writer escapes text: the requests must be byte-for-byte what the
+/// real clients in the samples send.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EscapeStyle {
+    /// GenericInterface requests: quotes escaped too, CR as `&#13;`.
+    Connector,
+    /// SOAP::Lite's `encode_data` (rpc.pl): `&`, `<`, `>`, CR as `&#xd;`.
+    SoapLite,
+}
+
 /// Appends `value` XML-escaped. Characters XML 1.0 cannot carry at all
 /// (C0 controls other than TAB/LF/CR, U+FFFE, U+FFFF) are dropped, so no
 /// value can make the envelope unparseable. CR is written as a character
 /// reference because a literal CR would be normalised to LF by the parser.
-fn escape_into(out: &mut String, value: &str) {
+pub(crate) fn escape_styled(out: &mut String, value: &str, style: EscapeStyle) {
+    let connector = style == EscapeStyle::Connector;
     for c in value.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
+            '"' if connector => out.push_str("&quot;"),
+            '\'' if connector => out.push_str("&apos;"),
+            '\r' if connector => out.push_str("&#13;"),
+            '\r' => out.push_str("&#xd;"),
             '\t' | '\n' => out.push(c),
             c if (c as u32) < 0x20 => {}
             '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
+}
+
+fn escape_into(out: &mut String, value: &str) {
+    escape_styled(out, value, EscapeStyle::Connector);
 }
 
 /// XML-escapes one text value (see [`escape_into`]).

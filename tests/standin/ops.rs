@@ -729,7 +729,16 @@ fn control_ticket_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> S
     )
 }
 
-fn control_article_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> String {
+/// The control line of an article added to a ticket (GenericInterface
+/// TicketUpdate, or rpc.pl ArticleCreate with `api` "rpc").
+pub(crate) fn control_article_line(
+    t: &Ticket,
+    a: &Article,
+    auth_kind: &str,
+    api: &str,
+    soapaction: &str,
+    received_at_ms: impl std::fmt::Display,
+) -> String {
     store::control_line(
         Some("article"),
         &[
@@ -749,9 +758,9 @@ fn control_article_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> 
             ("queue", t.queue.clone()),
             ("title", t.title.clone()),
             ("auth", auth_kind.to_string()),
-            ("soapaction", ctx.soapaction.to_string()),
-            ("received_at", ctx.now_ms.to_string()),
-            ("api", "generic".to_string()),
+            ("soapaction", soapaction.to_string()),
+            ("received_at", received_at_ms.to_string()),
+            ("api", api.to_string()),
         ],
     )
 }
@@ -1842,7 +1851,7 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
             let total = fmt_units(ticket.time_unit_total);
             ticket.add_history(now, id, "TimeAccounting", format!("%%{}%%{}", a.time_unit, total));
         }
-        lines.push(control_article_line(ticket, &art, auth_kind, ctx));
+        lines.push(control_article_line(ticket, &art, auth_kind, "generic", &ctx.soapaction.to_string(), ctx.now_ms));
         article_ids.push(id);
     }
     let _ = user_id;

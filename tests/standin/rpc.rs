@@ -1363,29 +1363,7 @@ fn ticket_line(t: &Ticket, a: Option<&Article>, meta: &RpcMeta) -> String {
 }
 
 fn article_line(t: &Ticket, a: &Article, ctx: &Ctx) -> String {
-    store::control_line(
-        Some("article"),
-        &[
-            ("ticket_id", t.id.to_string()),
-            ("ticket_number", t.tn.clone()),
-            ("article_id", a.id.to_string()),
-            ("subject", a.subject.clone()),
-            ("body", a.body.clone()),
-            ("content_type", a.content_type.clone()),
-            ("from", a.from.clone()),
-            ("communication_channel", a.channel.clone()),
-            ("sender_type", a.sender_type.clone()),
-            ("is_visible_for_customer", if a.visible { "1" } else { "0" }.to_string()),
-            ("state", t.state.clone()),
-            ("priority", t.priority.clone()),
-            ("queue", t.queue.clone()),
-            ("title", t.title.clone()),
-            ("auth", "rpc".to_string()),
-            ("soapaction", ctx.soapaction.to_string()),
-            ("received_at", ctx.now_ms.to_string()),
-            ("api", "rpc".to_string()),
-        ],
-    )
+    crate::ops::control_article_line(t, a, "rpc", "rpc", &ctx.soapaction.to_string(), ctx.now_ms)
 }
 
 #[cfg(test)]
