@@ -167,6 +167,10 @@ impl RecentTickets {
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).map.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Whose repeat calls are grouped: the customer login, or the number.

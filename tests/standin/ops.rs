@@ -1851,7 +1851,7 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
             let total = fmt_units(ticket.time_unit_total);
             ticket.add_history(now, id, "TimeAccounting", format!("%%{}%%{}", a.time_unit, total));
         }
-        lines.push(control_article_line(ticket, &art, auth_kind, "generic", &ctx.soapaction.to_string(), ctx.now_ms));
+        lines.push(control_article_line(ticket, &art, auth_kind, "generic", ctx.soapaction, ctx.now_ms));
         article_ids.push(id);
     }
     let _ = user_id;

@@ -1363,7 +1363,7 @@ fn ticket_line(t: &Ticket, a: Option<&Article>, meta: &RpcMeta) -> String {
 }
 
 fn article_line(t: &Ticket, a: &Article, ctx: &Ctx) -> String {
-    crate::ops::control_article_line(t, a, "rpc", "rpc", &ctx.soapaction.to_string(), ctx.now_ms)
+    crate::ops::control_article_line(t, a, "rpc", "rpc", ctx.soapaction, ctx.now_ms)
 }
 
 #[cfg(test)]
