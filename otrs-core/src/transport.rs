@@ -221,9 +221,37 @@ impl Drop for DnsDeadline {
     }
 }
 
+/// How long a resolved OTRS host is reused. Without it every ticket cost a
+/// getaddrinfo (and a helper thread) on the call's thread.
+const DNS_TTL: Duration = Duration::from_secs(30);
+/// When a new lookup fails (resolver down), an older answer is still used
+/// for this long: the OTRS host rarely moves, and a resolver hiccup must not
+/// send every ticket to the spool.
+const DNS_STALE_MAX: Duration = Duration::from_secs(600);
+
+/// host:port -> (addresses, when resolved).
+static DNS_CACHE: Mutex<Vec<(String, Vec<SocketAddr>, Instant)>> = Mutex::new(Vec::new());
+
+/// Names that went to the resolver (not the cache), for the tests.
+#[cfg(test)]
+static DNS_LOOKED_UP: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn dns_cached(netloc: &str, max_age: Duration) -> Option<Vec<SocketAddr>> {
+    let cache = lock(&DNS_CACHE);
+    let (_, addrs, at) = cache.iter().find(|(n, _, _)| n == netloc)?;
+    (at.elapsed() < max_age).then(|| addrs.clone())
+}
+
+fn dns_store(netloc: &str, addrs: &[SocketAddr]) {
+    let mut cache = lock(&DNS_CACHE);
+    // a handful of hosts at most (one per configured URL); old ones go
+    cache.retain(|(n, _, at)| n != netloc && at.elapsed() < DNS_STALE_MAX);
+    cache.push((netloc.to_string(), addrs.to_vec(), Instant::now()));
+}
+
 /// ureq cannot bound a DNS lookup, so a name is resolved on a helper thread
 /// that is abandoned when the deadline passes (it ends when getaddrinfo
-/// does). IP addresses need no lookup.
+/// does). IP addresses need no lookup; names are cached for [`DNS_TTL`].
 struct DeadlineResolver;
 
 impl ureq::Resolver for DeadlineResolver {
@@ -231,24 +259,96 @@ impl ureq::Resolver for DeadlineResolver {
         if let Ok(addr) = netloc.parse::<SocketAddr>() {
             return Ok(vec![addr]);
         }
-        let Some(deadline) = DNS_DEADLINE.with(Cell::get) else {
-            return netloc.to_socket_addrs().map(Iterator::collect);
-        };
-        let (tx, rx) = mpsc::channel();
-        let name = netloc.to_string();
-        let handle = thread::Builder::new().name("otrs-dns".into()).spawn(move || {
-            let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
-        })?;
-        {
-            // keep the list short: finished lookups need no joining later
-            let mut threads = lock(&DNS_THREADS);
-            threads.retain(|h| !h.is_finished());
-            threads.push(handle);
+        if let Some(addrs) = dns_cached(netloc, DNS_TTL) {
+            return Ok(addrs);
         }
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
+        #[cfg(test)]
+        lock(&DNS_LOOKED_UP).push(netloc.to_string());
+        let result = resolve_by_deadline(netloc);
+        match result {
+            Ok(addrs) if !addrs.is_empty() => {
+                dns_store(netloc, &addrs);
+                Ok(addrs)
+            }
+            other => dns_cached(netloc, DNS_STALE_MAX).map(Ok).unwrap_or(other),
         }
     }
 }
 
+fn resolve_by_deadline(netloc: &str) -> io::Result<Vec<SocketAddr>> {
+    let Some(deadline) = DNS_DEADLINE.with(Cell::get) else {
+        return netloc.to_socket_addrs().map(Iterator::collect);
+    };
+    let (tx, rx) = mpsc::channel();
+    let name = netloc.to_string();
+    let handle = thread::Builder::new().name("otrs-dns".into()).spawn(move || {
+        let _ = tx.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+    })?;
+    {
+        // keep the list short: finished lookups need no joining later
+        let mut threads = lock(&DNS_THREADS);
+        threads.retain(|h| !h.is_finished());
+        threads.push(handle);
+    }
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "DNS lookup timed out")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::Resolver;
+
+    fn lookups(netloc: &str) -> usize {
+        lock(&DNS_LOOKED_UP).iter().filter(|n| *n == netloc).count()
+    }
+
+    #[test]
+    fn a_name_is_resolved_once_per_ttl() {
+        // own port: the cache is shared with the other tests
+        let netloc = "localhost:18181";
+        let first = DeadlineResolver.resolve(netloc).expect("localhost resolves");
+        assert!(!first.is_empty());
+        assert_eq!(lookups(netloc), 1);
+        for _ in 0..5 {
+            assert_eq!(DeadlineResolver.resolve(netloc).expect("cached"), first);
+        }
+        assert_eq!(lookups(netloc), 1, "answered from the cache");
+        // expired: looked up again (a lookup counted), and stored anew
+        {
+            let mut cache = lock(&DNS_CACHE);
+            for e in cache.iter_mut().filter(|e| e.0 == netloc) {
+                e.2 = Instant::now() - DNS_TTL - Duration::from_secs(1);
+            }
+        }
+        assert!(dns_cached(netloc, DNS_TTL).is_none());
+        DeadlineResolver.resolve(netloc).expect("resolves again");
+        assert_eq!(lookups(netloc), 2, "expired: asked the resolver again");
+        assert!(dns_cached(netloc, DNS_TTL).is_some());
+    }
+
+    #[test]
+    fn a_failed_lookup_falls_back_to_the_last_answer() {
+        // a name that cannot resolve (RFC 6761 .invalid), with a stored answer
+        let netloc = "otrs.app-otrsticket.invalid:80";
+        let addr: SocketAddr = "192.0.2.7:80".parse().unwrap();
+        assert!(DeadlineResolver.resolve(netloc).is_err(), "nothing stored yet: the failure shows");
+        dns_store(netloc, &[addr]);
+        {
+            let mut cache = lock(&DNS_CACHE);
+            for e in cache.iter_mut().filter(|e| e.0 == netloc) {
+                e.2 = Instant::now() - DNS_TTL - Duration::from_secs(1);
+            }
+        }
+        assert_eq!(DeadlineResolver.resolve(netloc).expect("stale answer"), vec![addr]);
+        {
+            let mut cache = lock(&DNS_CACHE);
+            for e in cache.iter_mut().filter(|e| e.0 == netloc) {
+                e.2 = Instant::now() - DNS_STALE_MAX - Duration::from_secs(1);
+            }
+        }
+        assert!(DeadlineResolver.resolve(netloc).is_err(), "too old to stand in");
+    }
+}
