@@ -30,6 +30,11 @@ int otrs_shim_caller_number(struct ast_channel *chan, char *buf, size_t len);
 /* Copies a channel variable into buf under the channel lock. Returns 1 when set. */
 int otrs_shim_getvar(struct ast_channel *chan, const char *name, char *buf, size_t len);
 
+/* Sets channel variables under one lock without a VarSet event each
+ * (pbx_builtin_setvar_helper semantics otherwise). */
+void otrs_shim_set_vars_quiet(struct ast_channel *chan, const char *const *names,
+                              const char *const *values, size_t count);
+
 int otrs_shim_register_app(const char *name, int (*exec)(struct ast_channel *, const char *),
                            const char *synopsis, const char *description);
 int otrs_shim_cli_register(struct ast_cli_entry *entries, int count);

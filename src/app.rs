@@ -98,7 +98,7 @@ fn run(chan: &Channel, data: &str) -> i32 {
     if outcome.matches == Some(0) {
         Stats::count(&STATS.unknown_callers);
     }
-    set_variables(chan, &outcome, &handoff);
+    set_variables(chan, &outcome, &handoff, handoff.varset_events);
     if let Some(name) = &handoff.display {
         if !chan.write_function("CALLERID(name)", name) {
             otrs_core::log_warning!("OTRSTicket: option n: cannot set CALLERID(name) (is func_callerid loaded?)");
@@ -132,6 +132,8 @@ struct Handoff {
     inherit: bool,
     display: Option<String>,
     url: String,
+    /// `varset_events` of the configuration the call ran with.
+    varset_events: bool,
 }
 
 fn handoff_for(svc: &Services, profile: &otrs_core::config::Profile, call: &CallInfo, o: &Outcome, options: &str) -> Handoff {
@@ -148,6 +150,7 @@ fn handoff_for(svc: &Services, profile: &otrs_core::config::Profile, call: &Call
         inherit: options.contains('i'),
         display,
         url,
+        varset_events: svc.config.general.varset_events,
     }
 }
 
@@ -235,7 +238,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
     (outcome, handoff)
 }
 
-fn set_variables(chan: &Channel, o: &Outcome, h: &Handoff) {
+fn set_variables(chan: &Channel, o: &Outcome, h: &Handoff, varset_events: bool) {
     let t = o.ticket.as_ref();
     let values = [
         o.status.as_str().to_string(),
@@ -253,8 +256,14 @@ fn set_variables(chan: &Channel, o: &Outcome, h: &Handoff) {
     // "__" makes Asterisk copy the variable to every channel dialled from
     // this one, however deep (the operator's channel).
     let prefix = if h.inherit { "__" } else { "" };
-    for (name, value) in VARIABLES.iter().zip(values.iter()) {
-        chan.set_var(&format!("{prefix}{name}"), value);
+    let vars: Vec<(String, String)> =
+        VARIABLES.iter().zip(values).map(|(name, value)| (format!("{prefix}{name}"), value)).collect();
+    if varset_events {
+        for (name, value) in &vars {
+            chan.set_var(name, value);
+        }
+    } else {
+        chan.set_vars_quiet(&vars);
     }
 }
 

@@ -304,30 +304,33 @@ fn without_option_i_the_operator_channel_sees_nothing() {
     assert!(!op.contains_key("TICKETNUMBER"), "{op:?}");
 }
 
-#[test]
-fn ami_client_receives_the_ticket_event() {
+type AmiReader = std::io::BufReader<std::net::TcpStream>;
+
+/// An AMI session on the sandbox's Asterisk, logged in for `events`.
+fn ami_login(events: &str) -> AmiReader {
     use std::io::{BufRead, BufReader, Write};
-    let w = world();
     let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{}", ami_port())).expect("AMI on loopback");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: call\r\n\r\n").unwrap();
-    let mut reader = BufReader::new(s.try_clone().unwrap());
+    write!(s, "Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: {events}\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(s);
     // events reach a session only once it is logged in
     let mut line = String::new();
     loop {
         line.clear();
         assert!(reader.read_line(&mut line).unwrap_or(0) > 0, "AMI closed before login");
         if line.starts_with("Message: Authentication accepted") {
-            break;
+            return reader;
         }
         assert!(!line.starts_with("Response: Error"), "AMI login refused");
     }
-    let call = place_call(b"89161229624");
-    let r = wait_result(&call, CALL_WAIT);
-    assert_eq!(r.var("STATUS"), "CREATED");
-    // read events until ours
+}
+
+/// Reads AMI events (each a list of "Key: Value" lines) until one for which
+/// `last` is true has been read, or 10 s passed.
+fn ami_events_until(reader: &mut AmiReader, last: impl Fn(&[String]) -> bool) -> Vec<Vec<String>> {
+    use std::io::BufRead;
+    let mut events = Vec::new();
     let mut event: Vec<String> = Vec::new();
-    let mut found = None;
     let until = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < until {
         let mut line = String::new();
@@ -335,17 +338,34 @@ fn ami_client_receives_the_ticket_event() {
             break;
         }
         let line = line.trim_end().to_string();
-        if line.is_empty() {
-            if event.iter().any(|l| l == "Event: OTRSTicket") && event.iter().any(|l| l == &format!("Uniqueid: {}", r.var("UNIQUEID"))) {
-                found = Some(event.clone());
-                break;
-            }
-            event.clear();
-        } else {
+        if !line.is_empty() {
             event.push(line);
+            continue;
+        }
+        let done = last(&event);
+        events.push(std::mem::take(&mut event));
+        if done {
+            break;
         }
     }
-    let ev = found.expect("no OTRSTicket event for the call");
+    events
+}
+
+fn has(event: &[String], line: &str) -> bool {
+    event.iter().any(|l| l == line)
+}
+
+#[test]
+fn ami_client_receives_the_ticket_event() {
+    let w = world();
+    let mut reader = ami_login("call");
+    let call = place_call(b"89161229624");
+    let r = wait_result(&call, CALL_WAIT);
+    assert_eq!(r.var("STATUS"), "CREATED");
+    let uid = format!("Uniqueid: {}", r.var("UNIQUEID"));
+    let is_ours = |e: &[String]| has(e, "Event: OTRSTicket") && has(e, &uid);
+    let events = ami_events_until(&mut reader, is_ours);
+    let ev = events.iter().find(|e| is_ours(e)).expect("no OTRSTicket event for the call");
     let t = &w.standin.tickets()[0];
     for want in [
         "Status: CREATED".to_string(),
@@ -358,6 +378,47 @@ fn ami_client_receives_the_ticket_event() {
     ] {
         assert!(ev.contains(&want), "'{want}' missing in {ev:?}");
     }
+}
+
+/// The VarSet events of OTRS* variables among `events`.
+fn otrs_varsets(events: &[Vec<String>]) -> Vec<Vec<String>> {
+    events
+        .iter()
+        .filter(|e| has(e, "Event: VarSet") && e.iter().any(|l| l.starts_with("Variable: OTRS")))
+        .cloned()
+        .collect()
+}
+
+/// One call's AMI events (call and dialplan classes) up to its Hangup.
+fn call_events(reader: &mut AmiReader, r: &CallResult) -> Vec<Vec<String>> {
+    let uid = format!("Uniqueid: {}", r.var("UNIQUEID"));
+    ami_events_until(reader, |e| has(e, "Event: Hangup") && has(e, &uid))
+}
+
+#[test]
+fn variables_publish_varset_events_only_when_configured() {
+    let w = world();
+    // default: the variables are set, but without a VarSet event each
+    let mut reader = ami_login("call,dialplan");
+    let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let events = call_events(&mut reader, &r);
+    assert!(events.iter().any(|e| has(e, "Event: Hangup")), "the call's Hangup event never came: {events:?}");
+    assert_eq!(otrs_varsets(&events), Vec::<Vec<String>>::new());
+
+    // varset_events = yes: one VarSet per variable, as Set() gives; the same
+    // AMI login sees them, so the empty list above is not for want of rights
+    let out = reconfigure(&otrs_conf(&w.standin.url(), "varset_events = yes", ""));
+    assert!(!out.contains("not reloaded"), "{out}");
+    let mut reader = ami_login("call,dialplan");
+    let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+    restore_default_config(&w);
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let sets = otrs_varsets(&call_events(&mut reader, &r));
+    let t = &w.standin.tickets()[1];
+    assert!(sets.iter().any(|e| has(e, "Variable: OTRSSTATUS") && has(e, "Value: CREATED")), "{sets:?}");
+    let number = format!("Value: {}", t["ticket_number"]);
+    assert!(sets.iter().any(|e| has(e, "Variable: OTRSTICKETNUMBER") && has(e, &number)), "{sets:?}");
 }
 
 // ------------------------------------------------------------- repeat calls

@@ -81,6 +81,11 @@ pub struct General {
     pub agent_url: Option<String>,
     /// Which OTRS interface `url` points at.
     pub api: Api,
+    /// Publish a VarSet event (AMI/ARI) for each OTRS* variable set, as
+    /// Set() does. Off by default: eleven of them per call cost Asterisk more
+    /// CPU than the rest of the call's ticket work, and the OTRSTicket AMI
+    /// event carries the same values.
+    pub varset_events: bool,
 }
 
 /// `api = generic` (GenericInterface ticket connector, the default) or
@@ -188,6 +193,7 @@ const GENERAL_KEYS: &[&str] = &[
     "recheck_delay",
     "agent_url",
     "api",
+    "varset_events",
 ];
 
 const PROFILE_KEYS: &[&str] =
@@ -339,6 +345,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         max_retry_interval: Duration::from_secs(o.number("max_retry_interval", 300, 1, 86_400)?),
         recheck_delay: Duration::from_secs(o.number("recheck_delay", 30, 1, 3600)?),
         agent_url: handoff_template(&o, "agent_url")?,
+        varset_events: o.boolean("varset_events", false)?,
         api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
             "generic" => Api::Generic,
             "rpc" => Api::Rpc,
@@ -470,6 +477,20 @@ mod tests {
         assert_eq!(p.ticket_type, None);
         assert!(c.profile("DEFAULT").is_some());
         assert!(c.profile("nosuch").is_none());
+    }
+
+    #[test]
+    fn varset_events_is_off_unless_asked() {
+        let (c, _) = from_sections(&[general(), default_profile()]).unwrap();
+        assert!(!c.general.varset_events);
+        let mut g = general();
+        g.entries.push(("varset_events".into(), "yes".into()));
+        let (c, warnings) = from_sections(&[g, default_profile()]).unwrap();
+        assert!(c.general.varset_events && warnings.is_empty(), "{warnings:?}");
+        let mut g = general();
+        g.entries.push(("varset_events".into(), "sometimes".into()));
+        let e = from_sections(&[g, default_profile()]).unwrap_err();
+        assert!(e.0.contains("'varset_events'"), "{e}");
     }
 
     #[test]

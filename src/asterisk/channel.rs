@@ -50,6 +50,19 @@ impl Channel {
         }
     }
 
+    /// Sets several variables under one channel lock, without the VarSet
+    /// event (AMI/ARI) that [`set_var`](Self::set_var) publishes for each.
+    pub fn set_vars_quiet(&self, vars: &[(String, String)]) {
+        let owned: Vec<_> = vars.iter().map(|(n, v)| (cstring(n), cstring(v))).collect();
+        let names: Vec<*const c_char> = owned.iter().map(|(n, _)| n.as_ptr()).collect();
+        let values: Vec<*const c_char> = owned.iter().map(|(_, v)| v.as_ptr()).collect();
+        // SAFETY: both arrays hold `len` pointers to NUL-terminated strings
+        // that outlive the call; the shim locks the channel and copies them.
+        unsafe {
+            sys::otrs_shim_set_vars_quiet(self.raw, names.as_ptr(), values.as_ptr(), names.len());
+        }
+    }
+
     /// Writes a dialplan function, e.g. `CALLERID(name)`.
     pub fn write_function(&self, function: &str, value: &str) -> bool {
         let (f, v) = (cstring(function), cstring(value));

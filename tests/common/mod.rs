@@ -347,7 +347,7 @@ pub fn ami_port() -> String {
 
 fn manager_conf() -> String {
     format!(
-        "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nport = {}\n\n[{AMI_USER}]\nsecret = {AMI_SECRET}\nread = call,system\nwrite = system\n",
+        "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nport = {}\n\n[{AMI_USER}]\nsecret = {AMI_SECRET}\nread = call,system,dialplan\nwrite = system\n",
         ami_port()
     )
 }
