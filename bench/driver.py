@@ -9,16 +9,19 @@ builds and starts everything first; standard library only.
 Calls are originated over AMI (127.0.0.1 only, this sandbox only) into
 [bench-call]: OTRSTicket(${BCID}) between two microsecond timestamps, then
 a UserEvent reports the result; [bench-base] is the same call without
-OTRSTicket() (the baseline for CPU). Measurements:
+OTRSTicket(). The CPU and memory figures use [cpu-call] / [cpu-base] /
+[cpu-wait]: the README's dialplan without the timestamps. Measurements:
 
   cpu       Asterisk's utime+stime (/proc/PID/stat) over N calls, minus an
             idle baseline of the same wall time, per call; the same for
-            [bench-base] calls, whose difference is the module's share.
+            [cpu-base] and for [cpu-wait] calls (kept up by Wait() as long
+            as a ticket takes), whose difference is the module's share.
   latency   time inside OTRSTicket() (dialplan timestamps) minus the
             stand-in's own reply time, measured by a direct HTTP client
             with the same request, interleaved with the calls.
-  memory    Asterisk's VmRSS right after the module loaded and its index
-            is up, then every 1 000 calls.
+  memory    Asterisk warmed up by calls without the module, the module
+            unloaded and loaded; VmRSS right after that load (index up),
+            then every 1 000 calls.
   burst     200 calls originated at once; tickets/s from the first
             originate to the last call's result.
   reuse     connections the stand-in accepted vs requests (its log), the
@@ -71,6 +74,23 @@ exten => c,1,Set(T0=${STRFTIME(,,%s.%6q)})
  same => n,Wait(0.022)
  same => n,Set(T1=${STRFTIME(,,%s.%6q)})
  same => n,UserEvent(BenchDone,Id: ${BID},Status: BASE,Matches: ,Customer: ,T0: ${T0},T1: ${T1},Error: )
+ same => n,Hangup()
+
+; The CPU figure's calls: as the README's dialplan runs OTRSTicket(), without
+; the timestamps above (instrumentation, not part of a call); the UserEvent
+; that tells the driver the call is done is in all three.
+[cpu-call]
+exten => c,1,OTRSTicket(${BCID})
+ same => n,UserEvent(BenchDone,Id: ${BID},Status: ${OTRSSTATUS},Error: ${OTRSERROR})
+ same => n,Hangup()
+
+[cpu-base]
+exten => c,1,UserEvent(BenchDone,Id: ${BID},Status: BASE)
+ same => n,Hangup()
+
+[cpu-wait]
+exten => c,1,Wait(0.022)
+ same => n,UserEvent(BenchDone,Id: ${BID},Status: BASE)
  same => n,Hangup()
 
 ; Where the originating ;1 half would go if it were answered (it is not).
@@ -529,17 +549,19 @@ class Bench:
         # let the last hangups finish before reading the counter
         time.sleep(0.3)
         cpu, wall = cpu_seconds(self.pid) - c0, time.monotonic() - t0
-        bad = self.check(results, f"cpu {context}", want=("CREATED",) if context == "bench-call" else ("BASE",))
+        bad = self.check(results, f"cpu {context}", want=("CREATED",) if context.endswith("-call") else ("BASE",))
         return (cpu - self.idle_rate * wall) / n * 1e3, bad, wall
 
     def phase_cpu(self):
-        n, conc, runs = (200, 10, 1) if self.quick else (2000, 10, 3)
-        log(f"cpu: {runs} x ({n} calls with OTRSTicket(), {n} without), {conc} at a time")
+        # cpu-*: the README's dialplan (OTRSTicket(), then on), without the
+        # latency phase's timestamps; the three kinds interleaved per run
+        n, conc, runs = (200, 10, 1) if self.quick else (2000, 10, 5)
+        log(f"cpu: {runs} x ({n} calls with OTRSTicket(), {n} without, {n} kept up by Wait()), {conc} at a time")
         per_call, base, wait, diff, failed = [], [], [], [], 0
         for _ in range(runs):
-            a, bad_a, _ = self.cpu_run("bench-call", n, conc)
-            b, bad_b, _ = self.cpu_run("bench-base", n, conc)
-            w, bad_w, _ = self.cpu_run("bench-wait", n, conc)
+            a, bad_a, _ = self.cpu_run("cpu-call", n, conc)
+            b, bad_b, _ = self.cpu_run("cpu-base", n, conc)
+            w, bad_w, _ = self.cpu_run("cpu-wait", n, conc)
             per_call.append(a)
             base.append(b)
             wait.append(w)
@@ -549,24 +571,31 @@ class Bench:
                            "per_call_ms": med_spread(per_call), "base_call_ms": med_spread(base),
                            "wait_call_ms": med_spread(wait), "module_ms": med_spread(diff)}
 
-    def phase_memory(self, rss_after_load):
+    def phase_memory(self, rss_at_start):
         total = 600 if self.quick else 10000
         warm = 300 if self.quick else 5000
         step = total // 10
         conc = 20
-        log(f"memory: {warm} calls without the module (Asterisk's own warm-up), then {total} with it, "
-            f"{conc} at a time, RSS every {step}")
-        rss_load = rss_after_load
-        results, _ = self.calls.run(callers(warm, SAMPLES, 99), context="bench-wait", concurrency=conc)
+        log(f"memory: {warm} calls without the module (Asterisk's own warm-up), module unloaded and loaded, "
+            f"then {total} calls with it, {conc} at a time, RSS every {step}")
+        results, _ = self.calls.run(callers(warm, SAMPLES, 99), context="cpu-wait", concurrency=conc)
         self.check(results, "memory warm-up", want=("BASE",))
         rss_warm = rss_mib(self.pid)
+        # "right after loading the module": a fresh load into the warm
+        # Asterisk, its customer index up
+        for cmd in ("module unload app_otrsticket.so", "module load app_otrsticket.so"):
+            out = cli(cmd)
+            if "nable" in out or "rror" in out:
+                raise RuntimeError(f"{cmd}: {out.strip()}")
+        self.wait_index(1)
+        rss_load = rss_mib(self.pid)
         conn0 = self.mysql_connections()
         mark = self.standin_log_mark()
         t0 = time.monotonic()
-        samples = [(0, rss_warm)]
+        samples = [(0, rss_load)]
         failed = 0
         for i in range(10):
-            results, _ = self.calls.run(callers(step, SAMPLES, 100 + i), concurrency=conc)
+            results, _ = self.calls.run(callers(step, SAMPLES, 100 + i), context="cpu-call", concurrency=conc)
             failed += self.check(results, f"memory {i}")
             samples.append(((i + 1) * step, rss_mib(self.pid)))
         wall = time.monotonic() - t0
@@ -575,9 +604,10 @@ class Bench:
         reqs, peers = self.standin_connections(mark)
         half = dict(samples)[total // 2]
         end = samples[-1][1]
-        self.res["memory"] = {"calls": total, "warm_calls": warm, "failed": failed, "rss_after_load_mib": rss_load,
-                              "rss_after_warm_mib": rss_warm, "rss_half_mib": half, "rss_end_mib": end,
-                              "growth_since_load_mib": end - rss_load, "growth_since_warm_mib": end - rss_warm,
+        self.res["memory"] = {"calls": total, "warm_calls": warm, "failed": failed, "rss_at_start_mib": rss_at_start,
+                              "rss_after_warm_mib": rss_warm, "rss_after_load_mib": rss_load,
+                              "rss_half_mib": half, "rss_end_mib": end,
+                              "growth_since_load_mib": end - rss_load, "growth_since_start_mib": end - rss_at_start,
                               "growth_second_half_mib": end - half, "samples": samples, "threads": threads(self.pid)}
         self.res["reuse"] = {"calls": total, "seconds": wall, "mysql_connections": conn1 - conn0,
                              "standin_requests": reqs, "standin_connections": peers}
@@ -687,11 +717,11 @@ class Bench:
     def run(self):
         log(f"Asterisk pid {self.pid}; waiting for the customer index")
         st = self.wait_index(1)
-        self.res["rss_after_load_mib"] = rss_after_load = rss_mib(self.pid)
+        self.res["rss_at_start_mib"] = rss_at_start = rss_mib(self.pid)
         self.res["module_status_before"] = st
         self.warm_up()
         self.phase_idle()
-        phases = [("memory", lambda: self.phase_memory(rss_after_load)),
+        phases = [("memory", lambda: self.phase_memory(rss_at_start)),
                   ("latency", self.phase_latency), ("cpu", self.phase_cpu), ("burst", self.phase_burst),
                   ("keepalive", self.phase_keepalive), ("lookup", self.phase_lookup)]
         failed = []
