@@ -570,6 +570,20 @@ class Bench:
         self.res["cpu"] = {"calls_per_run": n, "concurrency": conc, "failed": failed,
                            "per_call_ms": med_spread(per_call), "base_call_ms": med_spread(base),
                            "wait_call_ms": med_spread(wait), "module_ms": med_spread(diff)}
+        # The same one call at a time (~40 calls/s, nearer a helpdesk's rate):
+        # Asterisk's own cost per call grows as its threads batch less work
+        # per wake-up; shows what the figure above owes to the call rate.
+        n1 = 60 if self.quick else 400
+        slow_call, slow_wait = [], []
+        for _ in range(1 if self.quick else 2):
+            a, bad_a, _ = self.cpu_run("cpu-call", n1, 1)
+            w, bad_w, _ = self.cpu_run("cpu-wait", n1, 1)
+            slow_call.append(a)
+            slow_wait.append(w)
+            self.res["cpu"]["failed"] += bad_a + bad_w
+        self.res["cpu"]["sequential"] = {"calls_per_run": n1, "per_call_ms": med_spread(slow_call),
+                                         "wait_call_ms": med_spread(slow_wait),
+                                         "module_ms": med_spread([a - w for a, w in zip(slow_call, slow_wait)])}
 
     def phase_memory(self, rss_at_start):
         total = 600 if self.quick else 10000

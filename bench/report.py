@@ -119,6 +119,13 @@ def main():
             f"UserEvent telling the driver the call is done, Hangup), minus its idle CPU over the same wall time "
             f"({f(c.get('idle_cpu_ms_per_s'), 2)} ms/s); median of {cpu['per_call_ms']['runs']} runs, the three "
             f"kinds of call interleaved")
+    if "cpu" in c and "sequential" in c["cpu"]:
+        sq = c["cpu"]["sequential"]
+        extra_cpu = (f"PBX CPU per call with one call at a time (~40 calls/s): {ms(sq['per_call_ms'])}; the same "
+                     f"call without OTRSTicket() kept up by Wait(): {ms(sq['wait_call_ms'])}; so OTRSTicket() itself "
+                     f"{ms(sq['module_ms'])} ({sq['calls_per_run']} calls per run)")
+    else:
+        extra_cpu = None
     if "latency" in c:
         l = c["latency"]
         row("Wall time added on top of OTRS (stand-in)", "p99 ≤ 5 ms",
@@ -212,6 +219,8 @@ def main():
         for k, v in crit.items():
             out.append(f"| `{k}` | {v} |")
     extra = []
+    if extra_cpu:
+        extra.append(extra_cpu)
     if "lookup_large_load_ms" in micro:
         extra.append(f"loading 100 000 customers (refresh_full): {micro['lookup_large_load_ms']} ms, "
                      f"+{micro.get('lookup_large_rss_mib')} MiB RSS in the loading process")
