@@ -919,6 +919,9 @@ pub struct RefreshStats {
     /// Distinct numbers in the index afterwards.
     pub numbers: usize,
     pub elapsed: Duration,
+    /// The longest the index was locked for writing: lookups waited no
+    /// longer than this (unless the thread holding it was descheduled).
+    pub longest_hold: Duration,
 }
 
 /// For a status command.
@@ -1182,7 +1185,9 @@ impl CustomerIndex {
         })
         .inspect_err(|e| self.note_error(e))?;
         index.finish_build();
-        *cursor = Cursor::default();
+        // The cursor carries on: this read saw every row the next
+        // incremental pass could otherwise have to reread (see [`Cursor`]),
+        // so a full reload does not make the next pass reread a bulk import.
         cursor.advance(newest, started, Instant::now());
         let stats = self.install(index, rows, started);
         self.note_success();
@@ -1198,9 +1203,11 @@ impl CustomerIndex {
             customers: index.customers(),
             numbers: index.number_count(),
             elapsed: started.elapsed(),
+            longest_hold: Duration::ZERO,
         };
+        let t0 = Instant::now();
         self.publish(index);
-        stats
+        RefreshStats { longest_hold: t0.elapsed(), ..stats }
     }
 
     /// Applies the rows that change something, in place, [`APPLY_BATCH`] at a
@@ -1219,24 +1226,43 @@ impl CustomerIndex {
                     customers: 0,
                     numbers: 0,
                     elapsed: started.elapsed(),
+                    longest_hold: Duration::ZERO,
                 };
             };
             let mut scratch = Vec::new();
             rows.iter().filter(|r| !index.is_current(r, &self.plan, &mut scratch)).collect()
         };
+        let (mut longest_hold, mut applied) = (Duration::ZERO, 0);
+        let mut scratch = Vec::new();
         for batch in changed.chunks(APPLY_BATCH) {
             let mut current = self.write();
+            let t0 = Instant::now();
             if let Some(index) = current.as_mut() {
                 for row in batch {
-                    index.apply(row, &self.plan, true);
+                    // Checked again: an earlier row of this pass may have
+                    // made it current (or no longer so).
+                    if !index.is_current(row, &self.plan, &mut scratch) {
+                        index.apply(row, &self.plan, true);
+                        applied += 1;
+                    }
                 }
             }
+            drop(current);
+            longest_hold = longest_hold.max(t0.elapsed());
         }
         let (customers, numbers) = {
             let current = self.read();
             current.as_ref().map_or((0, 0), |i| (i.customers(), i.number_count()))
         };
-        RefreshStats { full: false, rows: rows.len(), changed: changed.len(), customers, numbers, elapsed: started.elapsed() }
+        RefreshStats {
+            full: false,
+            rows: rows.len(),
+            changed: applied,
+            customers,
+            numbers,
+            elapsed: started.elapsed(),
+            longest_hold,
+        }
     }
 
     /// Reads customer rows, handing each to `each`: all valid ones (`since`
@@ -1823,6 +1849,222 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
+    /// A small deterministic generator for the randomised tests.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    #[test]
+    fn table_insert_find_remove() {
+        // Against a HashMap, with enough keys that probe runs form and
+        // deletions have to shift buckets back.
+        let mut table = Table::new();
+        let mut model: HashMap<u64, u32> = HashMap::new();
+        let mut rng = Lcg(1);
+        for step in 0..20_000u32 {
+            let key = 1 + rng.below(3_000);
+            match (model.contains_key(&key), rng.below(3)) {
+                (false, _) => {
+                    table.insert(Bucket { key, a: step, b: 0 });
+                    model.insert(key, step);
+                }
+                (true, 0) => {
+                    let i = table.find(key).expect("in the table");
+                    table.remove_at(i);
+                    model.remove(&key);
+                }
+                (true, _) => {}
+            }
+            if step % 1000 == 0 {
+                for k in 1..=3_000u64 {
+                    assert_eq!(table.find(k).map(|i| table.buckets[i].a), model.get(&k).copied(), "key {k} at step {step}");
+                }
+            }
+        }
+        assert_eq!(table.len, model.len());
+        assert!(table.buckets.len() >= 2 * table.len);
+        // Repeated keys (colliding login hashes) are told apart by `pred`.
+        let mut t = Table::new();
+        for a in 0..5 {
+            t.insert(Bucket { key: 42, a, b: 0 });
+        }
+        let i = t.find_where(42, |b| b.a == 3).expect("the fourth");
+        t.remove_at(i);
+        assert_eq!(t.find_where(42, |b| b.a == 3), None);
+        for a in [0, 1, 2, 4] {
+            assert!(t.find_where(42, |b| b.a == a).is_some(), "{a}");
+        }
+    }
+
+    #[test]
+    fn time_key_keeps_order() {
+        let times = [
+            None,
+            t(1970, 1, 1, 0, 0, 0),
+            ChangeTime::new(1970, 1, 1, 0, 0, 0, 1),
+            t(2024, 12, 31, 23, 59, 59),
+            ChangeTime::new(2024, 12, 31, 23, 59, 59, 999_999),
+            t(2025, 1, 1, 0, 0, 0),
+            t(2025, 6, 1, 10, 0, 0),
+            t(9999, 12, 31, 23, 59, 59),
+        ];
+        for w in times.windows(2) {
+            assert!(time_key(w[0]) < time_key(w[1]), "{w:?}");
+        }
+        assert_eq!(time_key(None), 0);
+    }
+
+    #[test]
+    fn long_numbers_and_leading_zeros() {
+        let plain = NumberPlan { national_prefix: String::new(), international_prefixes: vec![], ..NumberPlan::default() };
+        let index = CustomerIndex::new(DbSettings::default(), plain.clone());
+        let when = t(2025, 1, 1, 0, 0, 0);
+        let rows = [
+            row(1, "zero", "0123456", "", when),
+            row(2, "nozero", "123456", "", when),
+            row(3, "long19", &"1".repeat(19), "", when),
+            row(4, "long20", &"2".repeat(20), "", when),
+            row(5, "long20b", &"2".repeat(20), &"3".repeat(19), when),
+        ];
+        index.install(Index::from_rows(rows.iter().cloned(), &plain), rows.len(), Instant::now());
+        assert_eq!(who(&index, "0123456"), (1, Some("zero".into())));
+        assert_eq!(who(&index, "123456"), (1, Some("nozero".into())));
+        assert_eq!(who(&index, "00123456"), (0, None));
+        assert_eq!(who(&index, &"1".repeat(19)), (1, Some("long19".into())));
+        assert_eq!(who(&index, &"1".repeat(20)), (0, None));
+        assert_eq!(who(&index, &"2".repeat(20)), (2, Some("long20".into())));
+        assert_eq!(who(&index, &"3".repeat(19)), (1, Some("long20b".into())));
+        let (key, all) = index.lookup_all(&"2".repeat(20)).expect("loaded");
+        assert_eq!(key, Some("2".repeat(20)));
+        assert_eq!(all.iter().map(|c| c.login.as_str()).collect::<Vec<_>>(), ["long20", "long20b"]);
+        // Changed in place: the long number moves, the short one goes.
+        update(&index, &[row(5, "long20b", "", &"4".repeat(19), t(2026, 1, 1, 0, 0, 0)), row(1, "zero", "", "", when)]);
+        assert_eq!(who(&index, &"2".repeat(20)), (1, Some("long20".into())));
+        assert_eq!(who(&index, &"3".repeat(19)), (0, None));
+        assert_eq!(who(&index, &"4".repeat(19)), (1, Some("long20b".into())));
+        assert_eq!(who(&index, "0123456"), (0, None));
+        assert_eq!(who(&index, "123456"), (1, Some("nozero".into())));
+        assert_eq!(index.status().numbers, 4);
+    }
+
+    /// Every number's customers, best first, and the counts: what a lookup
+    /// can tell apart.
+    fn contents(index: &CustomerIndex, numbers: &[String]) -> (Vec<Vec<Customer>>, usize, usize) {
+        let all = numbers
+            .iter()
+            .map(|n| index.lookup_all(n).expect("loaded").1.iter().map(|c| Customer::clone(c)).collect())
+            .collect();
+        let s = index.status();
+        (all, s.customers, s.numbers)
+    }
+
+    #[test]
+    fn in_place_changes_match_a_full_build() {
+        // Random edits, re-creations and invalidations of 60 customers over
+        // 12 numbers, applied in place one batch at a time; after each batch
+        // the index must answer exactly as one built afresh from the same rows.
+        let numbers: Vec<String> = (0..12).map(|i| format!("8916{:07}", i * 1111)).collect();
+        let logins: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
+        let mut rng = Lcg(5);
+        let mut db: HashMap<u64, CustomerRow> = HashMap::new();
+        let mut renamed = 0;
+        let index = loaded(&[]);
+        for _ in 0..300 {
+            let mut batch = Vec::new();
+            for _ in 0..1 + rng.below(4) {
+                let id = 1 + rng.below(60);
+                let login = logins[rng.below(logins.len() as u64) as usize].clone();
+                // The database keeps logins unique: the row that had it is
+                // renamed first (a deletion would only be seen by a full
+                // reload, see db_incremental_refresh).
+                renamed += 1;
+                if let Some(other) = db.values_mut().find(|r| r.id != id && r.login == login) {
+                    other.login = format!("renamed{renamed}");
+                    batch.push(other.clone());
+                }
+                let pick = |rng: &mut Lcg| {
+                    (0..rng.below(3)).map(|_| numbers[rng.below(numbers.len() as u64) as usize].clone()).collect::<Vec<_>>().join(", ")
+                };
+                let phone = pick(&mut rng);
+                let mobile = pick(&mut rng);
+                let when = match rng.below(4) {
+                    0 => None,
+                    n => t(2025, 1, 1, 0, rng.below(3) as u8, n as u8),
+                };
+                let mut r = row(id, &login, &phone, &mobile, when);
+                r.first_name = format!("v{}", rng.below(3));
+                r.valid = rng.below(5) != 0;
+                db.insert(id, r.clone());
+                batch.push(r);
+            }
+            // What one read returns: each changed row once, as it is now (a
+            // snapshot never holds two rows with one login).
+            let mut ids: Vec<u64> = Vec::new();
+            for r in &batch {
+                if !ids.contains(&r.id) {
+                    ids.push(r.id);
+                }
+            }
+            let read: Vec<CustomerRow> = ids.iter().filter_map(|id| db.get(id).cloned()).collect();
+            update(&index, &read);
+            let valid: Vec<CustomerRow> = db.values().filter(|r| r.valid).cloned().collect();
+            let fresh = loaded(&valid);
+            assert_eq!(contents(&index, &numbers), contents(&fresh, &numbers), "after {read:?}");
+            // Rereading the rows as they now are changes nothing.
+            let now: Vec<CustomerRow> = db.values().cloned().collect();
+            assert_eq!(update(&index, &now).changed, 0);
+        }
+    }
+
+    #[test]
+    fn replaced_text_asks_for_a_full_reload() {
+        let index = loaded(&samples());
+        assert!(!index.read().as_ref().expect("loaded").wants_rebuild());
+        let mut r = row(1, "ivanov", "89161229624", "", t(2026, 1, 1, 0, 0, 0));
+        for i in 0..80_000 {
+            r.last_name = format!("Renamed {i}");
+            update(&index, std::slice::from_ref(&r));
+        }
+        assert_eq!(index.status().customers, 9);
+        assert!(index.read().as_ref().expect("loaded").wants_rebuild());
+        let c = index.lookup("89161229624").expect("loaded").customer.expect("found");
+        assert_eq!(c.last_name, "Renamed 79999");
+    }
+
+    #[test]
+    fn cursor_moves_on_with_time() {
+        let newest = t(2026, 1, 1, 12, 0, 0);
+        let slack = i64::from(CHANGE_TIME_SLACK_SECS) * 1_000_000;
+        let mut c = Cursor::default();
+        assert_eq!(c.since(), None);
+        let t0 = Instant::now();
+        // A full load that saw `newest`: the next pass rereads the slack.
+        c.advance(newest, t0, t0 + Duration::from_millis(300));
+        assert_eq!(c.since(), Some((newest.expect("a time"), -slack)));
+        // That pass, 15 s later, found nothing newer: the one after it
+        // starts 15 s (less the slack) after `newest`, so rows of a bulk
+        // import stamped `newest` are not read again.
+        let p1 = t0 + Duration::from_secs(15);
+        c.advance(None, p1, p1 + Duration::from_millis(10));
+        let (at, micros) = c.since().expect("a bound");
+        assert_eq!(at, newest.expect("a time"));
+        assert_eq!(micros, 15_000_000 - 300_000 - slack);
+        // An older row read meanwhile (late commit) does not move it back.
+        let p2 = t0 + Duration::from_secs(30);
+        c.advance(t(2026, 1, 1, 11, 59, 58), p2, p2 + Duration::from_millis(10));
+        assert_eq!(c.since().expect("a bound").1, 30_000_000 - 300_000 - slack);
+        // A newer row: the window is the slack before it again.
+        let p3 = t0 + Duration::from_secs(45);
+        let newer = t(2026, 1, 1, 12, 0, 40);
+        c.advance(newer, p3, p3 + Duration::from_millis(10));
+        assert_eq!(c.since(), Some((newer.expect("a time"), -slack)));
+    }
+
     #[test]
     fn index_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
@@ -2078,6 +2320,57 @@ mod tests {
         assert_eq!(who(&index, "89169000004"), (0, None));
         index.refresh_full().expect("full refresh");
         assert_eq!(who(&index, "89169000004"), (1, Some(scratch.login("old"))));
+    }
+
+    #[test]
+    fn db_cursor_skips_old_rows_and_catches_late_ones() {
+        // Rows stamped long ago and a cursor set by hand: other tests' rows
+        // (stamped NOW()) come and go meanwhile, so only what happens to
+        // this test's rows is checked. A change that keeps change_time shows
+        // whether a pass read the row.
+        let db = test_db();
+        let mut scratch = Scratch::new(&db, "t_cursor");
+        scratch.insert("a", "89169003001", None, Some("2001-01-01 00:00:10"));
+        scratch.insert("b", "89169003002", None, Some("2001-01-01 00:00:10"));
+        let index = CustomerIndex::new(db, ru());
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169003001"), (1, Some(scratch.login("a"))));
+        let back = |by: u64| Instant::now().checked_sub(Duration::from_secs(by)).expect("uptime");
+        let newest = t(2001, 1, 1, 0, 0, 10);
+
+        // The previous read started 2 s after `newest` was seen: the window
+        // reaches the slack (5 s) back from there, 3 s before `newest`. A
+        // transaction that stamped its row 2 s before `newest` but committed
+        // after that read is found; a row stamped 10 s before is beyond the
+        // slack (the periodic full reload finds it); a row stamped `newest`
+        // is reread.
+        *lock(&index.refresh) = Cursor { newest, newest_seen: Some(back(3)), last_read: Some(back(1)) };
+        scratch.insert("late", "89169003003", None, Some("2001-01-01 00:00:08"));
+        scratch.insert("older", "89169003004", None, Some("2001-01-01 00:00:00"));
+        scratch.exec("UPDATE customer_user SET phone = '89169003011' WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169003003"), (1, Some(scratch.login("late"))));
+        assert_eq!(who(&index, "89169003004"), (0, None));
+        assert_eq!(who(&index, "89169003011"), (1, Some(scratch.login("a"))));
+        assert_eq!(who(&index, "89169003001"), (0, None));
+
+        // 20 s later, as the refresher's passes are: rows stamped `newest`
+        // (a bulk import) are not read again.
+        *lock(&index.refresh) = Cursor { newest, newest_seen: Some(back(40)), last_read: Some(back(20)) };
+        scratch.exec("UPDATE customer_user SET phone = '89169003012' WHERE login = ?", "b");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169003002"), (1, Some(scratch.login("b"))));
+        assert_eq!(who(&index, "89169003012"), (0, None));
+
+        // A full reload sees everything; an edit (new change_time) is found
+        // by the next pass.
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169003004"), (1, Some(scratch.login("older"))));
+        assert_eq!(who(&index, "89169003012"), (1, Some(scratch.login("b"))));
+        scratch.exec("UPDATE customer_user SET phone = '89169003005', change_time = NOW() WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169003011"), (0, None));
+        assert_eq!(who(&index, "89169003005"), (1, Some(scratch.login("a"))));
     }
 
     #[test]
