@@ -670,13 +670,19 @@ impl Arena {
         ((index as u32) << CHUNK_BITS) | offset as u32
     }
 
+    /// The record at `at`: its slot and text. Never panics, even on a
+    /// reference that is not one (an index left half-changed by a panic
+    /// while the lock was held is read until the next full reload replaces it).
     fn record(&self, at: TextRef) -> (u32, &[u8]) {
-        let chunk = &self.chunks[(at >> CHUNK_BITS) as usize].buf;
         let offset = (at & ((1 << CHUNK_BITS) - 1)) as usize;
-        let head = &chunk[offset..offset + RECORD_HEAD];
-        let slot = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        (slot, &chunk[offset + RECORD_HEAD..offset + RECORD_HEAD + len])
+        let read = || {
+            let chunk = &self.chunks.get((at >> CHUNK_BITS) as usize)?.buf;
+            let head = chunk.get(offset..offset + RECORD_HEAD)?;
+            let slot = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+            Some((slot, chunk.get(offset + RECORD_HEAD..offset + RECORD_HEAD + len)?))
+        };
+        read().unwrap_or((u32::MAX, &[]))
     }
 
     fn text(&self, at: TextRef) -> &[u8] {
