@@ -760,7 +760,8 @@ struct Index {
     /// number key -> slots of its customers, best first (see [`Slot::rank`]),
     /// for numbers that more than one customer has.
     multi: HashMap<u64, Vec<u32>>,
-    /// Keys given to numbers too long to pack.
+    /// Keys given to numbers too long to pack (19 or 20 digits: not phone
+    /// numbers, but they must still match). Kept until the next full reload.
     long_keys: HashMap<Box<str>, u64>,
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -1146,8 +1147,11 @@ impl Cursor {
 }
 
 /// Rows applied under one hold of the write lock: a lookup never waits for
-/// more than this many changes (about 100 µs).
-const APPLY_BATCH: usize = 64;
+/// more than this many changes (some tens of microseconds).
+const APPLY_BATCH: usize = 16;
+
+/// How long a lookup spins for the read lock before it sleeps on it.
+const SPIN_LIMIT: Duration = Duration::from_millis(1);
 
 /// Locks, ignoring poisoning: the data behind these locks is always left
 /// consistent (swaps and plain assignments), and a panic elsewhere must not
@@ -1202,6 +1206,30 @@ impl CustomerIndex {
         self.current.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The read lock for a lookup. While a refresh applies a batch, waiting
+    /// for it by spinning costs the caller some microseconds; sleeping on the
+    /// lock would cost it the wakeup, which on a busy machine can be several
+    /// milliseconds before the thread gets a CPU again. After about a
+    /// millisecond of spinning (the writer itself was descheduled), sleep.
+    fn read_spinning(&self) -> std::sync::RwLockReadGuard<'_, Option<Box<Index>>> {
+        let mut started: Option<Instant> = None;
+        for round in 0u32.. {
+            match self.current.try_read() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if round % 64 == 63 {
+                let since = *started.get_or_insert_with(Instant::now);
+                if since.elapsed() > SPIN_LIMIT {
+                    return self.read();
+                }
+            }
+            std::hint::spin_loop();
+        }
+        self.read()
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Box<Index>>> {
         self.current.write().unwrap_or_else(PoisonError::into_inner)
     }
@@ -1228,7 +1256,7 @@ impl CustomerIndex {
     /// how many there were.
     pub fn lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
-        let current = self.read();
+        let current = self.read_spinning();
         let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
         let Some(key) = key else {
             return Ok(Lookup { matches: 0, customer: None, key: None });
@@ -1243,7 +1271,7 @@ impl CustomerIndex {
     /// For the CLI dry run `otrs test lookup`.
     pub fn lookup_all(&self, raw_number: &str) -> Result<(Option<String>, Vec<Arc<Customer>>), IndexError> {
         let key = canonical_key(raw_number, &self.plan);
-        let current = self.read();
+        let current = self.read_spinning();
         let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
         let all = key.as_ref().map(|k| index.all(k)).unwrap_or_default();
         Ok((key.map(|k| k.to_string()), all))
@@ -1382,6 +1410,8 @@ impl CustomerIndex {
             }
             drop(current);
             longest_hold = longest_hold.max(t0.elapsed());
+            // Lookups spinning for the lock get their turn before the next batch.
+            thread::yield_now();
         }
         let (customers, numbers) = {
             let current = self.read();
