@@ -6,8 +6,6 @@
 //! same key, so the customer index and the caller ID can be compared with a
 //! plain string equality (one hash lookup per call).
 
-use std::cmp::Reverse;
-
 /// How numbers are written where the helpdesk is (from the module's config).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NumberPlan {
@@ -60,8 +58,91 @@ pub const MIN_DIGITS_AFTER_PREFIX: usize = 6;
 /// `х` is the Cyrillic letter, which Russian agents type for `x`.
 const EXTENSION_MARKERS: [&str; 5] = ["ext", "доб", "x", "х", "#"];
 
+/// A canonical number held inline, without a heap allocation: an optional
+/// `+` and at most [`MAX_DIGITS`] ASCII digits. Derefs to its text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Canonical {
+    len: u8,
+    bytes: [u8; MAX_DIGITS + 1],
+}
+
+impl Canonical {
+    fn new(plus: bool, digits: &[u8]) -> Canonical {
+        let mut c = Canonical { len: 0, bytes: [0; MAX_DIGITS + 1] };
+        if plus {
+            c.bytes[0] = b'+';
+            c.len = 1;
+        }
+        // `digits` never holds more than MAX_DIGITS (extract_digits's cap).
+        let n = digits.len().min(MAX_DIGITS);
+        c.bytes[c.len as usize..c.len as usize + n].copy_from_slice(&digits[..n]);
+        c.len += n as u8;
+        c
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII `+` and digits are ever stored.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+
+    /// Whether the number is in the `+` (foreign) form.
+    pub fn is_plus(&self) -> bool {
+        self.len > 0 && self.bytes[0] == b'+'
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.bytes[usize::from(self.is_plus())..self.len as usize]
+    }
+
+    /// The number as one integer, for a compact index key, when it has at
+    /// most [`MAX_PACKED_DIGITS`] digits (every E.164 number does):
+    /// `(10^digits + value) * 2 + plus`. The leading `1` keeps leading zeros
+    /// apart (`012` and `12` differ), and bit 63 is always clear, so callers
+    /// may use it for keys of their own. Never 0.
+    pub fn packed(&self) -> Option<u64> {
+        let digits = self.digits();
+        if digits.len() > MAX_PACKED_DIGITS {
+            return None;
+        }
+        let mut value: u64 = 1;
+        for d in digits {
+            value = value * 10 + u64::from(d - b'0');
+        }
+        Some(value << 1 | u64::from(self.is_plus()))
+    }
+}
+
+/// Numbers with at most this many digits have a [`Canonical::packed`] form:
+/// `2 * 10^18` still fits in 61 bits.
+pub const MAX_PACKED_DIGITS: usize = 18;
+
+impl std::ops::Deref for Canonical {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Canonical {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Canonical {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// [`canonical_key`] as a `String`.
+pub fn canonical(raw: &str, plan: &NumberPlan) -> Option<String> {
+    canonical_key(raw, plan).map(|k| k.as_str().to_string())
+}
+
 /// The key two numbers share when they are the same line, or `None` when `raw`
-/// holds no phone number (no digits, or more than [`MAX_DIGITS`]).
+/// holds no phone number (no digits, or more than [`MAX_DIGITS`]). Allocates
+/// nothing: the key is held inline ([`Canonical`]).
 ///
 /// - Only the first [`MAX_INPUT_CHARS`] characters are considered.
 /// - Digits and a `+` placed before the first digit are kept; everything else
@@ -82,42 +163,46 @@ const EXTENSION_MARKERS: [&str; 5] = ["ext", "доб", "x", "х", "#"];
 /// With country code 7, national prefix 8 and international prefixes 00/810,
 /// `89161229624`, `+7 (916) 122-96-24`, `0079161229624` and `9161229624` all
 /// give `9161229624`; `+44 20 7946 0958` gives `+442079460958`.
-pub fn canonical(raw: &str, plan: &NumberPlan) -> Option<String> {
-    let (plus, digits) = extract_digits(raw)?;
+pub fn canonical_key(raw: &str, plan: &NumberPlan) -> Option<Canonical> {
+    let mut buf = [0u8; MAX_DIGITS];
+    let (plus, n) = extract_digits(raw, &mut buf)?;
+    let digits = &buf[..n];
     if digits.is_empty() {
         return None;
     }
-    let cc = plan.country_code.as_str();
+    let cc = plan.country_code.as_bytes();
     if plus {
-        return Some(from_international(&digits, cc));
+        return Some(from_international(digits, cc));
     }
 
     // Longest first: with "8" and "810" both possible, "810..." is the
-    // international prefix, not a national "8" followed by "10...".
-    let mut prefixes: Vec<&str> = plan
-        .international_prefixes
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .collect();
-    prefixes.sort_by_key(|p| Reverse(p.len()));
-    for prefix in prefixes {
-        if let Some(rest) = digits.strip_prefix(prefix) {
+    // international prefix, not a national "8" followed by "10...". (Of equal
+    // lengths the first listed, as a stable sort by length would give.)
+    let mut best: Option<&[u8]> = None;
+    for prefix in &plan.international_prefixes {
+        let p = prefix.as_bytes();
+        if p.is_empty() || best.is_some_and(|b| b.len() >= p.len()) {
+            continue;
+        }
+        if let Some(rest) = digits.strip_prefix(p) {
             if rest.len() >= MIN_DIGITS_AFTER_PREFIX {
-                return Some(from_international(rest, cc));
+                best = Some(rest);
             }
         }
     }
-
-    if plan.national_number_length == Some(digits.len()) {
-        return Some(digits);
+    if let Some(rest) = best {
+        return Some(from_international(rest, cc));
     }
 
-    let np = plan.national_prefix.as_str();
+    if plan.national_number_length == Some(digits.len()) {
+        return Some(Canonical::new(false, digits));
+    }
+
+    let np = plan.national_prefix.as_bytes();
     if !np.is_empty() {
         if let Some(rest) = digits.strip_prefix(np) {
             if rest.len() >= MIN_DIGITS_AFTER_PREFIX {
-                return Some(rest.to_string());
+                return Some(Canonical::new(false, rest));
             }
         }
     }
@@ -127,62 +212,72 @@ pub fn canonical(raw: &str, plan: &NumberPlan) -> Option<String> {
         if !cc.is_empty() && cc.len().checked_add(len) == Some(digits.len()) {
             if let Some(rest) = digits.strip_prefix(cc) {
                 if rest.len() >= MIN_DIGITS_AFTER_PREFIX {
-                    return Some(rest.to_string());
+                    return Some(Canonical::new(false, rest));
                 }
             }
         }
     }
 
-    Some(digits)
+    Some(Canonical::new(false, digits))
 }
 
 /// `digits` follow a `+` or an international prefix. Country codes are
 /// prefix-free, so "starts with our code" means "is our country".
-fn from_international(digits: &str, cc: &str) -> String {
+fn from_international(digits: &[u8], cc: &[u8]) -> Canonical {
     if !cc.is_empty() {
         if let Some(rest) = digits.strip_prefix(cc) {
             if rest.len() >= MIN_DIGITS_AFTER_PREFIX {
-                return rest.to_string();
+                return Canonical::new(false, rest);
             }
         }
     }
-    format!("+{digits}")
+    Canonical::new(true, digits)
 }
 
-/// The `+` flag and the ASCII digits of `raw`, up to an extension marker.
-/// `None` when there are more than [`MAX_DIGITS`] digits.
-fn extract_digits(raw: &str) -> Option<(bool, String)> {
-    let limited: String = raw.chars().take(MAX_INPUT_CHARS).collect();
-    let lower = limited.to_lowercase();
+/// The `+` flag and the ASCII digits of `raw` (written to `buf`, their count
+/// returned), up to an extension marker. `None` when there are more than
+/// [`MAX_DIGITS`] digits. Markers are matched case-insensitively, char by
+/// char, so nothing is allocated.
+fn extract_digits(raw: &str, buf: &mut [u8; MAX_DIGITS]) -> Option<(bool, usize)> {
+    let end = raw.char_indices().nth(MAX_INPUT_CHARS).map_or(raw.len(), |(i, _)| i);
+    let limited = raw.get(..end).unwrap_or(raw);
     let mut plus = false;
-    let mut digits = String::new();
-    for (i, c) in lower.char_indices() {
+    let mut n = 0;
+    for (i, c) in limited.char_indices() {
         if c.is_ascii_digit() {
-            if digits.len() >= MAX_DIGITS {
+            if n >= MAX_DIGITS {
                 return None;
             }
-            digits.push(c);
-        } else if digits.is_empty() {
+            buf[n] = c as u8;
+            n += 1;
+        } else if n == 0 {
             if c == '+' {
                 plus = true;
             }
+        } else if c.is_ascii_whitespace() || matches!(c, '-' | '.' | '(' | ')' | '/') {
+            // The usual separators: never the start of a marker.
         } else {
-            // `i` comes from char_indices, so `get` always succeeds; `get`
-            // rather than indexing keeps this free of panics regardless.
-            let rest = lower.get(i..).unwrap_or("");
-            let is_extension = EXTENSION_MARKERS.iter().any(|m| {
-                rest.strip_prefix(m).is_some_and(|after| {
-                    after
-                        .trim_start_matches([' ', '.', ':', '-', '\t'])
-                        .starts_with(|c: char| c.is_ascii_digit())
-                })
-            });
-            if is_extension {
+            // `i` comes from char_indices, so `get` always succeeds.
+            let rest = limited.get(i..).unwrap_or("");
+            if EXTENSION_MARKERS.iter().any(|m| is_extension_at(rest, m)) {
                 break;
             }
         }
     }
-    Some((plus, digits))
+    Some((plus, n))
+}
+
+/// Whether `rest`, lowercased, starts with `marker` followed by a digit
+/// (perhaps after spaces or `.`, `:`, `-`).
+fn is_extension_at(rest: &str, marker: &str) -> bool {
+    let mut lower = rest.chars().flat_map(char::to_lowercase).peekable();
+    for m in marker.chars() {
+        if lower.next() != Some(m) {
+            return false;
+        }
+    }
+    while lower.next_if(|c| matches!(c, ' ' | '.' | ':' | '-' | '\t')).is_some() {}
+    lower.next().is_some_and(|c| c.is_ascii_digit())
 }
 
 /// Caller IDs longer than this are cut for display.
@@ -447,6 +542,55 @@ mod tests {
         assert_eq!(c(&cut, &p).as_deref(), Some("8916122962"));
         assert_eq!(c(&"😀".repeat(10_240), &p), None);
         assert_eq!(c(&"x".repeat(10_240), &p), None);
+    }
+
+    #[test]
+    fn key_is_inline_and_packs() {
+        let p = ru();
+        let k = canonical_key("+7 (916) 122-96-24", &p).expect("a number");
+        assert_eq!(k.as_str(), "9161229624");
+        assert_eq!(&*k, "9161229624");
+        assert_eq!(format!("{k}"), "9161229624");
+        assert_eq!(k.packed(), Some((10_000_000_000 + 9_161_229_624) * 2));
+        let plus = canonical_key("+44 20 7946 0958", &p).expect("a number");
+        assert_eq!(plus.as_str(), "+442079460958");
+        assert!(plus.is_plus());
+        assert_eq!(plus.packed(), Some((1_000_000_000_000 + 442_079_460_958) * 2 + 1));
+        // Leading zeros stay distinct: "012", "12", "0012" differ.
+        let plan = NumberPlan { national_prefix: String::new(), international_prefixes: vec![], ..NumberPlan::default() };
+        let packed = |raw: &str| canonical_key(raw, &plan).expect("a number").packed().expect("packs");
+        assert_ne!(packed("012"), packed("12"));
+        assert_ne!(packed("0012"), packed("012"));
+        assert_ne!(packed("0"), packed("00"));
+        assert_ne!(packed("+12"), packed("12"));
+        // Up to 18 digits pack (below bit 63); 19 and 20 do not.
+        let max = canonical_key(&"9".repeat(MAX_PACKED_DIGITS), &plan).expect("a number");
+        assert!(max.packed().expect("18 digits pack") < 1 << 62);
+        let plus_max = canonical_key(&format!("+{}", "9".repeat(MAX_PACKED_DIGITS)), &plan).expect("a number");
+        assert!(plus_max.packed().expect("18 digits pack") < 1 << 62);
+        for n in [MAX_PACKED_DIGITS + 1, MAX_DIGITS] {
+            let long = canonical_key(&"1".repeat(n), &plan).expect("still a number");
+            assert_eq!(long.len(), n);
+            assert_eq!(long.packed(), None);
+        }
+        let long_plus = canonical_key(&format!("+{}", "1".repeat(MAX_DIGITS)), &plan).expect("a number");
+        assert_eq!(long_plus.len(), MAX_DIGITS + 1);
+        // Distinct numbers give distinct packed keys.
+        let mut seen = std::collections::HashSet::new();
+        for raw in ["1", "01", "001", "10", "100", "+1", "+01", "999999", "0999999", "+999999"] {
+            assert!(seen.insert(packed(raw)), "{raw}");
+        }
+    }
+
+    #[test]
+    fn key_and_string_agree() {
+        let p = ru();
+        for raw in [
+            "89161229624", "+7 (916) 122-96-24", "810 44 20 7946 0958", "101", "ext. 12", "8 916 122 9624 ДОБ 5",
+            "İ8 916 122 9624 x 3", "+", "", "anonymous", "8 (916) 122/96/24",
+        ] {
+            assert_eq!(canonical_key(raw, &p).map(|k| k.to_string()), canonical(raw, &p), "{raw:?}");
+        }
     }
 
     #[test]
