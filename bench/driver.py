@@ -674,31 +674,45 @@ class Bench:
         self.calls.run(callers(2, SAMPLES, 7), concurrency=1)
         self.res["keepalive"] = out
 
-    def lookup_run(self, nsns, n):
-        results, _ = self.calls.run(callers(n, nsns, 11), concurrency=1)
-        bad = self.check(results, "lookup")
-        inside = [r["inside"] * 1e3 for r in results if r["status"] == "CREATED"]
+    def lookup_run(self, nsns, n, seed, want=("CREATED",)):
+        results, _ = self.calls.run(callers(n, nsns, seed), concurrency=1)
+        bad = self.check(results, "lookup", want=want)
+        inside = [r["inside"] * 1e3 for r in results if r["status"] in want]
         hits = sum(1 for r in results if r["matches"] not in ("", "0"))
-        return {"calls": n, "failed": bad, "hits": hits, "p50_ms": pct(inside, 0.5), "p99_ms": pct(inside, 0.99)}
+        # the module's own timing of each call's lookup (its last 1024)
+        line = status_value(cli("otrs show status"), "Customer lookup:")
+        m = re.search(r"p50 ([\d.]+) µs, p99 ([\d.]+) µs, max ([\d.]+) µs \(last (\d+) calls\)", line)
+        if not m:
+            raise RuntimeError(f"no 'Customer lookup:' line in otrs show status: {line!r}")
+        return {"calls": n, "failed": bad, "hits": hits, "p50_ms": pct(inside, 0.5), "p99_ms": pct(inside, 0.99),
+                "lookup_p50_us": float(m.group(1)), "lookup_p99_us": float(m.group(2)),
+                "lookup_max_us": float(m.group(3)), "lookup_samples": int(m.group(4))}
 
     def phase_lookup(self):
-        n = 60 if self.quick else 500
+        # More calls than the module's window of 1024 lookups, so that each
+        # figure covers one database only (quick mode: indicative).
+        n = 60 if self.quick else 1100
         small, large = self.cfg["db_small"], self.cfg["db_large"]
         bulk_called = self.cfg["bulk_called"]
         log(f"lookup: {n} sequential calls at 10 customers, then at 100 000")
         out = {}
-        out["small"] = self.lookup_run(SAMPLES, n)
+        out["small"] = self.lookup_run(SAMPLES, n, 11)
         self.reconfigure(db_name=large)
         t0 = time.monotonic()
         st = self.wait_index(100000)
         out["large_load_s"] = time.monotonic() - t0
         out["large_customers"] = int(re.search(r"(\d+) customers", st).group(1))
         time.sleep(1)
-        out["large"] = self.lookup_run([bulk_nsn(i) for i in bulk_called], n)
+        # Callers from the whole table (not only the customers the stand-in
+        # knows): the lookup is what is timed; OTRS (the stand-in) refuses the
+        # tickets of customers it does not know, as Znuny would.
+        everyone = [bulk_nsn(i) for i in range(1, 100001)]
+        out["large"] = self.lookup_run(everyone, n, 12, want=("CREATED", "FAILED"))
         out["rss_large_mib"] = rss_mib(self.pid)
-        out["p99_ratio"] = out["large"]["p99_ms"] / out["small"]["p99_ms"]
-        # Every row of the bulk load has the same change_time: each
-        # incremental refresh rereads all of them (see the table's notes).
+        out["p99_ratio"] = out["large"]["lookup_p99_us"] / out["small"]["lookup_p99_us"]
+        out["inside_p99_ratio"] = out["large"]["p99_ms"] / out["small"]["p99_ms"]
+        # After a bulk load every row has the same change_time; the refresher
+        # reads them once more after the load, then only what changes.
         secs = self.refresh + 1 if self.quick else 2 * self.refresh + 5
         log(f"idle at 100 000 customers: {secs} s")
         m0 = self.mysql_connections()

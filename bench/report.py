@@ -148,13 +148,17 @@ def main():
             f"{micro.get('lookup_large_runs', '?')} lookups, 90 % hits, 5 number formats (criterion bench `lookup`)")
     if "lookup" in c:
         lk = c["lookup"]
-        row("… the same through real calls", "(as above)",
-            f"time in OTRSTicket() p99: 10 customers {f(lk['small']['p99_ms'])} ms, 100 000: "
-            f"{f(lk['large']['p99_ms'])} ms (ratio {f(lk['p99_ratio'])}); p50 {f(lk['small']['p50_ms'])} / "
-            f"{f(lk['large']['p50_ms'])} ms",
-            lk["p99_ratio"] <= 1.2,
-            f"{lk['small']['calls']} sequential calls each, 90 % known callers in 5 formats; the module "
-            f"reloaded with a database of {lk.get('large_customers')} customers")
+        sm, lg = lk["small"], lk["large"]
+        row("… the same inside real calls", "(as above)",
+            f"10 customers: p50 {f(sm['lookup_p50_us'])} / p99 {f(sm['lookup_p99_us'])} µs; 100 000: p50 "
+            f"{f(lg['lookup_p50_us'])} / p99 {f(lg['lookup_p99_us'])} µs (ratio {f(lk['p99_ratio'])}; longest "
+            f"{f(sm['lookup_max_us'], 1)} / {f(lg['lookup_max_us'], 1)} µs). Whole OTRSTicket() p99 "
+            f"{f(sm['p99_ms'])} / {f(lg['p99_ms'])} ms",
+            lk["p99_ratio"] <= 1.2 and lg["lookup_p99_us"] <= 2000,
+            f"the module's own timing of each call's lookup (`otrs show status`, last {lg['lookup_samples']} calls), "
+            f"{sm['calls']} sequential calls at each size, 90 % known callers in 5 formats, at 100 000 drawn from "
+            f"the whole table ({lg['hits']} matched); the module reloaded with a database of "
+            f"{lk.get('large_customers')} customers")
         fresh = [lk.get("fresh_new_s"), lk.get("fresh_changed_s")]
         row("New / changed customer found", "≤ 60 s",
             f"new {f(fresh[0], 1, ' s')}, changed number {f(fresh[1], 1, ' s')}",
@@ -225,9 +229,16 @@ def main():
         extra.append(f"loading 100 000 customers (refresh_full): {micro['lookup_large_load_ms']} ms, "
                      f"+{micro.get('lookup_large_rss_mib')} MiB RSS in the loading process")
     if "refresh_large_rows" in micro:
-        extra.append(f"one incremental refresh at 100 000 customers read {micro['refresh_large_rows']} rows in "
-                     f"{micro['refresh_large_ms']} ms (10 customers: {micro.get('refresh_small_rows')} rows, "
-                     f"{micro.get('refresh_small_ms')} ms)")
+        extra.append(f"the first incremental pass after loading 100 000 customers that share one change_time "
+                     f"(a bulk import) reads them once more: {micro['refresh_large_rows']} rows in "
+                     f"{micro['refresh_large_ms']} ms; the passes after it "
+                     f"{micro.get('refresh_large_settled_rows', '?')} rows in {micro.get('refresh_large_settled_ms', '?')} ms "
+                     f"(10 customers: {micro.get('refresh_small_rows')} rows, {micro.get('refresh_small_ms')} ms)")
+    if "refresh_large_edit_ms" in micro:
+        extra.append(f"an edit of {micro['refresh_large_edit_changed']} customers at once, applied in place at 100 000: "
+                     f"{micro['refresh_large_edit_ms']} ms, the index locked at most "
+                     f"{micro.get('refresh_large_edit_hold_us')} µs at a time, the longest lookup meanwhile "
+                     f"{micro.get('refresh_large_edit_max_lookup_us')} µs")
     if "lookup" in c:
         lk = c["lookup"]
         extra.append(f"Asterisk idle CPU: {f(c.get('idle_cpu_ms_per_s'))} ms/s at 10 customers, "
@@ -242,8 +253,10 @@ def main():
                      f"{int(micro.get('reload_small_max_lookup_us', 0)) / 1000:.1f} ms")
     if "refresh_large_one_changed_ms" in micro:
         extra.append(f"an incremental refresh with one changed customer at 100 000: "
+                     f"{micro.get('refresh_large_one_changed_rows', '?')} row(s), "
                      f"{micro['refresh_large_one_changed_ms']} ms (+{micro['refresh_large_one_changed_rss_mib']} MiB RSS); "
-                     f"the next pass {micro.get('refresh_large_steady_ms')} ms")
+                     f"the next pass {micro.get('refresh_large_steady_rows', '?')} row(s), "
+                     f"{micro.get('refresh_large_steady_ms')} ms")
     rr = crit.get("flow/recent_remember/100000")
     if rr:
         extra.append(f"`RecentTickets::remember` (every created ticket) with 100 000 remembered tickets: {rr} "

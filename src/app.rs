@@ -83,6 +83,9 @@ fn run(chan: &Channel, data: &str) -> i32 {
     let result = otrs_core::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
     let (outcome, handoff) = result.unwrap_or_else(|| (failed("internal error (see the Asterisk log)"), Handoff::default()));
     STATS.record_latency(started.elapsed());
+    if let Some(t) = outcome.lookup_time {
+        STATS.record_lookup(t);
+    }
     match outcome.status {
         Status::Created => Stats::count(&STATS.created),
         Status::Appended => Stats::count(&STATS.appended),
@@ -121,6 +124,7 @@ fn failed(reason: &str) -> Outcome {
         matches: None,
         caller: String::new(),
         customer: None,
+        lookup_time: None,
     }
 }
 

@@ -38,8 +38,16 @@ fn status_shows_settings_but_never_passwords() {
     let before = counter(&out, "Tickets created:");
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     assert_eq!(r.var("STATUS"), "CREATED");
-    let after = counter(&cli("otrs show status"), "Tickets created:");
-    assert_eq!(after, before + 1);
+    let out = cli("otrs show status");
+    assert_eq!(counter(&out, "Tickets created:"), before + 1);
+    // the call's customer lookup was timed: a p99 in µs over at least it
+    let lookup = out.lines().find(|l| l.starts_with("Customer lookup:")).unwrap_or_else(|| panic!("{out}"));
+    let samples: u64 = lookup
+        .rsplit_once("(last ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{lookup}"));
+    assert!(samples >= 1 && lookup.contains(" µs"), "{lookup}");
 }
 
 /// The uniqueid the call's channel had, as the module put it in the title.

@@ -75,6 +75,9 @@ pub struct Outcome {
     pub caller: String,
     /// The matched customer, if any.
     pub customer: Option<Arc<Customer>>,
+    /// How long finding the caller in the customer index took (None for a
+    /// withheld number: nothing to look up).
+    pub lookup_time: Option<Duration>,
 }
 
 /// Everything the flow needs, built from one configuration.
@@ -204,14 +207,24 @@ pub fn display_caller(raw: &str) -> String {
 }
 
 pub fn identify(index: &CustomerIndex, raw: &str) -> Caller {
+    identify_timed(index, raw).0
+}
+
+/// [`identify`], and how long the index lookup took (None for a withheld
+/// number: nothing is looked up).
+fn identify_timed(index: &CustomerIndex, raw: &str) -> (Caller, Option<Duration>) {
     let display = display_caller(raw);
     if number::is_anonymous(raw) {
-        return Caller { display, customer: None, matches: Some(0) };
+        return (Caller { display, customer: None, matches: Some(0) }, None);
     }
-    match index.lookup(raw) {
+    let started = Instant::now();
+    let found = index.lookup(raw);
+    let took = started.elapsed();
+    let caller = match found {
         Ok(found) => Caller { display, customer: found.customer, matches: Some(found.matches) },
         Err(_) => Caller { display, customer: None, matches: None },
-    }
+    };
+    (caller, Some(took))
 }
 
 /// The text added to every ticket title so that a retry can find a ticket
@@ -297,7 +310,7 @@ pub fn is_outage(e: &ClientError) -> bool {
 /// Runs the whole flow for one call; never waits past `deadline`.
 pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline: Instant) -> Outcome {
     let when = SystemTime::now();
-    let caller = identify(&svc.index, &call.caller);
+    let (caller, lookup_time) = identify_timed(&svc.index, &call.caller);
     let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default();
     let ticket = ticket_for(&svc.config, profile, call, &caller, when);
     let mut outcome = Outcome {
@@ -309,6 +322,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         matches: caller.matches,
         caller: caller.display.clone(),
         customer: caller.customer.clone(),
+        lookup_time,
     };
 
     // Reasons not to try OTRS now: the customer is not known yet, or OTRS

@@ -1,12 +1,63 @@
-//! Counters since load, the last error, and ticket-flow latency, for
-//! `otrs show status`. Cheap on the call path: atomics plus one short lock.
+//! Counters since load, the last error, ticket-flow latency and customer
+//! lookup time, for `otrs show status`. Cheap on the call path: atomics plus
+//! short locks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-/// How many recent latencies the percentiles are computed over.
+/// How many recent durations the percentiles are computed over.
 const WINDOW: usize = 1024;
+
+/// The last [`WINDOW`] durations of something, in nanoseconds, and the
+/// longest one ever.
+#[derive(Default)]
+struct Window {
+    ns: Vec<u64>,
+    next: usize,
+    max_ns: u64,
+}
+
+impl Window {
+    fn record(&mut self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if self.ns.len() < WINDOW {
+            self.ns.push(ns);
+        } else if let Some(slot) = self.ns.get_mut(self.next) {
+            *slot = ns;
+        }
+        self.next = (self.next + 1) % WINDOW;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    fn percentiles(&self) -> Percentiles {
+        let mut sorted = self.ns.clone();
+        sorted.sort_unstable();
+        let pct = |p: f64| -> Option<Duration> {
+            // nearest-rank percentile
+            let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+            sorted.get(rank - 1).map(|ns| Duration::from_nanos(*ns))
+        };
+        Percentiles {
+            p50: pct(0.50),
+            p95: pct(0.95),
+            p99: pct(0.99),
+            max: (!sorted.is_empty()).then(|| Duration::from_nanos(self.max_ns)),
+            samples: sorted.len(),
+        }
+    }
+}
+
+/// Percentiles over the recent window; `None` when nothing was recorded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Percentiles {
+    pub p50: Option<Duration>,
+    pub p95: Option<Duration>,
+    pub p99: Option<Duration>,
+    /// The longest since load, not only in the window.
+    pub max: Option<Duration>,
+    pub samples: usize,
+}
 
 #[derive(Default)]
 pub struct Stats {
@@ -27,14 +78,15 @@ pub struct Stats {
     /// Jobs moved aside (unreadable, or refused by OTRS).
     pub moved_aside: AtomicU64,
     inner: Mutex<Inner>,
+    /// Customer lookups of calls: their own lock, so recording one never
+    /// waits for a status snapshot of the other window.
+    lookups: Mutex<Window>,
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Ring buffer of recent latencies, microseconds.
-    latencies: Vec<u64>,
-    next: usize,
-    max_us: u64,
+    /// Whole OTRSTicket() calls.
+    latencies: Window,
     last_error: Option<(SystemTime, String)>,
 }
 
@@ -51,10 +103,10 @@ pub struct Snapshot {
     pub duplicates_avoided: u64,
     pub moved_aside: u64,
     pub last_error: Option<(SystemTime, String)>,
-    pub p50: Option<Duration>,
-    pub p95: Option<Duration>,
-    pub max: Option<Duration>,
-    pub samples: usize,
+    /// Time in OTRSTicket(), per call.
+    pub latency: Percentiles,
+    /// Time to find the caller in the customer index, per call.
+    pub lookup: Percentiles,
 }
 
 impl Stats {
@@ -63,16 +115,11 @@ impl Stats {
     }
 
     pub fn record_latency(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        let mut i = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if i.latencies.len() < WINDOW {
-            i.latencies.push(us);
-        } else {
-            let at = i.next;
-            i.latencies[at] = us;
-        }
-        i.next = (i.next + 1) % WINDOW;
-        i.max_us = i.max_us.max(us);
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).latencies.record(d);
+    }
+
+    pub fn record_lookup(&self, d: Duration) {
+        self.lookups.lock().unwrap_or_else(|p| p.into_inner()).record(d);
     }
 
     pub fn record_error(&self, msg: &str) {
@@ -81,17 +128,8 @@ impl Stats {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        let lookup = self.lookups.lock().unwrap_or_else(|p| p.into_inner()).percentiles();
         let i = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut sorted = i.latencies.clone();
-        sorted.sort_unstable();
-        let pct = |p: f64| -> Option<Duration> {
-            if sorted.is_empty() {
-                return None;
-            }
-            // nearest-rank percentile
-            let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-            sorted.get(rank - 1).map(|us| Duration::from_micros(*us))
-        };
         Snapshot {
             calls: self.calls.load(Ordering::Relaxed),
             created: self.created.load(Ordering::Relaxed),
@@ -104,10 +142,8 @@ impl Stats {
             duplicates_avoided: self.duplicates_avoided.load(Ordering::Relaxed),
             moved_aside: self.moved_aside.load(Ordering::Relaxed),
             last_error: i.last_error.clone(),
-            p50: pct(0.50),
-            p95: pct(0.95),
-            max: (!sorted.is_empty()).then(|| Duration::from_micros(i.max_us)),
-            samples: sorted.len(),
+            latency: i.latencies.percentiles(),
+            lookup,
         }
     }
 }
@@ -122,17 +158,33 @@ mod tests {
         for ms in 1..=100 {
             s.record_latency(Duration::from_millis(ms));
         }
-        let snap = s.snapshot();
+        let snap = s.snapshot().latency;
         assert_eq!(snap.p50, Some(Duration::from_millis(50)));
         assert_eq!(snap.p95, Some(Duration::from_millis(95)));
+        assert_eq!(snap.p99, Some(Duration::from_millis(99)));
         assert_eq!(snap.max, Some(Duration::from_millis(100)));
         assert_eq!(snap.samples, 100);
     }
 
     #[test]
+    fn lookups_have_their_own_window_in_nanoseconds() {
+        let s = Stats::default();
+        for ns in 1..=200u64 {
+            s.record_lookup(Duration::from_nanos(ns * 10));
+        }
+        s.record_latency(Duration::from_millis(20));
+        let snap = s.snapshot();
+        assert_eq!(snap.lookup.p50, Some(Duration::from_nanos(1000)));
+        assert_eq!(snap.lookup.p99, Some(Duration::from_nanos(1980)));
+        assert_eq!(snap.lookup.max, Some(Duration::from_nanos(2000)));
+        assert_eq!(snap.lookup.samples, 200);
+        assert_eq!(snap.latency.samples, 1);
+    }
+
+    #[test]
     fn empty_has_no_percentiles() {
         let snap = Stats::default().snapshot();
-        assert_eq!((snap.p50, snap.max), (None, None));
+        assert_eq!((snap.latency.p50, snap.latency.max, snap.lookup.p99), (None, None, None));
     }
 
     #[test]
@@ -142,7 +194,7 @@ mod tests {
         for _ in 0..WINDOW {
             s.record_latency(Duration::from_millis(1));
         }
-        let snap = s.snapshot();
+        let snap = s.snapshot().latency;
         assert_eq!(snap.p95, Some(Duration::from_millis(1)));
         assert_eq!(snap.max, Some(Duration::from_secs(9)));
         assert_eq!(snap.samples, WINDOW);

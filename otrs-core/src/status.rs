@@ -38,6 +38,11 @@ fn ms(d: Option<Duration>) -> String {
     d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1000.0)).unwrap_or_else(|| "-".into())
 }
 
+/// Microseconds with one decimal: lookups take a few of them.
+fn us(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.1} µs", d.as_secs_f64() * 1e6)).unwrap_or_else(|| "-".into())
+}
+
 fn when(t: Option<SystemTime>) -> String {
     t.map(clock::local_datetime).unwrap_or_else(|| "never".into())
 }
@@ -117,10 +122,18 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(
         o,
         "Latency:          p50 {}, p95 {}, max {} (last {} calls)",
-        ms(st.p50),
-        ms(st.p95),
-        ms(st.max),
-        st.samples
+        ms(st.latency.p50),
+        ms(st.latency.p95),
+        ms(st.latency.max),
+        st.latency.samples
+    );
+    let _ = writeln!(
+        o,
+        "Customer lookup:  p50 {}, p99 {}, max {} (last {} calls)",
+        us(st.lookup.p50),
+        us(st.lookup.p99),
+        us(st.lookup.max),
+        st.lookup.samples
     );
     o
 }
