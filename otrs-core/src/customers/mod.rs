@@ -1,0 +1,668 @@
+//! The OTRS customers, indexed by phone number, free of Asterisk.
+//!
+//! A call must cost the same at 100 000 customers as at 10, and must not wait
+//! for the database. So the module keeps every valid customer's numbers in
+//! memory, keyed by canonical form ([`canonical_key`], packed into one
+//! integer): a call does one hash lookup and no SQL. A background thread
+//! ([`start_refresher`]) loads the index from `customer_user` and keeps it
+//! fresh:
+//!
+//! - a full reload builds a new index off to the side, row by row as they
+//!   arrive, and swaps it in whole; it also catches deleted rows, which leave
+//!   no trace an incremental pass could see;
+//! - in between, an incremental pass reads the rows changed since what the
+//!   previous pass surely saw (see `Cursor`; [`CHANGE_TIME_SLACK_SECS`]
+//!   covers transactions that commit a little after they stamp the row),
+//!   skips those that change nothing, and applies the others in place, a
+//!   batch at a time under the write lock.
+//!
+//! Compact, for the CPU caches and for Asterisk's memory: a number is one
+//! 16-byte bucket of a flat open-addressing table (its key, how many
+//! customers have it, where the chosen one's text is), and a customer's text
+//! is one record in an arena of 2 MiB huge pages. A lookup reads the bucket's
+//! cache line and the record's, and builds the [`Customer`] it returns from
+//! the record; nothing else per customer is kept but a 40-byte slot (id,
+//! change_time, numbers) for refreshes.
+//!
+//! Lookups take a read lock for the bucket and the record only, so they never
+//! wait for the database or for an index being built, and wait for a change
+//! no longer than one batch takes to apply.
+//!
+//! The parts: `db` (settings, rows, SQL), `numbers` (a row's numbers),
+//! `table` (the hash table), `pages` (zeroed huge-page buffers: all the
+//! unsafe code), `arena` (the text), `index` (the index proper), `cursor`
+//! (where an incremental pass starts reading) and `refresher` (the thread).
+
+mod arena;
+mod cursor;
+mod db;
+mod index;
+mod numbers;
+mod pages;
+mod refresher;
+mod table;
+#[cfg(test)]
+mod test_support;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::number::{canonical_key, NumberPlan};
+use cursor::Cursor;
+use db::CustomerRow;
+use index::Index;
+
+pub use db::DbSettings;
+pub use refresher::{start_refresher, Refresher};
+
+/// An OTRS customer user, as needed to open a ticket for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Customer {
+    pub login: String,
+    pub customer_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+impl Customer {
+    /// "First Last", without stray spaces when a part is empty.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name.trim(), self.last_name.trim())
+            .trim()
+            .to_string()
+    }
+}
+
+/// The answer for one caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// How many distinct valid customers have this number.
+    pub matches: usize,
+    /// The one chosen (see [`CustomerIndex::lookup`]); `None` when no match.
+    pub customer: Option<Arc<Customer>>,
+    /// The canonical number looked up; `None` when the caller ID holds no
+    /// phone number.
+    pub key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexError {
+    /// The index has never been loaded (database unreachable since start).
+    NotLoaded,
+}
+
+impl fmt::Display for IndexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IndexError::NotLoaded => f.write_str("the customer index has not been loaded from the OTRS database yet"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {}
+
+/// What one refresh did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshStats {
+    /// A full reload (`false`: incremental).
+    pub full: bool,
+    /// Rows read from the database.
+    pub rows: usize,
+    /// Rows that changed the index (all of them for a full reload).
+    pub changed: usize,
+    /// Customers in the index afterwards.
+    pub customers: usize,
+    /// Distinct numbers in the index afterwards.
+    pub numbers: usize,
+    pub elapsed: Duration,
+    /// The longest the index was locked for writing: lookups waited no
+    /// longer than this (unless the thread holding it was descheduled).
+    pub longest_hold: Duration,
+}
+
+/// For a status command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexStatus {
+    pub loaded: bool,
+    /// Valid customers indexed (with or without a number).
+    pub customers: usize,
+    /// Distinct canonical numbers.
+    pub numbers: usize,
+    /// End of the last successful refresh.
+    pub last_refresh: Option<SystemTime>,
+    /// The most recent failure, kept after the database recovers.
+    pub last_error: Option<(SystemTime, String)>,
+    /// Whether the last refresh reached the database.
+    pub db_up: bool,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    last_refresh: Option<SystemTime>,
+    last_error: Option<(SystemTime, String)>,
+    db_up: bool,
+}
+
+/// Incremental passes reread this many seconds before what the previous pass
+/// surely saw: a transaction may stamp a row, then commit after a newer row
+/// was read. Rows re-read because of it are recognised and skipped.
+pub const CHANGE_TIME_SLACK_SECS: u32 = 5;
+
+/// Rows applied under one hold of the write lock: a lookup never waits for
+/// more than this many changes (some tens of microseconds).
+const APPLY_BATCH: usize = 16;
+
+/// How long a lookup spins for the read lock before it sleeps on it.
+const SPIN_LIMIT: Duration = Duration::from_millis(1);
+
+/// Locks, ignoring poisoning: the data behind these locks is always left
+/// consistent (swaps and plain assignments), and a panic elsewhere must not
+/// make every later call panic too.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Customers by canonical phone number, loaded from `customer_user`.
+pub struct CustomerIndex {
+    db: DbSettings,
+    plan: NumberPlan,
+    /// Changed in place by incremental passes, a batch of rows per write
+    /// lock; replaced whole by a full reload.
+    current: RwLock<Option<Box<Index>>>,
+    /// One refresh at a time, and where the next incremental one starts.
+    refresh: Mutex<Cursor>,
+    health: Mutex<Health>,
+}
+
+impl fmt::Debug for CustomerIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomerIndex")
+            .field("db", &self.db)
+            .field("plan", &self.plan)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl CustomerIndex {
+    /// An empty, not yet loaded index. Nothing is read until a refresh.
+    pub fn new(db: DbSettings, plan: NumberPlan) -> Self {
+        CustomerIndex {
+            db,
+            plan,
+            current: RwLock::new(None),
+            refresh: Mutex::new(Cursor::default()),
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    pub fn plan(&self) -> &NumberPlan {
+        &self.plan
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.read().is_some()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Box<Index>>> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The read lock for a lookup. While a refresh applies a batch, waiting
+    /// for it by spinning costs the caller some microseconds; sleeping on the
+    /// lock would cost it the wakeup, which on a busy machine can be several
+    /// milliseconds before the thread gets a CPU again. After about a
+    /// millisecond of spinning (the writer itself was descheduled), sleep.
+    fn read_spinning(&self) -> std::sync::RwLockReadGuard<'_, Option<Box<Index>>> {
+        let mut started: Option<Instant> = None;
+        for round in 0u32.. {
+            match self.current.try_read() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if round % 64 == 63 {
+                let since = *started.get_or_insert_with(Instant::now);
+                if since.elapsed() > SPIN_LIMIT {
+                    return self.read();
+                }
+            }
+            std::hint::spin_loop();
+        }
+        self.read()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Box<Index>>> {
+        self.current.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, index: Index) {
+        let old = {
+            let mut current = self.write();
+            // A panic while applying a change may have left the old index
+            // half-changed; this one is whole.
+            self.current.clear_poison();
+            current.replace(Box::new(index))
+        };
+        // Freed here, after the lock is released: lookups must not wait for it.
+        drop(old);
+    }
+
+    /// The customer calling from `raw_number` (a caller ID as it arrives).
+    ///
+    /// One hash lookup on the canonical number, no SQL. When several valid
+    /// customers have the number, the one whose `customer_user` row was
+    /// changed most recently (`change_time`) is chosen, ties going to the
+    /// smaller `id`: the latest edit is the best guess of who holds the line
+    /// now, and the rule gives the same answer on every call. `matches` says
+    /// how many there were.
+    pub fn lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
+        let key = canonical_key(raw_number, &self.plan);
+        let current = self.read_spinning();
+        let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
+        let Some(key) = key else {
+            return Ok(Lookup { matches: 0, customer: None, key: None });
+        };
+        let (matches, customer) = index.lookup(&key);
+        drop(current);
+        Ok(Lookup { matches, customer, key: Some(key.to_string()) })
+    }
+
+    /// Every customer with this number, in the order the rule picks them
+    /// (first = the one a call gets), with the canonical form looked up.
+    /// For the CLI dry run `otrs test lookup`.
+    pub fn lookup_all(&self, raw_number: &str) -> Result<(Option<String>, Vec<Arc<Customer>>), IndexError> {
+        let key = canonical_key(raw_number, &self.plan);
+        let current = self.read_spinning();
+        let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
+        let all = key.as_ref().map(|k| index.all(k)).unwrap_or_default();
+        Ok((key.map(|k| k.to_string()), all))
+    }
+
+    pub fn status(&self) -> IndexStatus {
+        let (loaded, customers, numbers) = {
+            let current = self.read();
+            let index = current.as_ref();
+            (index.is_some(), index.map_or(0, |i| i.customers()), index.map_or(0, |i| i.number_count()))
+        };
+        let health = lock(&self.health);
+        IndexStatus {
+            loaded,
+            customers,
+            numbers,
+            last_refresh: health.last_refresh,
+            last_error: health.last_error.clone(),
+            db_up: health.db_up,
+        }
+    }
+
+    /// Reads every valid customer and replaces the index with a new one built
+    /// from them. On error the old index (if any) stays in use.
+    pub fn refresh_full(&self) -> Result<RefreshStats, String> {
+        let mut cursor = lock(&self.refresh);
+        self.full_locked(&mut cursor)
+    }
+
+    /// Reads the rows changed since the last refresh (see `Cursor`) and
+    /// updates their customers in place (a row now invalid is removed).
+    /// Deleted rows are only noticed by [`refresh_full`](Self::refresh_full).
+    /// Does a full reload when the index was never loaded, or when replaced
+    /// text has piled up.
+    pub fn refresh_changed(&self) -> Result<RefreshStats, String> {
+        let mut cursor = lock(&self.refresh);
+        let rebuild = self.current.is_poisoned() || self.read().as_ref().is_none_or(|i| i.wants_rebuild());
+        let since = cursor.since();
+        let Some(since) = since.filter(|_| !rebuild) else {
+            // Nothing seen yet (no valid customer): nothing to start from.
+            return self.full_locked(&mut cursor);
+        };
+        let started = Instant::now();
+        // Rows that change nothing (the slack window's rereads) are dropped as
+        // they arrive: a reread of 100 000 rows keeps none of them.
+        let (mut rows, mut newest, mut changed) = (0usize, None, Vec::new());
+        let mut scratch = Vec::new();
+        self.db.fetch(Some(since), &mut |row| {
+            rows += 1;
+            newest = newest.max(row.change_time);
+            let current = self.read();
+            if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
+                changed.push(row);
+            }
+        })
+        .inspect_err(|e| self.note_error(e))?;
+        cursor.advance(newest, started, Instant::now());
+        let mut stats = self.apply_changes(&changed, started);
+        stats.rows = rows;
+        self.note_success();
+        Ok(stats)
+    }
+
+    fn full_locked(&self, cursor: &mut Cursor) -> Result<RefreshStats, String> {
+        let started = Instant::now();
+        let mut index = Index::default();
+        let (mut rows, mut newest) = (0usize, None);
+        self.db.fetch(None, &mut |row| {
+            rows += 1;
+            newest = newest.max(row.change_time);
+            index.apply(&row, &self.plan, false);
+        })
+        .inspect_err(|e| self.note_error(e))?;
+        index.finish_build();
+        // The cursor carries on: this read saw every row the next
+        // incremental pass could otherwise have to reread (see [`Cursor`]),
+        // so a full reload does not make the next pass reread a bulk import.
+        cursor.advance(newest, started, Instant::now());
+        let stats = self.install(index, rows, started);
+        self.note_success();
+        Ok(stats)
+    }
+
+    /// Publishes a freshly built index; the SQL-free half of a full reload.
+    fn install(&self, index: Index, rows: usize, started: Instant) -> RefreshStats {
+        let stats = RefreshStats {
+            full: true,
+            rows,
+            changed: rows,
+            customers: index.customers(),
+            numbers: index.number_count(),
+            elapsed: started.elapsed(),
+            longest_hold: Duration::ZERO,
+        };
+        let t0 = Instant::now();
+        self.publish(index);
+        RefreshStats { longest_hold: t0.elapsed(), ..stats }
+    }
+
+    /// Applies the rows that change something, in place, [`APPLY_BATCH`] at a
+    /// time under the write lock; lookups go on between batches and see each
+    /// row either before or after, never half applied. Rows that change
+    /// nothing (the slack window's rereads) cost a comparison under the read
+    /// lock only.
+    fn apply_changes(&self, rows: &[CustomerRow], started: Instant) -> RefreshStats {
+        let changed: Vec<&CustomerRow> = {
+            let current = self.read();
+            let Some(index) = current.as_ref() else {
+                return RefreshStats {
+                    full: false,
+                    rows: rows.len(),
+                    changed: 0,
+                    customers: 0,
+                    numbers: 0,
+                    elapsed: started.elapsed(),
+                    longest_hold: Duration::ZERO,
+                };
+            };
+            let mut scratch = Vec::new();
+            rows.iter().filter(|r| !index.is_current(r, &self.plan, &mut scratch)).collect()
+        };
+        let (mut longest_hold, mut applied) = (Duration::ZERO, 0);
+        let mut scratch = Vec::new();
+        for batch in changed.chunks(APPLY_BATCH) {
+            let mut current = self.write();
+            let t0 = Instant::now();
+            if let Some(index) = current.as_mut() {
+                for row in batch {
+                    // Checked again: an earlier row of this pass may have
+                    // made it current (or no longer so).
+                    if !index.is_current(row, &self.plan, &mut scratch) {
+                        index.apply(row, &self.plan, true);
+                        applied += 1;
+                    }
+                }
+            }
+            drop(current);
+            longest_hold = longest_hold.max(t0.elapsed());
+            // Lookups spinning for the lock get their turn before the next batch.
+            thread::yield_now();
+        }
+        let (customers, numbers) = {
+            let current = self.read();
+            current.as_ref().map_or((0, 0), |i| (i.customers(), i.number_count()))
+        };
+        RefreshStats {
+            full: false,
+            rows: rows.len(),
+            changed: applied,
+            customers,
+            numbers,
+            elapsed: started.elapsed(),
+            longest_hold,
+        }
+    }
+
+    fn note_success(&self) {
+        let mut health = lock(&self.health);
+        health.last_refresh = Some(SystemTime::now());
+        health.db_up = true;
+    }
+
+    fn note_error(&self, message: &str) {
+        let mut health = lock(&self.health);
+        health.last_error = Some((SystemTime::now(), self.db.scrub(message.to_string())));
+        health.db_up = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::test_support::*;
+
+    #[test]
+    fn full_name() {
+        let mut c = Customer {
+            login: "x".into(),
+            customer_id: "X".into(),
+            first_name: " Ivan ".into(),
+            last_name: "Ivanov".into(),
+            email: String::new(),
+        };
+        assert_eq!(c.full_name(), "Ivan Ivanov");
+        c.last_name.clear();
+        assert_eq!(c.full_name(), "Ivan");
+        c.first_name.clear();
+        c.last_name = "Петров".into();
+        assert_eq!(c.full_name(), "Петров");
+        c.last_name.clear();
+        assert_eq!(c.full_name(), "");
+    }
+
+    #[test]
+    fn not_loaded() {
+        let index = CustomerIndex::new(DbSettings::default(), ru());
+        assert_eq!(index.lookup("89161229624"), Err(IndexError::NotLoaded));
+        assert!(!index.is_loaded());
+        let s = index.status();
+        assert!(!s.loaded && !s.db_up);
+        assert_eq!((s.customers, s.numbers), (0, 0));
+        assert_eq!(s.last_refresh, None);
+        assert!(!IndexError::NotLoaded.to_string().is_empty());
+    }
+
+    #[test]
+    fn index_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<CustomerIndex>();
+        check::<Arc<CustomerIndex>>();
+        check::<Refresher>();
+    }
+
+    #[test]
+    fn db_down_errors_and_keeps_old_index() {
+        let index = CustomerIndex::new(dead_db(), ru());
+        let err = index.refresh_full().expect_err("no database");
+        assert!(!err.contains("never-shown-pw"), "{err}");
+        assert!(err.contains("127.0.0.1"), "{err}");
+        let s = index.status();
+        assert!(!s.loaded && !s.db_up);
+        let (_, message) = s.last_error.expect("error recorded");
+        assert!(!message.contains("never-shown-pw"));
+        // Incremental without a load falls back to full, and fails the same.
+        assert!(index.refresh_changed().is_err());
+
+        // A loaded index stays in use when the database goes away.
+        index.install(Index::from_rows(samples(), &ru()), 9, Instant::now());
+        lock(&index.refresh).advance(t(2026, 1, 1, 12, 0, 0), Instant::now(), Instant::now());
+        index.note_success();
+        assert!(index.refresh_changed().is_err());
+        assert!(index.refresh_full().is_err());
+        assert_eq!(who(&index, "89161229624"), (1, Some("ivanov".into())));
+        let s = index.status();
+        assert!(s.loaded && !s.db_up && s.last_refresh.is_some() && s.last_error.is_some());
+    }
+
+    // ---- Against a real MariaDB (scripts/mariadb.sh) ----
+
+    #[test]
+    fn db_sample_customers() {
+        let index = CustomerIndex::new(test_db(), ru());
+        let stats = index.refresh_full().expect("full refresh");
+        assert!(stats.full && stats.rows >= 9, "{stats:?}");
+        let check = |n: &str, expect: Option<&str>, matches: usize| {
+            let l = index.lookup(n).expect("loaded");
+            assert_eq!(l.customer.map(|c| c.login.clone()).as_deref(), expect, "{n}");
+            assert_eq!(l.matches, matches, "{n}");
+        };
+        for n in ["89161229624", "+7 (916) 122-96-24", "8 916 122 9624", "+79161229624", "9161229624", "0079161229624"] {
+            check(n, Some("ivanov"), 1);
+        }
+        check("+79165551234", Some("petrov"), 1);
+        check("89167770011", Some("sidorova"), 1);
+        check("+79165550000", Some("sidorova"), 1);
+        check("89031234567", Some("orlova"), 1);
+        check("+44 20 7946 0958", Some("smith"), 1);
+        check("00442079460958", Some("smith"), 1);
+        check("89161112233", None, 0); // kuznetsov, valid_id 2
+        check("+7 495 123 45 67", Some("office2"), 2);
+        check("84951234567", Some("office2"), 2);
+        check("+79168889900", Some("ivanova"), 1);
+        let l = index.lookup("+79168889900").expect("loaded");
+        assert_eq!(l.customer.expect("ivanova").full_name(), "Мария Иванова");
+        // The placeholder customer is loaded (it has no number to match).
+        let s = index.status();
+        assert!(s.loaded && s.db_up && s.last_refresh.is_some());
+        assert!(s.customers >= 9);
+        // A repeated incremental pass over unchanged data changes nothing
+        // about the samples.
+        index.refresh_changed().expect("incremental");
+        check("84951234567", Some("office2"), 2);
+    }
+
+    #[test]
+    fn db_incremental_refresh() {
+        let db = test_db();
+        let mut scratch = Scratch::new(&db, "t_incr");
+        let index = CustomerIndex::new(db, ru());
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169000001").0, 0);
+
+        // New customer: found after an incremental pass.
+        scratch.insert("a", "8 916 900-00-01", Some("+7 916 900 00 02"), None);
+        let stats = index.refresh_changed().expect("incremental");
+        assert!(!stats.full && stats.changed >= 1, "{stats:?}");
+        assert_eq!(who(&index, "+79169000001"), (1, Some(scratch.login("a"))));
+        assert_eq!(who(&index, "89169000002"), (1, Some(scratch.login("a"))));
+
+        // Number changed: the old one is gone.
+        scratch.exec("UPDATE customer_user SET phone = '89169000003', change_time = NOW() WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169000001"), (0, None));
+        assert_eq!(who(&index, "89169000003"), (1, Some(scratch.login("a"))));
+        assert_eq!(who(&index, "89169000002"), (1, Some(scratch.login("a"))));
+
+        // Made invalid: gone.
+        scratch.exec("UPDATE customer_user SET valid_id = 2, change_time = NOW() WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169000003"), (0, None));
+        assert_eq!(who(&index, "89169000002"), (0, None));
+
+        // Valid again.
+        scratch.exec("UPDATE customer_user SET valid_id = 1, change_time = NOW() WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169000003"), (1, Some(scratch.login("a"))));
+
+        // Deleted: only a full refresh notices.
+        scratch.exec("DELETE FROM customer_user WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169000003").0, 1);
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169000003"), (0, None));
+
+        // A row stamped in the past is beyond the incremental window; the
+        // periodic full refresh picks it up.
+        scratch.insert("old", "89169000004", None, Some("2020-01-01 00:00:00"));
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169000004"), (0, None));
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169000004"), (1, Some(scratch.login("old"))));
+    }
+
+    #[test]
+    fn db_cursor_skips_old_rows_and_catches_late_ones() {
+        // Rows stamped long ago and a cursor set by hand: other tests' rows
+        // (stamped NOW()) come and go meanwhile, so only what happens to
+        // this test's rows is checked. A change that keeps change_time shows
+        // whether a pass read the row.
+        let db = test_db();
+        let mut scratch = Scratch::new(&db, "t_cursor");
+        scratch.insert("a", "89169003001", None, Some("2001-01-01 00:00:10"));
+        scratch.insert("b", "89169003002", None, Some("2001-01-01 00:00:10"));
+        let index = CustomerIndex::new(db, ru());
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169003001"), (1, Some(scratch.login("a"))));
+        let back = |by: u64| Instant::now().checked_sub(Duration::from_secs(by)).expect("uptime");
+        let newest = t(2001, 1, 1, 0, 0, 10);
+
+        // The previous read started 2 s after `newest` was seen: the window
+        // reaches the slack (5 s) back from there, 3 s before `newest`. A
+        // transaction that stamped its row 2 s before `newest` but committed
+        // after that read is found; a row stamped 10 s before is beyond the
+        // slack (the periodic full reload finds it); a row stamped `newest`
+        // is reread.
+        *lock(&index.refresh) = Cursor { newest, newest_seen: Some(back(3)), last_read: Some(back(1)) };
+        scratch.insert("late", "89169003003", None, Some("2001-01-01 00:00:08"));
+        scratch.insert("older", "89169003004", None, Some("2001-01-01 00:00:00"));
+        scratch.exec("UPDATE customer_user SET phone = '89169003011' WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169003003"), (1, Some(scratch.login("late"))));
+        assert_eq!(who(&index, "89169003004"), (0, None));
+        assert_eq!(who(&index, "89169003011"), (1, Some(scratch.login("a"))));
+        assert_eq!(who(&index, "89169003001"), (0, None));
+
+        // 20 s later, as the refresher's passes are: rows stamped `newest`
+        // (a bulk import) are not read again.
+        *lock(&index.refresh) = Cursor { newest, newest_seen: Some(back(40)), last_read: Some(back(20)) };
+        scratch.exec("UPDATE customer_user SET phone = '89169003012' WHERE login = ?", "b");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169003002"), (1, Some(scratch.login("b"))));
+        assert_eq!(who(&index, "89169003012"), (0, None));
+
+        // A full reload sees everything; an edit (new change_time) is found
+        // by the next pass.
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169003004"), (1, Some(scratch.login("older"))));
+        assert_eq!(who(&index, "89169003012"), (1, Some(scratch.login("b"))));
+        scratch.exec("UPDATE customer_user SET phone = '89169003005', change_time = NOW() WHERE login = ?", "a");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169003011"), (0, None));
+        assert_eq!(who(&index, "89169003005"), (1, Some(scratch.login("a"))));
+    }
+
+    #[test]
+    fn db_most_recent_change_wins() {
+        let db = test_db();
+        let mut scratch = Scratch::new(&db, "t_recent");
+        scratch.insert("x", "8 916 900 10 01", None, Some("2024-03-01 00:00:00"));
+        scratch.insert("y", "+7 916 900-10-01", Some("89169001001"), Some("2024-02-01 00:00:00"));
+        let index = CustomerIndex::new(db, ru());
+        index.refresh_full().expect("full refresh");
+        assert_eq!(who(&index, "89169001001"), (2, Some(scratch.login("x"))));
+        // y edited now: it wins after an incremental pass.
+        scratch.exec("UPDATE customer_user SET change_time = NOW() WHERE login = ?", "y");
+        index.refresh_changed().expect("incremental");
+        assert_eq!(who(&index, "89169001001"), (2, Some(scratch.login("y"))));
+    }
+}

@@ -1,0 +1,239 @@
+//! The background thread that loads a [`CustomerIndex`] and keeps it fresh.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::{lock, CustomerIndex};
+
+/// The background thread keeping a [`CustomerIndex`] fresh.
+///
+/// [`stop`](Refresher::stop) (or dropping it) wakes the thread at once and
+/// joins it: the module must not be unloaded while a thread runs its code.
+/// A refresh already talking to the database is finished first; that is
+/// bounded by the connect and query timeouts.
+#[derive(Debug)]
+pub struct Refresher {
+    control: Arc<Control>,
+    handle: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Control {
+    flags: Mutex<Flags>,
+    wake: Condvar,
+    running: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    stop: bool,
+    full_requested: bool,
+}
+
+/// First wait after a failed refresh; it doubles on each further failure.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between retries while the database is down (if the
+/// incremental interval is shorter, that is the cap).
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Floor for the intervals, so a zero in the config cannot spin the CPU.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Refresher {
+    /// Stops the thread and waits for it to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    /// Whether the thread is alive (false if it could not be started).
+    pub fn is_running(&self) -> bool {
+        self.control.running.load(Ordering::SeqCst)
+    }
+
+    /// Asks for a full reload now (e.g. from a CLI command), without waiting
+    /// for it.
+    pub fn request_full(&self) {
+        lock(&self.control.flags).full_requested = true;
+        self.control.wake.notify_all();
+    }
+
+    fn shutdown(&mut self) {
+        lock(&self.control.flags).stop = true;
+        self.control.wake.notify_all();
+        if let Some(handle) = self.handle.take() {
+            // Joining itself would deadlock; can only happen if the index's
+            // owner drops the Refresher from inside a refresh, which it does not.
+            if handle.thread().id() != thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts the thread "otrs-customers": a full load at once (retried with a
+/// growing delay while the database is down), then an incremental refresh
+/// every `incremental_every` and a full one every `full_every` (which also
+/// drops deleted customers). While a refresh fails, the last good index stays
+/// in use and the error shows in [`CustomerIndex::status`].
+pub fn start_refresher(index: Arc<CustomerIndex>, incremental_every: Duration, full_every: Duration) -> Refresher {
+    let control = Arc::new(Control::default());
+    control.running.store(true, Ordering::SeqCst);
+    let thread_control = Arc::clone(&control);
+    let thread_index = Arc::clone(&index);
+    let spawned = thread::Builder::new().name("otrs-customers".to_string()).spawn(move || {
+        run_refresher(&thread_index, &thread_control, incremental_every, full_every);
+        thread_control.running.store(false, Ordering::SeqCst);
+    });
+    let handle = match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            control.running.store(false, Ordering::SeqCst);
+            index.note_error(&format!("cannot start the customer refresh thread: {e}"));
+            None
+        }
+    };
+    Refresher { control, handle }
+}
+
+fn run_refresher(index: &CustomerIndex, control: &Control, incremental_every: Duration, full_every: Duration) {
+    let incremental_every = incremental_every.max(MIN_INTERVAL);
+    let full_every = full_every.max(MIN_INTERVAL);
+    let backoff_cap = incremental_every.min(MAX_BACKOFF);
+    let mut backoff = FIRST_BACKOFF.min(backoff_cap);
+    let mut last_full: Option<Instant> = None;
+    loop {
+        let full_requested = {
+            let mut flags = lock(&control.flags);
+            if flags.stop {
+                return;
+            }
+            std::mem::take(&mut flags.full_requested)
+        };
+        let full_due = last_full.is_none_or(|t| t.elapsed() >= full_every);
+        let full = full_requested || full_due || !index.is_loaded();
+        // A bug must not end the thread silently and freeze the index.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            if full {
+                index.refresh_full()
+            } else {
+                index.refresh_changed()
+            }
+        }));
+        let ok = match outcome {
+            Ok(Ok(stats)) => {
+                if stats.full {
+                    last_full = Some(Instant::now());
+                }
+                true
+            }
+            Ok(Err(_)) => false, // already recorded in the index's status
+            Err(_) => {
+                index.note_error("the customer refresh panicked (a bug); retrying");
+                false
+            }
+        };
+        let wait = if ok {
+            backoff = FIRST_BACKOFF.min(backoff_cap);
+            incremental_every
+        } else {
+            let wait = backoff;
+            backoff = backoff.saturating_mul(2).min(backoff_cap);
+            wait
+        };
+        let flags = lock(&control.flags);
+        // wait_timeout_while: spurious wakeups do not end the wait early.
+        let _ = control
+            .wake
+            .wait_timeout_while(flags, wait, |f| !f.stop && !f.full_requested)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::customers::test_support::*;
+
+    #[test]
+    fn refresher_stops_at_once() {
+        let index = Arc::new(CustomerIndex::new(dead_db(), ru()));
+        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600));
+        assert!(r.is_running());
+        // Let it fail once and go to sleep in its backoff.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while index.status().last_error.is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(index.status().last_error.is_some());
+        let started = Instant::now();
+        r.stop();
+        assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+
+        // Dropping it stops it as well.
+        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600));
+        let control = Arc::clone(&r.control);
+        drop(r);
+        assert!(!control.running.load(Ordering::SeqCst));
+        // Only the test's own references are left: the thread is gone.
+        assert_eq!(Arc::strong_count(&index), 1);
+    }
+
+    #[test]
+    fn refresher_retries_with_backoff() {
+        let index = Arc::new(CustomerIndex::new(dead_db(), ru()));
+        let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600));
+        // The first attempt fails, and a retry follows (the backoff is capped
+        // by the 200 ms interval here) instead of the thread giving up.
+        let first = wait_for_error_change(&index, None);
+        let second = wait_for_error_change(&index, first);
+        assert!(second.is_some() && second != first);
+        r.stop();
+    }
+
+    fn wait_for_error_change(index: &CustomerIndex, previous: Option<SystemTime>) -> Option<SystemTime> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let at = index.status().last_error.map(|(at, _)| at);
+            if at.is_some() && at != previous {
+                return at;
+            }
+            if Instant::now() > deadline {
+                return at;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn db_refresher_loads_and_follows() {
+        let db = test_db();
+        let mut scratch = Scratch::new(&db, "t_thread");
+        let index = Arc::new(CustomerIndex::new(db, ru()));
+        let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !index.is_loaded() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(who(&index, "89161229624"), (1, Some("ivanov".into())));
+        scratch.insert("z", "89169002001", None, None);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while who(&index, "89169002001").0 == 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(who(&index, "89169002001"), (1, Some(scratch.login("z"))));
+        assert!(index.status().db_up);
+        let started = Instant::now();
+        r.stop();
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
