@@ -448,11 +448,9 @@ fn repeat_call_within_the_window_is_added_to_the_open_ticket() {
     assert_eq!(w.standin.tickets().len(), 2);
 }
 
-#[test]
-fn repeat_call_of_a_known_customer_finds_the_open_ticket_in_otrs() {
-    // A ticket of orlova's that this module instance did not create (an
-    // earlier Asterisk, another PBX): found by TicketSearch in OTRS.
-    let w = world();
+/// A ticket of orlova's that this module instance did not create (an
+/// earlier Asterisk, another PBX), created straight in OTRS; its TicketID.
+fn earlier_ticket_of_orlova(w: &World) -> String {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:tic=\"http://www.otrs.org/TicketConnector/\"><soapenv:Header/><soapenv:Body><tic:TicketCreate><tic:UserLogin>{OTRS_USER}</tic:UserLogin><tic:Password>{OTRS_PASSWORD}</tic:Password><tic:Ticket><tic:Title>Earlier call</tic:Title><tic:Queue>Raw</tic:Queue><tic:State>open</tic:State><tic:Priority>3 normal</tic:Priority><tic:CustomerUser>orlova</tic:CustomerUser></tic:Ticket><tic:Article><tic:CommunicationChannel>Phone</tic:CommunicationChannel><tic:SenderType>customer</tic:SenderType><tic:Subject>Earlier call</tic:Subject><tic:Body>x</tic:Body><tic:ContentType>text/plain; charset=utf8</tic:ContentType></tic:Article></tic:TicketCreate></soapenv:Body></soapenv:Envelope>"
     );
@@ -463,13 +461,36 @@ fn repeat_call_of_a_known_customer_finds_the_open_ticket_in_otrs() {
         .expect("TicketCreate")
         .into_string()
         .unwrap();
-    let id = reply.split("<TicketID>").nth(1).and_then(|r| r.split('<').next()).expect("TicketID").to_string();
+    reply.split("<TicketID>").nth(1).and_then(|r| r.split('<').next()).expect("TicketID").to_string()
+}
+
+#[test]
+fn repeat_call_of_a_known_customer_finds_the_open_ticket_in_otrs() {
+    let w = world();
+    let id = earlier_ticket_of_orlova(&w);
     cli("otrs set debug on");
     let r = wait_result(&place_call_via("test-call-4511", b"89031234567"), CALL_WAIT);
     assert_eq!(r.var("STATUS"), "APPENDED", "{r:?}");
     assert_eq!(r.var("CUSTOMERUSER"), "orlova");
     assert_eq!(r.var("TICKETID"), id);
     assert_eq!(w.standin.tickets().len(), 1);
+    assert!(w.standin.requests().contains("TicketSearch"), "{}", w.standin.requests());
+}
+
+#[test]
+fn repeat_call_after_the_window_creates_a_new_ticket() {
+    // [repeat] has repeat_window = 10 (minutes): an open ticket of the
+    // customer created 11 minutes ago is outside it, so OTRS's search (with
+    // TicketCreateTimeNewerMinutes) does not return it and the call gets a
+    // ticket of its own.
+    let w = world();
+    let old = earlier_ticket_of_orlova(&w);
+    w.standin.age_ticket(&old, 11);
+    let r = wait_result(&place_call_via("test-call-4511", b"89031234567"), CALL_WAIT);
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    assert_eq!(r.var("CUSTOMERUSER"), "orlova");
+    assert_ne!(r.var("TICKETID"), old);
+    assert_eq!(w.standin.tickets().len(), 2);
     assert!(w.standin.requests().contains("TicketSearch"), "{}", w.standin.requests());
 }
 

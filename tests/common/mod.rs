@@ -165,6 +165,13 @@ impl StandIn {
         self.control("POST", "/control/reset", "");
     }
 
+    /// Makes ticket `id` look created `minutes` earlier (TicketSearch's
+    /// TicketCreateTime*Minutes then see it so).
+    pub fn age_ticket(&self, id: &str, minutes: u32) {
+        let out = self.control("POST", "/control/age", &format!("ticket={id} minutes={minutes}"));
+        assert!(out.contains("min earlier"), "aging ticket {id}: {out}");
+    }
+
     /// Requests per operation, as the stand-in counted them.
     pub fn requests(&self) -> String {
         self.control("GET", "/control/requests", "")

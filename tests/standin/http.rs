@@ -670,7 +670,7 @@ fn fault(msg: String) -> Reply {
 
 /// GET /control/tickets (`api=generic` or `api=rpc` on each line), GET
 /// /control/requests (rpc.pl's as `rpc.Object.Method`), GET|POST /control/mode,
-/// POST /control/reset.
+/// POST /control/reset, POST /control/age (`ticket=ID minutes=N`).
 pub fn control(shared: &Shared, req: &Request) -> (u16, String) {
     let path = req.path().trim_end_matches('/');
     match (req.method.as_str(), path) {
@@ -707,11 +707,28 @@ pub fn control(shared: &Shared, req: &Request) -> (u16, String) {
                 Err(e) => (400, format!("{}\n", e)),
             }
         }
+        ("POST", "/control/age") => {
+            // "ticket=ID minutes=N": the ticket was created N minutes earlier
+            // (tests of TicketCreateTime*Minutes without waiting)
+            let text = String::from_utf8_lossy(&req.body).to_string();
+            let field = |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<i64>().ok());
+            let (Some(id), Some(minutes)) = (field("ticket="), field("minutes=")) else {
+                return (400, "expected: ticket=ID minutes=N\n".into());
+            };
+            let mut st = crate::lock(&shared.store);
+            match st.tickets.iter_mut().find(|t| t.id as i64 == id) {
+                Some(t) => {
+                    t.created -= 60 * minutes;
+                    (200, format!("ticket {id} created {minutes} min earlier\n"))
+                }
+                None => (404, format!("no ticket {id}\n")),
+            }
+        }
         ("POST", "/control/reset") => {
             crate::lock(&shared.store).reset();
             (200, "reset\n".into())
         }
-        (_, "/control/tickets") | (_, "/control/requests") | (_, "/control/mode") | (_, "/control/reset") => {
+        (_, "/control/tickets") | (_, "/control/requests") | (_, "/control/mode") | (_, "/control/reset") | (_, "/control/age") => {
             (405, "Method Not Allowed\n".into())
         }
         _ => (404, "Not Found\n".into()),

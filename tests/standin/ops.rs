@@ -1447,6 +1447,14 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
         return None;
     }
 
+    // TicketCreateTime{Newer,Older}Minutes: st.create_time against now minus
+    // so many minutes (Kernel::System::Ticket::TicketSearch; a value that is
+    // not a number counts as 0, as its `||= 0` does).
+    let minutes_ago = |k: &str| -> Option<i64> {
+        h.get(k).map(|v| ctx.now - 60 * v.as_str().and_then(|x| x.trim().parse::<i64>().ok()).unwrap_or(0))
+    };
+    let (created_after, created_before) = (minutes_ago("TicketCreateTimeNewerMinutes"), minutes_ago("TicketCreateTimeOlderMinutes"));
+
     let st = lock(ctx.store);
     let mut found: Vec<&Ticket> = Vec::new();
     for t in &st.tickets {
@@ -1461,6 +1469,9 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
             || !inlist(&owner_ids, t.owner_id)
             || !inlist(&resp_ids, t.responsible_id)
         {
+            continue;
+        }
+        if created_after.is_some_and(|b| t.created < b) || created_before.is_some_and(|b| t.created > b) {
             continue;
         }
         let any = |c: &Option<Vec<store::QueryCondition>>, v: &str| c.as_ref().map(|c| c.iter().any(|q| q.matches(v))).unwrap_or(true);

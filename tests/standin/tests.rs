@@ -189,10 +189,43 @@ fn create(sh: &Shared, title: &str, state: &str, cu: &str, subject: &str, body: 
     r[a..a + r[a..].find('<').unwrap()].to_string()
 }
 
+/// A request to the control endpoint.
+fn req(method: &str, path: &str, body: &str) -> Request {
+    Request {
+        method: method.into(),
+        target: path.into(),
+        version: "HTTP/1.1".into(),
+        headers: vec![],
+        body: body.as_bytes().to_vec(),
+        length: body.len(),
+    }
+}
+
 fn search(sh: &Shared, inner: &str) -> Vec<String> {
     let (st, r) = soap(sh, "TicketSearch", &format!("{AUTH}{inner}"));
     assert_eq!(st, 200, "{}", r);
     r.split("<TicketID>").skip(1).map(|p| p[..p.find('<').unwrap()].to_string()).collect()
+}
+
+#[test]
+fn search_by_create_time_in_minutes() {
+    // Kernel::System::Ticket::TicketSearch: TicketCreateTimeNewerMinutes N
+    // keeps tickets created in the last N minutes, ...OlderMinutes those
+    // created at least N minutes ago.
+    let sh = shared();
+    let old = create(&sh, "Earlier call", "open", "petrov", "Call", "x");
+    let new = create(&sh, "Call", "open", "petrov", "Call", "x");
+    let aged = http::control(&sh, &req("POST", "/control/age", &format!("ticket={old} minutes=11")));
+    assert_eq!(aged.0, 200, "{aged:?}");
+    assert_eq!(search(&sh, "<tic:TicketCreateTimeNewerMinutes>10</tic:TicketCreateTimeNewerMinutes>"), vec![new.clone()]);
+    assert_eq!(search(&sh, "<tic:TicketCreateTimeNewerMinutes>12</tic:TicketCreateTimeNewerMinutes>"), vec![new.clone(), old.clone()]);
+    assert_eq!(search(&sh, "<tic:TicketCreateTimeOlderMinutes>10</tic:TicketCreateTimeOlderMinutes>"), vec![old.clone()]);
+    assert_eq!(
+        search(&sh, "<tic:CustomerUserLogin>petrov</tic:CustomerUserLogin><tic:TicketCreateTimeNewerMinutes>10</tic:TicketCreateTimeNewerMinutes>"),
+        vec![new.clone()]
+    );
+    assert_eq!(http::control(&sh, &req("POST", "/control/age", "ticket=999 minutes=1")).0, 404);
+    assert_eq!(http::control(&sh, &req("POST", "/control/age", "minutes=1")).0, 400);
 }
 
 #[test]
@@ -351,14 +384,6 @@ fn modes_parse_and_control() {
     assert!(Mode::parse("slow").is_err());
     assert!(Mode::parse("bogus").is_err());
     let sh = shared();
-    let req = |m: &str, p: &str, b: &str| Request {
-        method: m.into(),
-        target: p.into(),
-        version: "HTTP/1.1".into(),
-        headers: vec![],
-        body: b.as_bytes().to_vec(),
-        length: b.len(),
-    };
     assert_eq!(http::control(&sh, &req("POST", "/control/mode", "slow:250\n")), (200, "slow:250\n".into()));
     assert_eq!(sh.mode().0, Mode::Slow(250));
     assert_eq!(http::control(&sh, &req("POST", "/control/mode", "nonsense")).0, 400);
