@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::transport::{Reply, Transport};
+use crate::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
 use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 
 /// ureq is built without TLS (Cargo.toml: default features off).
@@ -84,7 +84,7 @@ impl Default for ClientSettings {
             user: String::new(),
             password: String::new(),
             use_session: true,
-            max_reply_bytes: 1024 * 1024,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
     }
 }
@@ -194,10 +194,7 @@ impl OtrsClient {
     /// validation should call first) every call returns
     /// [`ClientError::Connect`] without any I/O. A `max_reply_bytes` of 0
     /// means the default.
-    pub fn new(mut settings: ClientSettings) -> OtrsClient {
-        if settings.max_reply_bytes == 0 {
-            settings.max_reply_bytes = ClientSettings::default().max_reply_bytes;
-        }
+    pub fn new(settings: ClientSettings) -> OtrsClient {
         OtrsClient {
             http: Transport::new(&settings.url, settings.max_reply_bytes),
             settings,

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use crate::otrs_client::{redact_url, ClientError};
 use crate::soap::{body_element, not_soap, parse_tree, Node};
-use crate::transport::{Reply, Transport};
+use crate::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
 use crate::soap::{self, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
 
 /// Namespace of the `Core` class; `rpc.pl` maps its path to the class name.
@@ -86,7 +86,7 @@ impl Default for RpcSettings {
             url: String::new(),
             user: String::new(),
             password: String::new(),
-            max_reply_bytes: 1024 * 1024,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         }
     }
 }
@@ -536,10 +536,7 @@ impl RpcClient {
     /// Never fails: with an unusable URL (see [`check_url`]) every call
     /// returns [`ClientError::Connect`] without I/O. A `max_reply_bytes` of 0
     /// means the default.
-    pub fn new(mut settings: RpcSettings) -> RpcClient {
-        if settings.max_reply_bytes == 0 {
-            settings.max_reply_bytes = RpcSettings::default().max_reply_bytes;
-        }
+    pub fn new(settings: RpcSettings) -> RpcClient {
         RpcClient {
             http: Transport::new(&settings.url, settings.max_reply_bytes),
             settings,

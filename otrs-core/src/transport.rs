@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use crate::otrs_client::{check_url, ClientError};
 use crate::soap;
 
+/// Largest reply read from OTRS unless configured otherwise: a ticket
+/// reply is a few KiB, so more is a misbehaving server.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 1024 * 1024;
+
 /// An HTTP reply read in full.
 pub(crate) struct Reply {
     pub status: u16,
@@ -38,7 +42,9 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
+    /// `max_reply_bytes` 0 means [`DEFAULT_MAX_REPLY_BYTES`].
     pub fn new(url: &str, max_reply_bytes: usize) -> Transport {
+        let max_reply_bytes = if max_reply_bytes == 0 { DEFAULT_MAX_REPLY_BYTES } else { max_reply_bytes };
         Transport { url: url.to_string(), url_error: check_url(url).err(), max_reply_bytes, agent: Mutex::new(None) }
     }
 
