@@ -1,20 +1,43 @@
 //! Finds Asterisk's headers, generates Rust declarations for the parts of
 //! Asterisk the module uses, and compiles the C shim that registers the
 //! module (AST_MODULE_INFO is a macro: only a C compiler can expand it).
+//!
+//! Without the headers (a plain `cargo test` on a machine with no Asterisk)
+//! it builds an inert stub instead, so the pure crates' tests still run:
+//! cfg `otrs_no_asterisk` compiles the Asterisk glue out, and the stub
+//! cannot be loaded (see src/lib.rs). `OTRS_REQUIRE_ASTERISK=1`, which the
+//! project's scripts set, makes missing headers an error again.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
 const ENV_INCLUDE: &str = "ASTERISK_INCLUDE_DIR";
+const ENV_REQUIRE: &str = "OTRS_REQUIRE_ASTERISK";
 
 fn main() {
     println!("cargo:rerun-if-env-changed={ENV_INCLUDE}");
+    println!("cargo:rerun-if-env-changed={ENV_REQUIRE}");
     println!("cargo:rerun-if-changed=include/shim.c");
     println!("cargo:rerun-if-changed=include/shim.h");
     println!("cargo:rerun-if-changed=include/wrapper.h");
     println!("cargo:rerun-if-changed=asterisk-headers/asterisk.h");
+    println!("cargo::rustc-check-cfg=cfg(otrs_no_asterisk)");
 
-    let include = find_headers();
+    let include = match find_headers() {
+        Ok(dir) => dir,
+        Err(help) if env::var(ENV_REQUIRE).is_ok_and(|v| !v.is_empty() && v != "0") => panic!("{help}"),
+        Err(help) => {
+            for line in help.lines().filter(|l| !l.trim().is_empty()) {
+                println!("cargo:warning={}", line.trim_end());
+            }
+            println!(
+                "cargo:warning=Building an inert stub instead of the module: enough for `cargo test`, \
+                 but Asterisk cannot load it. scripts/test.sh builds the real module."
+            );
+            println!("cargo:rustc-cfg=otrs_no_asterisk");
+            return;
+        }
+    };
     println!("cargo:rustc-env=OTRS_ASTERISK_INCLUDE={}", include.display());
 
     compile_shim(&include);
@@ -23,14 +46,15 @@ fn main() {
 
 /// The folder holding `asterisk.h`: `$ASTERISK_INCLUDE_DIR`, else the system's
 /// (package asterisk-dev), else `asterisk-headers/` in this repository.
-fn find_headers() -> PathBuf {
+/// Err: none found, with what to do about it.
+fn find_headers() -> Result<PathBuf, String> {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let mut tried = Vec::new();
 
     if let Ok(dir) = env::var(ENV_INCLUDE) {
         let dir = PathBuf::from(dir);
         if has_headers(&dir) {
-            return dir;
+            return Ok(dir);
         }
         // An explicit setting that is wrong must not silently fall back.
         panic!(
@@ -41,18 +65,18 @@ fn find_headers() -> PathBuf {
     }
     for dir in [PathBuf::from("/usr/include"), manifest.join("asterisk-headers")] {
         if has_headers(&dir) {
-            return dir;
+            return Ok(dir);
         }
         tried.push(dir.display().to_string());
     }
-    panic!(
+    Err(format!(
         "\nAsterisk headers not found (looked in: {}).\n\
          Do one of these:\n  \
          1. set {ENV_INCLUDE} to the folder that holds asterisk.h, or\n  \
          2. install Asterisk's development headers (package asterisk-dev) so /usr/include/asterisk.h exists, or\n  \
          3. run scripts/fetch-asterisk-headers.sh, which unpacks Debian's asterisk-dev into asterisk-headers/.\n",
         tried.join(", ")
-    );
+    ))
 }
 
 fn has_headers(dir: &Path) -> bool {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets of fuzz/ (otrs-core's SOAP reply parser, number
 # normaliser, otrs.conf rules and spool job files), each for a set time, with
-# corpora seeded from the OTRS samples in shared/otrs, the sample configs and
+# corpora seeded from the OTRS samples in tests/fixtures/otrs, the sample configs and
 # a few numbers. Installs cargo-fuzz if missing. Works on a stable toolchain:
 # cargo-fuzz's nightly flags are allowed with RUSTC_BOOTSTRAP=1; if the
 # address sanitizer cannot be built, the targets run without it.
@@ -9,7 +9,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60, all)
 #
 # Environment:
-#   OTRS_SAMPLES     the OTRS reply samples (default ../shared/otrs)
+#   OTRS_SAMPLES     the OTRS reply samples (default tests/fixtures/otrs)
 #   FUZZ_SANITIZER   address (default) or none
 #
 # Exits 1 if a target crashed: the input is in fuzz/artifacts/TARGET/, and
@@ -26,7 +26,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(soap_reply number config spool_job)
-samples="${OTRS_SAMPLES:-$top/../shared/otrs}"
+samples="${OTRS_SAMPLES:-$top/tests/fixtures/otrs}"
 export RUSTC_BOOTSTRAP=1
 
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
@@ -35,15 +35,12 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
 
-# Seed corpora, made at run time (the samples stay in shared/).
+# Seed corpora, made at run time (the samples stay in tests/fixtures/).
 corpus="$top/fuzz/corpus"
 mkdir -p "$corpus"/{soap_reply,number,config,spool_job}
-if compgen -G "$samples/generic-interface/*-response.xml" >/dev/null; then
-    cp "$samples"/generic-interface/*-response.xml "$corpus/soap_reply/"
-    cp "$samples"/rpc/*-response.xml "$corpus/soap_reply/" 2>/dev/null || true
-else
-    say "no OTRS samples in $samples: soap_reply starts from an empty corpus"
-fi
+compgen -G "$samples/generic-interface/*-response.xml" >/dev/null \
+    || die "no OTRS samples in $samples (OTRS_SAMPLES; the repository has them in tests/fixtures/otrs)"
+cp "$samples"/generic-interface/*-response.xml "$samples"/rpc/*-response.xml "$corpus/soap_reply/"
 i=0
 for n in '+7 (916) 122-96-24' '89161229624' '8 916 122 9624' '0079161229624' '810 7 916 122 96 24' \
     '9161229624' '+44 20 7946 0958' '+49 (0)30 1234567' '8 800 123-45-67 доб. 12' 'fax: 8 916 ext. 5' \

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests of the pure logic, the OTRS stand-in's own
-# tests, and the tests that place real calls through Asterisk 22 with the
-# module loaded, against a real MariaDB. Installs and starts what they need.
-# Usage: scripts/test.sh [extra cargo test arguments]
+# Runs every test, both tiers: what a plain `cargo test` runs (unit tests of
+# the pure logic, the OTRS stand-in's own tests, the recorded samples), and
+# the tests marked #[ignore] there because they need root, MariaDB and the
+# Asterisk sandbox: real calls through Asterisk 22 with the module loaded.
+# Installs and starts what they need.
+# Usage: scripts/test.sh [cargo test arguments] [-- test binary arguments]
+#   e.g. scripts/test.sh --test asterisk_calls -- repeat_call
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 cd "$top"
 
+say "lint: no machine-specific paths"
+bash "$here/check-paths.sh"
 bash "$here/setup-host.sh"
 command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
 if [ -z "${ASTERISK_INCLUDE_DIR:-}" ] && [ ! -f /usr/include/asterisk.h ]; then
@@ -25,12 +30,20 @@ trap cleanup EXIT
 
 say "cargo build (the module the Asterisk tests load)"
 cargo build --workspace
-say "cargo test"
+say "cargo test (both tiers: --include-ignored)"
 # One Asterisk is shared by the call tests; they take turns themselves.
 # (no doc tests: there are none, and an empty run would close the output)
+cargo_args=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    cargo_args+=("$1")
+    shift
+done
+[ $# -gt 0 ] && shift
+test_args=("$@")
 mkdir -p target
 set +e
-cargo test --workspace --lib --bins --tests --no-fail-fast "$@" 2>&1 | tee target/test-output.log
+cargo test --workspace --lib --bins --tests --no-fail-fast "${cargo_args[@]}" -- --include-ignored "${test_args[@]}" 2>&1 \
+    | tee target/test-output.log
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary, kept for .ci/run to repeat.

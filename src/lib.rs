@@ -5,9 +5,32 @@
 //! `asterisk` holds every unsafe FFI call, and `app`, `cli`, `module` and
 //! `state` glue the two together.
 
+#[cfg(not(otrs_no_asterisk))]
 mod app;
+#[cfg(not(otrs_no_asterisk))]
 mod asterisk;
+#[cfg(not(otrs_no_asterisk))]
 mod call_end_app;
+#[cfg(not(otrs_no_asterisk))]
 mod cli;
+#[cfg(not(otrs_no_asterisk))]
 mod module;
+#[cfg(not(otrs_no_asterisk))]
 mod state;
+
+// Built without Asterisk's headers (build.rs): no module, only a reference
+// to a symbol that exists nowhere, so loading this file always fails with
+// "undefined symbol: app_otrsticket_built_without_asterisk_headers" instead
+// of looking like a module. Not in test builds: they are programs, and
+// must link.
+#[cfg(all(otrs_no_asterisk, not(test)))]
+mod stub {
+    extern "C" {
+        static app_otrsticket_built_without_asterisk_headers: u8;
+    }
+
+    // SAFETY: only the address is taken, for the loader to resolve; the
+    // symbol exists nowhere, so nothing ever reads it.
+    #[used]
+    static REFUSE_TO_LOAD: &u8 = unsafe { &app_otrsticket_built_without_asterisk_headers };
+}

@@ -16,6 +16,7 @@ fn restore_default_config(w: &World) {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn module_is_loaded_and_documented() {
     let _w = world();
     assert!(module_running(), "{}", cli("module show like otrsticket"));
@@ -26,6 +27,7 @@ fn module_is_loaded_and_documented() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn status_shows_settings_but_never_passwords() {
     let w = world();
     let out = cli("otrs show status");
@@ -59,7 +61,7 @@ fn t_uniqueid(r: &CallResult) -> String {
 fn module_mapped() -> bool {
     let pid = std::fs::read_to_string(sandbox_root().join("run/asterisk/asterisk.pid")).expect("asterisk pid");
     let maps = std::fs::read_to_string(format!("/proc/{}/maps", pid.trim())).expect("maps");
-    maps.lines().any(|l| l.ends_with("/modules/app_otrsticket.so"))
+    maps.lines().any(|l| l.ends_with("/modules/app_otrsticket.so")) // check-paths: allow (a suffix)
 }
 
 fn counter(status: &str, label: &str) -> u64 {
@@ -72,6 +74,7 @@ fn counter(status: &str, label: &str) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn known_customer_stored_in_another_format_gets_the_ticket() {
     let w = world();
     // petrov is stored as '+7 (916) 555-12-34'
@@ -103,6 +106,7 @@ fn known_customer_stored_in_another_format_gets_the_ticket() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn every_stored_format_of_one_number_matches() {
     let w = world();
     // caller formats of ivanov's 89161229624
@@ -120,6 +124,7 @@ fn every_stored_format_of_one_number_matches() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn several_customers_with_one_number_pick_the_most_recently_changed() {
     let w = world();
     let r = wait_result(&place_call(b"84951234567"), CALL_WAIT);
@@ -130,6 +135,7 @@ fn several_customers_with_one_number_pick_the_most_recently_changed() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn invalid_customer_is_not_matched() {
     let _w = world();
     // kuznetsov has valid_id 2
@@ -140,6 +146,7 @@ fn invalid_customer_is_not_matched() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn unknown_number_gets_a_ticket_for_the_placeholder_customer() {
     let w = world();
     let r = wait_result(&place_call(b"84951110000"), CALL_WAIT);
@@ -152,6 +159,7 @@ fn unknown_number_gets_a_ticket_for_the_placeholder_customer() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn anonymous_caller_gets_a_ticket() {
     let w = world();
     for caller in [&b""[..], b"anonymous"] {
@@ -170,6 +178,7 @@ fn anonymous_caller_gets_a_ticket() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn hostile_caller_id_is_neither_sql_nor_xml() {
     let w = world();
     let hostile = "0'); DELETE FROM customer_user; -- </tic:Title><tic:Queue>Junk</tic:Queue> & \"x\"";
@@ -188,6 +197,7 @@ fn hostile_caller_id_is_neither_sql_nor_xml() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn otrs_error_reply_gives_failed_and_the_call_goes_on() {
     let w = world();
     w.standin.set_mode("error");
@@ -202,6 +212,7 @@ fn otrs_error_reply_gives_failed_and_the_call_goes_on() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn otrs_never_answering_costs_at_most_the_timeout() {
     let w = world();
     let out = reconfigure(&otrs_conf(&w.standin.url(), "timeout = 1000", ""));
@@ -224,6 +235,7 @@ fn otrs_never_answering_costs_at_most_the_timeout() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn reload_with_a_changed_queue_takes_effect() {
     let w = world();
     let out = reconfigure(&otrs_conf(&w.standin.url(), "", "queue = Postmaster"));
@@ -238,6 +250,7 @@ fn reload_with_a_changed_queue_takes_effect() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn config_without_url_declines_the_load_with_a_clear_message() {
     let w = world();
     let out = cli("module unload app_otrsticket.so");
@@ -261,6 +274,7 @@ fn config_without_url_declines_the_load_with_a_clear_message() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn unload_and_load_again_after_calls() {
     let w = world();
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
@@ -281,6 +295,7 @@ fn unload_and_load_again_after_calls() {
 // ------------------------------------------------------------- handoff
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn operator_channel_inherits_the_ticket_and_shows_the_customer() {
     let w = world();
     let call = place_call_via("test-call-4510", b"89165551234");
@@ -299,6 +314,7 @@ fn operator_channel_inherits_the_ticket_and_shows_the_customer() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn without_option_i_the_operator_channel_sees_nothing() {
     let _w = world();
     // [otrs] 4509 calls OTRSTicket() without options; its operator context
@@ -364,6 +380,7 @@ fn has(event: &[String], line: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn ami_client_receives_the_ticket_event() {
     let w = world();
     let mut reader = ami_login("call");
@@ -404,6 +421,7 @@ fn call_events(reader: &mut AmiReader, r: &CallResult) -> Vec<Vec<String>> {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn variables_publish_varset_events_only_when_configured() {
     let w = world();
     // default: the variables are set, but without a VarSet event each
@@ -432,6 +450,7 @@ fn variables_publish_varset_events_only_when_configured() {
 // ------------------------------------------------------------- repeat calls
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn repeat_call_within_the_window_is_added_to_the_open_ticket() {
     let w = world();
     let first = wait_result(&place_call_via("test-call-4511", b"89165551234"), CALL_WAIT);
@@ -465,6 +484,7 @@ fn earlier_ticket_of_orlova(w: &World) -> String {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn repeat_call_of_a_known_customer_finds_the_open_ticket_in_otrs() {
     let w = world();
     let id = earlier_ticket_of_orlova(&w);
@@ -478,6 +498,7 @@ fn repeat_call_of_a_known_customer_finds_the_open_ticket_in_otrs() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn repeat_call_after_the_window_creates_a_new_ticket() {
     // [repeat] has repeat_window = 10 (minutes): an open ticket of the
     // customer created 11 minutes ago is outside it, so OTRS's search (with
@@ -495,6 +516,7 @@ fn repeat_call_after_the_window_creates_a_new_ticket() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn repeat_call_of_an_unknown_number_is_grouped_by_number() {
     let w = world();
     let first = wait_result(&place_call_via("test-call-4511", b"84997770000"), CALL_WAIT);
@@ -509,6 +531,7 @@ fn repeat_call_of_an_unknown_number_is_grouped_by_number() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn repeat_call_after_the_ticket_was_closed_creates_a_new_one() {
     let w = world();
     let first = wait_result(&place_call_via("test-call-4511", b"89167770011"), CALL_WAIT);
@@ -538,6 +561,7 @@ fn close_ticket(w: &World, ticket_id: &str) {
 // ------------------------------------------------------------- CLI dry runs
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn cli_test_lookup_lists_every_matching_customer() {
     let _w = world();
     let out = cli("otrs test lookup 84951234567");
@@ -552,6 +576,7 @@ fn cli_test_lookup_lists_every_matching_customer() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn cli_test_ticket_runs_the_flow_without_a_channel() {
     let w = world();
     let out = cli("otrs test ticket 89161229624");
@@ -564,6 +589,7 @@ fn cli_test_ticket_runs_the_flow_without_a_channel() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn cli_debug_logs_soap_with_secrets_masked() {
     let _w = world();
     let mark = log_mark();
@@ -589,6 +615,7 @@ fn outcome_call(caller: &[u8], operator: &str) -> (Call, CallResult) {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn answered_call_writes_the_outcome_into_the_ticket() {
     let w = world();
     let (call, r) = outcome_call(b"89161229624", "answer");
@@ -606,6 +633,7 @@ fn answered_call_writes_the_outcome_into_the_ticket() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn missed_call_reopens_the_ticket_with_a_higher_priority() {
     let w = world();
     let (call, r) = outcome_call(b"89165551234", "noanswer");
@@ -622,6 +650,7 @@ fn missed_call_reopens_the_ticket_with_a_higher_priority() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn outcome_of_a_queued_ticket_is_applied_after_it_is_created() {
     let w = world();
     w.standin.set_mode("refuse");
@@ -650,6 +679,7 @@ fn rpc_conf(url: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn api_rpc_creates_the_ticket_through_rpc_pl() {
     let w = world();
     // OTRS 6+/Znuny: the ticket, without its article, and one warning
@@ -673,6 +703,7 @@ fn api_rpc_creates_the_ticket_through_rpc_pl() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn api_rpc_on_otrs_5_adds_the_article() {
     let w = world();
     let old = StandIn::start(&["--otrs-version", "5"]);
@@ -689,6 +720,7 @@ fn api_rpc_on_otrs_5_adds_the_article() {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn api_rpc_wrong_password_is_an_error_not_a_ticket() {
     let w = world();
     let conf = rpc_conf(&w.standin.url()).replace("password = RpcPass2024", "password = wrong");
@@ -759,6 +791,7 @@ impl Drop for TlsFront {
 }
 
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn https_url_with_a_ca_in_the_system_store() {
     let w = world();
     let dir = std::env::temp_dir().join(format!("otrs-tls-{}", std::process::id()));

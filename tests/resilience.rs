@@ -214,6 +214,7 @@ fn in_progress(status: &str) -> u64 {
 /// `timeout` (1000 ms) and goes on with QUEUED; once OTRS answers, the
 /// spool worker creates exactly one ticket, for the right customer.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn hanging_otrs_costs_the_call_one_timeout_and_the_ticket_comes_later() {
     let w = world();
     let mut restore = Restore::new(&w);
@@ -259,6 +260,7 @@ fn hanging_otrs_costs_the_call_one_timeout_and_the_ticket_comes_later() {
 /// (negative cache): they queue at once. When OTRS is back every queued
 /// ticket is created exactly once and OTRS is shown up again.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn a_dead_otrs_costs_only_the_first_call() {
     let w = world();
     let mut restore = Restore::new(&w);
@@ -334,6 +336,7 @@ fn warm_up(w: &World) {
 /// and the reply is cut (truncated): the worker must find that ticket by
 /// its `[call:...]` marker instead of creating a second one.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn an_ambiguous_failure_still_gives_exactly_one_ticket() {
     let w = world();
     let mut restore = Restore::new(&w);
@@ -399,6 +402,7 @@ fn an_ambiguous_failure_still_gives_exactly_one_ticket() {
 /// once the database is back the ticket is created for the customer the
 /// number belongs to, not for the unknown-caller customer.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn database_down_queues_the_ticket_for_the_right_customer() {
     let w = world();
     let _restore = Restore::new(&w);
@@ -446,6 +450,7 @@ fn database_down_queues_the_ticket_for_the_right_customer() {
 /// of Asterisk and `module unload`, and the next worker creates its ticket
 /// exactly once.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn queued_ticket_survives_kill_9_and_unload() {
     let w = world();
     let _restore = Restore::new(&w);
@@ -507,6 +512,7 @@ fn queued_ticket_survives_kill_9_and_unload() {
 /// must wait `recheck_delay` (3 s) from that attempt, find the ticket by
 /// its marker and not create a second one.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn kill_9_while_the_worker_is_creating_gives_one_ticket() {
     let w = world();
     let _restore = Restore::new(&w);
@@ -546,6 +552,7 @@ fn kill_9_while_the_worker_is_creating_gives_one_ticket() {
 /// moved aside to spool/bad with a .reason file and a log line; they do not
 /// stop a real queued ticket from being created.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
     let w = world();
     let _restore = Restore::new(&w);
@@ -665,6 +672,7 @@ fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
 ///   profile; SOAP escapes the rest (the stand-in decodes it back).
 /// - matching uses the digits only: "8916\r\n1229624..." is ivanov.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn hostile_caller_ids_get_their_tickets_and_nothing_more() {
     let w = world();
     let big: Vec<u8> = b"1234567890".iter().copied().cycle().take(10 * 1024).collect();
@@ -723,6 +731,7 @@ fn hostile_caller_ids_get_their_tickets_and_nothing_more() {
 /// is normal again a queued ticket is created exactly once (a ticket the
 /// broken reply hid is found, not created again).
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn bad_otrs_replies_never_stall_a_call_nor_duplicate_a_ticket() {
     let w = world();
     let _restore = Restore::new(&w);
@@ -769,6 +778,7 @@ fn bad_otrs_replies_never_stall_a_call_nor_duplicate_a_ticket() {
 /// an OTRS taking 50 ms a request. Every call gets CREATED or QUEUED, and
 /// after draining there are exactly 200 tickets, one per call.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn two_hundred_calls_at_once_give_two_hundred_tickets() {
     let w = world();
     let mut restore = Restore::new(&w);
@@ -831,6 +841,7 @@ fn two_hundred_calls_at_once_give_two_hundred_tickets() {
 /// module, which must still refuse while they are inside: the module stays
 /// loaded, Asterisk runs, and those calls' tickets are still created once.
 #[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn reload_and_unload_while_calls_are_inside_the_app() {
     let w = world();
     let mut restore = Restore::new(&w);

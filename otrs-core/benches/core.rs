@@ -83,7 +83,7 @@ fn bench_number(c: &mut Criterion) {
 
 // ------------------------------------------------------------------ soap
 
-/// Znuny 6.5's replies, byte for byte (shared/otrs/generic-interface 01, 03, 23).
+/// Znuny 6.5's replies, byte for byte (tests/fixtures/otrs/generic-interface 01, 03, 23).
 const ENVELOPE_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope soap:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Body>"#;
 const ENVELOPE_TAIL: &str = "</soap:Body></soap:Envelope>";
 const TICKET_CREATED: &str = r#"<TicketCreateResponse xmlns="http://www.otrs.org/TicketConnector/"><ArticleID>2</ArticleID><TicketID>2</TicketID><TicketNumber>2026112610000015</TicketNumber></TicketCreateResponse>"#;

@@ -5,7 +5,7 @@
 //! This is what old installations and the AGI scripts this module replaces
 //! use. It needs no web service configuration, only `SOAP::User` and
 //! `SOAP::Password` in OTRS's SysConfig. Facts from the captured Znuny 6.5
-//! samples (../shared/otrs/rpc) that shape this code:
+//! samples (tests/fixtures/otrs/rpc) that shape this code:
 //!
 //! * wrong credentials are not an error: HTTP 200 with an empty (`xsi:nil`)
 //!   `DispatchResponse` (sample 07). The first call of a ticket
@@ -727,7 +727,6 @@ mod tests {
     use super::*;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
-    use std::path::PathBuf;
     use std::sync::mpsc::{self, Receiver};
     use std::thread;
     use std::time::Duration;
@@ -736,47 +735,22 @@ mod tests {
     const USER: &str = "rpcuser";
     const PASSWORD: &str = "RpcPass2024";
 
-    fn samples_dir() -> Option<PathBuf> {
-        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        [
-            here.join("../../shared/otrs/rpc"),
-            PathBuf::from("/work/shared/otrs/rpc"),
-        ]
-        .into_iter()
-        .find(|d| d.join("INDEX.txt").exists())
-    }
-
-    fn sample(name: &str) -> Vec<u8> {
-        let dir = samples_dir().expect("samples");
-        std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-
-    /// (status, body) of a sample reply.
+    /// (status, body) of a sample reply (tests/fixtures/otrs/rpc).
     fn reply(n: &str) -> (u16, Vec<u8>) {
-        let dir = samples_dir().expect("samples");
-        let name = std::fs::read_dir(&dir)
-            .expect("dir")
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .find(|f| f.starts_with(&format!("rpc-{n}-")) && f.ends_with("-response.xml"))
-            .expect("sample");
-        let head = std::fs::read_to_string(dir.join(name.replace(".xml", ".headers.txt"))).expect("headers");
+        let name = otrs_fixtures::find("rpc", &format!("rpc-{n}-"), "-response.xml");
+        let head = otrs_fixtures::read_string(&name.replace(".xml", ".headers.txt"));
         let status = head
             .split_whitespace()
             .next()
             .and_then(|s| s.parse().ok())
             .expect("status");
-        (status, sample(&name))
+        (status, otrs_fixtures::read(&name))
     }
 
     fn request_sample(n: &str) -> (String, String) {
-        let dir = samples_dir().expect("samples");
-        let name = std::fs::read_dir(&dir)
-            .expect("dir")
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .find(|f| f.starts_with(&format!("rpc-{n}-")) && f.ends_with("-request.xml"))
-            .expect("sample");
-        let head = std::fs::read_to_string(dir.join(name.replace(".xml", ".headers.txt"))).expect("headers");
-        (String::from_utf8(sample(&name)).expect("utf8"), head)
+        let name = otrs_fixtures::find("rpc", &format!("rpc-{n}-"), "-request.xml");
+        let head = otrs_fixtures::read_string(&name.replace(".xml", ".headers.txt"));
+        (otrs_fixtures::read_string(&name), head)
     }
 
     fn rpc_ticket() -> NewTicket {
@@ -802,9 +776,6 @@ mod tests {
 
     #[test]
     fn requests_match_the_samples_byte_for_byte() {
-        if samples_dir().is_none() {
-            return;
-        }
         let t = rpc_ticket();
         let six = [
             ("TicketID", "40"),
@@ -981,9 +952,6 @@ mod tests {
 
     #[test]
     fn replies_of_every_sample() {
-        if samples_dir().is_none() {
-            return;
-        }
         let (s, b) = reply("01");
         assert_eq!(parse_ticket_create_number(s, XML, &b), Ok("2026112610000408".into()));
         let (s, b) = reply("02");
@@ -1151,10 +1119,8 @@ mod tests {
     #[test]
     fn truncated_mutated_and_garbage_replies_never_panic() {
         let mut bodies: Vec<Vec<u8>> = Vec::new();
-        if samples_dir().is_some() {
-            for n in ["01", "02", "03", "05", "06", "07", "08"] {
-                bodies.push(reply(n).1);
-            }
+        for n in ["01", "02", "03", "05", "06", "07", "08"] {
+            bodies.push(reply(n).1);
         }
         bodies.push(
             format!(
@@ -1442,9 +1408,6 @@ mod tests {
 
     #[test]
     fn wrong_password_is_auth_fail_and_nothing_else_is_sent() {
-        if samples_dir().is_none() {
-            return;
-        }
         let (url, seen) = server(vec![http("200 OK", &reply("07").1)]);
         let err = client(&url).create_ticket(&rpc_ticket(), soon()).unwrap_err();
         assert!(err.is_auth_fail() && !err.maybe_delivered(), "{err:?}");
@@ -1533,9 +1496,6 @@ mod tests {
 
     #[test]
     fn reply_over_the_size_cap() {
-        if samples_dir().is_none() {
-            return;
-        }
         let (url, _seen) = server(vec![http("200 OK", &reply("08").1)]);
         let c = RpcClient::new(RpcSettings {
             url,
@@ -1547,9 +1507,6 @@ mod tests {
 
     #[test]
     fn lookups_and_ticket_get() {
-        if samples_dir().is_none() {
-            return;
-        }
         let (url, seen) = server(vec![
             http("200 OK", &scalar("xsd:int", "40")),
             http("200 OK", &nil()),
@@ -1581,93 +1538,5 @@ mod tests {
         );
     }
 
-    // ------------------------------------------------------------------
-    // Against the real stand-in binary, when it has been built
-
-    struct StandIn {
-        child: std::process::Child,
-        addr: String,
-    }
-
-    impl Drop for StandIn {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn standin(args: &[&str]) -> Option<StandIn> {
-        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/otrs-standin");
-        if !bin.exists() {
-            return None;
-        }
-        let mut child = std::process::Command::new(bin)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--customers",
-                "ivanov:ACME:ivanov@example.invalid:Ivan Ivanov",
-            ])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut line = String::new();
-        let stdout = child.stdout.take()?;
-        BufReader::new(stdout).read_line(&mut line).ok()?;
-        let Some(addr) = line.trim().strip_prefix("listening on ").map(str::to_string) else {
-            eprintln!("otrs-standin did not start (built without rpc.pl support?): test skipped");
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        };
-        Some(StandIn { child, addr })
-    }
-
-    fn control(addr: &str, path: &str) -> String {
-        let mut s = TcpStream::connect(addr).expect("control");
-        let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn against_the_standin_binary() {
-        for (version, article) in [("6", false), ("5", true)] {
-            let Some(s) = standin(&["--otrs-version", version]) else {
-                return;
-            };
-            let c = client(&format!("http://{}/otrs/rpc.pl", s.addr));
-            let t = rpc_ticket();
-            let got = c.create_ticket_for(&t, Some("ACME"), soon()).expect("created");
-            assert_eq!(got.article_warning.is_none(), article, "{version}: {got:?}");
-            assert_eq!(got.ticket.article_id.is_empty(), !article);
-            let info = c.get_ticket(&got.ticket.ticket_id, soon()).expect("get");
-            assert_eq!(info.ticket_number, got.ticket.ticket_number);
-            assert_eq!(info.title, t.title);
-            assert_eq!(
-                c.ticket_id_by_number(&got.ticket.ticket_number, soon()),
-                Ok(Some(got.ticket.ticket_id.clone()))
-            );
-            let tickets = control(&s.addr, "/control/tickets");
-            let line = tickets.lines().next().unwrap_or_default();
-            assert!(line.contains("\tapi=rpc"), "{line}");
-            assert!(
-                line.contains(&format!("ticket_number={}\t", got.ticket.ticket_number)),
-                "{line}"
-            );
-            assert_eq!(line.contains("\tsubject=RPC call note\t"), article, "{line}");
-            let requests = control(&s.addr, "/control/requests");
-            assert!(requests.contains("rpc.TicketObject.TicketCreate=1\n"), "{requests}");
-            let bad = RpcClient::new(RpcSettings {
-                password: "WRONG".into(),
-                ..c.settings().clone()
-            });
-            assert!(bad.create_ticket(&t, soon()).unwrap_err().is_auth_fail());
-        }
-    }
+    // The client against the stand-in program: otrs-standin/tests/rpc_client.rs
 }

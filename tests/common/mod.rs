@@ -2,6 +2,8 @@
 //! sandbox with the freshly built module, the OTRS stand-in, and the
 //! private MariaDB (started by scripts/test.sh, or here if it is not up).
 //! Tests share one Asterisk and one stand-in and take turns (`lock()`).
+//! They need root, MariaDB and the sandbox, so each is `#[ignore]`d in a
+//! plain `cargo test`; scripts/test.sh runs them (`--include-ignored`).
 
 #![allow(dead_code)]
 
@@ -58,19 +60,41 @@ pub fn cli(cmd: &str) -> String {
 
 /// The module the tests load: the cdylib cargo built for this test run.
 pub fn module_path() -> PathBuf {
+    let so = built("libapp_otrsticket.so", &["src", "otrs-core/src", "include"]);
+    // Without Asterisk's headers build.rs makes an inert stub (see there).
+    let bytes = std::fs::read(&so).expect("read the module");
+    assert!(
+        !bytes.windows(STUB_MARK.len()).any(|w| w == STUB_MARK),
+        "{} is the stub built without Asterisk's headers: set ASTERISK_INCLUDE_DIR or run scripts/test.sh",
+        so.display()
+    );
+    so
+}
+
+/// Marker that build.rs's stub module carries (src/lib.rs).
+const STUB_MARK: &[u8] = b"app_otrsticket_built_without_asterisk_headers";
+
+/// The OTRS stand-in program (crate otrs-standin), built by `cargo build`.
+pub fn standin_path() -> PathBuf {
+    built("otrs-standin", &["otrs-standin/src"])
+}
+
+/// `name` in the target folder of this test run, not older than `sources`:
+/// `cargo test` neither relinks the cdylib nor builds another crate's
+/// program, so never test a stale one.
+fn built(name: &str, sources: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test> -> target/<profile>/libapp_otrsticket.so
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let so = dir.join("libapp_otrsticket.so");
-    assert!(so.is_file(), "{} not built: run cargo build first (scripts/test.sh does)", so.display());
-    // `cargo test` does not relink the cdylib: never test a stale module.
-    let built = std::fs::metadata(&so).and_then(|m| m.modified()).expect("mtime");
-    for src in ["src", "otrs-core/src", "include"] {
+    let file = dir.join(name);
+    assert!(file.is_file(), "{} not built: run cargo build first (scripts/test.sh does)", file.display());
+    let built = std::fs::metadata(&file).and_then(|m| m.modified()).expect("mtime");
+    for src in sources {
         if let Some(newer) = newest_file(&top().join(src)).filter(|(t, _)| *t > built) {
-            panic!("{} is older than {}: run cargo build first (scripts/test.sh does)", so.display(), newer.1.display());
+            panic!("{} is older than {}: run cargo build first (scripts/test.sh does)", file.display(), newer.1.display());
         }
     }
-    so
+    file
 }
 
 fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
@@ -111,7 +135,7 @@ fn free_port() -> u16 {
 impl StandIn {
     pub fn start(extra: &[&str]) -> StandIn {
         let control_addr = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_otrs-standin"))
+        let mut child = Command::new(standin_path())
             .args(["--listen", "127.0.0.1:0", "--db", &db_url(), "--user", OTRS_USER, "--password", OTRS_PASSWORD])
             .args(["--control", &control_addr, "--exit-on-stdin-eof"])
             .stdin(Stdio::piped())

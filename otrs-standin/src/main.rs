@@ -1,7 +1,7 @@
 //! otrs-standin: a stand-in for Znuny 6.5's GenericInterface SOAP ticket
 //! connector (GenericTicketConnectorSOAP), answering byte for byte as the
-//! samples in shared/otrs/generic-interface do, with switchable fault modes
-//! and a control endpoint for tests.
+//! recordings in tests/fixtures/otrs/generic-interface do, with switchable
+//! fault modes and a control endpoint for tests.
 //!
 //!   otrs-standin --listen 127.0.0.1:8089 [--db mysql://u:p@127.0.0.1:3307/otrs
 //!                | --customers login[:customer_id[:email[:First Last]]],...]
@@ -13,7 +13,7 @@
 //!                [--otrs-version 5|6] [--rpc-user rpcuser] [--rpc-password RpcPass2024]
 //!
 //! Besides the GenericInterface it serves the legacy rpc.pl (POST
-//! {prefix}/rpc.pl, samples in shared/otrs/rpc) against the same tickets;
+//! {prefix}/rpc.pl, samples in tests/fixtures/otrs/rpc) against the same tickets;
 //! `--otrs-version 5` keeps TicketObject->ArticleCreate there, which OTRS 6
 //! and Znuny no longer have. `--rpc-user`/`--rpc-password` are OTRS's
 //! SOAP::User/SOAP::Password (empty: rpc.pl refuses everyone).

@@ -1,5 +1,5 @@
 //! rpc.pl: OTRS's legacy SOAP interface as Znuny 6.5 serves it
-//! (shared/otrs/rpc): SOAP::Transport::HTTP::CGI dispatching to
+//! (tests/fixtures/otrs/rpc): SOAP::Transport::HTTP::CGI dispatching to
 //! `Core::Dispatch(User, Password, Object, Method, %Param)` and
 //! `Core::DispatchMultipleTicketMethods`, which call OTRS's Perl API
 //! directly. Replies are serialised as SOAP::Lite 1.17 does: positional
