@@ -11,7 +11,9 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The web service's MaxLength on the recording server (rest/33): bigger
+/// requests get 413 before their body is read.
+pub const MAX_BODY: usize = 100_000_000;
 const MAX_HEAD: usize = 64 * 1024;
 const HUGE_SIZE: usize = 12 * 1024 * 1024;
 
@@ -69,7 +71,7 @@ pub fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         411 => "Length Required",
-        413 => "Payload Too Large",
+        413 => "Request Entity Too Large",
         500 => "Internal Server Error",
         _ => "Unknown",
     }
@@ -643,6 +645,8 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
         now_ms,
         soapaction: sa_header.as_deref().unwrap_or(""),
         error_mode,
+        agents: &shared.cfg.agents,
+        max_file: shared.cfg.max_file_bytes,
     };
     let result = match ops::run(&operation, &op_data, &ctx) {
         Some(r) => r,

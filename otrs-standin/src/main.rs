@@ -127,6 +127,10 @@ pub struct Config {
     /// rpc.pl's SOAP::User and SOAP::Password
     pub rpc_user: String,
     pub rpc_password: String,
+    /// Agent logins besides the SOAP agent (--agents a,b): UserIDs 3, 4, ...
+    pub agents: Vec<String>,
+    /// Files bigger than this fail after their article was made (rest/32c).
+    pub max_file_bytes: usize,
 }
 
 struct ModeState {
@@ -218,7 +222,7 @@ fn usage() -> ! {
         "usage: otrs-standin --listen ADDR [--db mysql://USER:PASS@HOST:PORT/DB | --customers LIST]\n\
          \x20      [--user LOGIN] [--password PW] [--webservice NAME] [--mode MODE] [--record FILE]\n\
          \x20      [--queues A,B,...] [--delay-ms N] [--wrong-ws-delay-ms N] [--control ADDR]\n\
-         \x20      [--agent-name \"First Last\"] [--otrs-version 5|6] [--rpc-user U] [--rpc-password P]\n\
+         \x20      [--agent-name \"First Last\"] [--otrs-version 5|6] [--rpc-user U] [--rpc-password P] [--agents login,...] [--max-file-bytes N]\n\
          modes: normal error fault garbage truncated huge hang refuse close slow:MS down_for:SECONDS"
     );
     std::process::exit(2)
@@ -283,6 +287,8 @@ fn main() {
     let mut otrs_version = 6u8;
     let mut rpc_user = "rpcuser".to_string();
     let mut rpc_password = "RpcPass2024".to_string();
+    let mut agents: Vec<String> = Vec::new();
+    let mut max_file_bytes = ops::MAX_STORED_FILE;
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -325,6 +331,8 @@ fn main() {
             }
             "--rpc-user" => rpc_user = val(),
             "--rpc-password" => rpc_password = val(),
+            "--max-file-bytes" => max_file_bytes = val().parse().unwrap_or_else(|_| usage()),
+            "--agents" => agents = val().split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
             _ => {
                 eprintln!("unknown argument: {}", a);
                 usage()
@@ -356,6 +364,8 @@ fn main() {
         otrs_version,
         rpc_user,
         rpc_password,
+        agents,
+        max_file_bytes,
     };
     let shared = Arc::new(Shared::new(cfg, customers, mode, record_file));
 

@@ -24,6 +24,12 @@ pub struct Ctx<'a> {
     pub soapaction: &'a str,
     /// --mode error: every TicketCreate fails with InvalidParameter
     pub error_mode: bool,
+    /// Agents besides root@localhost (1) and the SOAP agent (2): UserIDs 3,
+    /// 4, ... in this order (--agents); Ticket/Owner takes their logins (41).
+    pub agents: &'a [String],
+    /// The largest file the database takes (--max-file-bytes, default
+    /// [`MAX_STORED_FILE`]).
+    pub max_file: usize,
 }
 
 pub enum Outcome {
@@ -308,30 +314,22 @@ fn resolve_state(t: &Hash) -> Option<(String, u32)> {
 
 const LOCKS: &[(&str, u32)] = &[("unlock", 1), ("lock", 2), ("tmp_lock", 3)];
 
-/// Users the stand-in knows: root@localhost (1) and the agent (2).
+/// Users the stand-in knows: root@localhost (1), the agent (2) and the
+/// --agents (3, 4, ...).
 fn user_login(ctx: &Ctx, id: u32) -> String {
-    if id == 1 {
-        "root@localhost".into()
-    } else {
-        ctx.user.to_string()
+    match id {
+        1 => "root@localhost".into(),
+        2 => ctx.user.to_string(),
+        n => ctx.agents.get(n as usize - 3).cloned().unwrap_or_default(),
     }
 }
 fn resolve_user(ctx: &Ctx, t: &Hash, name_key: &str, id_key: &str) -> Option<u32> {
+    let known = 2 + ctx.agents.len() as u32;
     if let Some(id) = ts(t, id_key) {
-        return match id.as_str() {
-            "1" => Some(1),
-            "2" => Some(2),
-            _ => None,
-        };
+        return id.parse::<u32>().ok().filter(|i| (1..=known).contains(i));
     }
-    let n = ts(t, name_key)?;
-    if n == "root@localhost" {
-        Some(1)
-    } else if n.to_lowercase() == ctx.user.to_lowercase() {
-        Some(2)
-    } else {
-        None
-    }
+    let n = ts(t, name_key)?.to_lowercase();
+    (1..=known).find(|i| user_login(ctx, *i).to_lowercase() == n)
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -700,6 +698,81 @@ fn check_df_attachments(p: &str, h: &Hash) -> Result<(), OpResult> {
     Ok(())
 }
 
+/// The largest file the recording server could store: MariaDB's
+/// max_allowed_packet (64 MiB). 60 MB went in (rest/32b), 70 MB failed after
+/// the article was created (rest/32c).
+pub const MAX_STORED_FILE: usize = 64 << 20;
+
+/// The files of a TicketCreate or TicketUpdate: the top-level `Attachment`
+/// (generic-interface/40, rest/30) and, as Znuny 6.5 also takes it,
+/// `Article/Attachment` (rest/30b); one item or a list each. Content is
+/// decoded as MIME::Base64's decode_base64 does: other characters are skipped.
+fn attachments_in(h: &Hash) -> Vec<store::Attachment> {
+    let mut vals = Vec::new();
+    let mut push = |v: Option<&Val>| match v {
+        Some(Val::Array(a)) => vals.extend(a.iter().cloned()),
+        Some(x @ Val::Hash(_)) => vals.push(x.clone()),
+        _ => {}
+    };
+    push(h.get("Attachment"));
+    if let Some(Val::Hash(a)) = h.get("Article") {
+        push(a.get("Attachment"));
+    }
+    vals.iter()
+        .filter_map(|v| v.as_hash())
+        .map(|a| {
+            let b64: String = sv(a, "Content").unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')).collect();
+            store::Attachment {
+                content: crate::rpc::base64_decode(&b64).unwrap_or_default(),
+                content_type: sv(a, "ContentType").unwrap_or_default(),
+                filename: sv(a, "Filename").unwrap_or_default(),
+                disposition: sv(a, "Disposition").filter(|d| !d.is_empty()).unwrap_or_else(|| "attachment".into()),
+            }
+        })
+        .collect()
+}
+
+/// `Article/Attachment` is checked like the top-level one.
+fn check_article_attachments(p: &str, h: &Hash) -> Result<(), OpResult> {
+    if let Some(Val::Hash(a)) = h.get("Article") {
+        if let Some(at) = a.get("Attachment") {
+            let mut only = Hash::new();
+            only.insert("Attachment".into(), at.clone());
+            return check_df_attachments(p, &only);
+        }
+    }
+    Ok(())
+}
+
+/// Stores the files with the article the operation just created, as
+/// Operation::Ticket::Common::CreateAttachment does after ArticleCreate
+/// (Kernel/GenericInterface/Operation/Ticket/TicketUpdate.pm, _TicketUpdate,
+/// "set attachments"). A file too big for the database fails AFTER the
+/// article exists: the operation then returns a fault (rest/32c), and a
+/// client that retries adds a second article.
+fn store_attachments(article: &mut Article, files: Vec<store::Attachment>, max_file: usize) -> Result<(), String> {
+    for f in files {
+        if f.content.len() > max_file {
+            return Err("Attachment could not be created, please contact the system administrator".into());
+        }
+        article.attachments.push(f);
+    }
+    Ok(())
+}
+
+fn attachment_val(a: &store::Attachment, file_id: usize, contents: bool) -> Val {
+    let mut m = Hash::new();
+    m.insert("Content".into(), s(if contents { crate::rpc::base64(&a.content) } else { String::new() }));
+    m.insert("ContentAlternative".into(), s(""));
+    m.insert("ContentID".into(), s(""));
+    m.insert("ContentType".into(), s(&a.content_type));
+    m.insert("Disposition".into(), s(&a.disposition));
+    m.insert("FileID".into(), s(file_id));
+    m.insert("Filename".into(), s(&a.filename));
+    m.insert("FilesizeRaw".into(), s(a.content.len()));
+    Val::Hash(m)
+}
+
 fn control_ticket_line(t: &Ticket, a: &Article, auth_kind: &str, ctx: &Ctx) -> String {
     store::control_line(
         None,
@@ -762,7 +835,17 @@ pub(crate) fn control_article_line(
             ("received_at", received_at_ms.to_string()),
             ("api", api.to_string()),
         ],
-    )
+    ) + &attachments_field(a)
+}
+
+/// `\tattachments=name:size;...` when the article has files (for tests that
+/// look at /control/tickets); the bytes themselves come from TicketGet.
+fn attachments_field(a: &Article) -> String {
+    if a.attachments.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = a.attachments.iter().map(|f| format!("{}:{}", f.filename, f.content.len())).collect();
+    format!("\t{}", store::control_line(None, &[("attachments", list.join(";"))]))
 }
 
 // ---------------------------------------------------------------------------
@@ -876,7 +959,7 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         Ok(a) => a,
         Err(e) => return e,
     };
-    if let Err(e) = check_df_attachments(P, h) {
+    if let Err(e) = check_df_attachments(P, h).and_then(|_| check_article_attachments(P, h)) {
         return e;
     }
 
@@ -965,7 +1048,10 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         visible: article.visible,
         created: now,
         time_unit: article.time_unit.clone(),
+        attachments: Vec::new(),
     };
+    let mut a = a;
+    let file_error = store_attachments(&mut a, attachments_in(h), ctx.max_file).err();
     let hc = if article.history_comment.is_empty() { "%%".to_string() } else { article.history_comment.clone() };
     ticket.add_article(a.clone(), now, &article.history_type, &hc);
     match owner {
@@ -1010,6 +1096,10 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
     st.lines.push(line.clone());
     st.tickets.push(ticket);
     drop(st);
+    if let Some(e) = file_error {
+        // the ticket and its article stay, as in Znuny (TicketCreate.pm creates the files last)
+        return OpResult { outcome: Outcome::Fault(e), ticket_lines: vec![line] };
+    }
 
     let mut r = Hash::new();
     r.insert("ArticleID".into(), Val::s(article_id.to_string()));
@@ -1050,10 +1140,17 @@ fn s(v: impl ToString) -> Val {
     Val::Str(v.to_string())
 }
 
-fn article_val(t: &Ticket, a: &Article, number: usize) -> Val {
+/// `files`: None without `Attachments`; Some(with contents) with it
+/// (GetAttachmentContents=0 leaves Content empty, rest/31b). Articles
+/// without files have no Attachment key (rest/31).
+fn article_val(t: &Ticket, a: &Article, number: usize, files: Option<bool>) -> Val {
     let mut m = Hash::new();
     m.insert("ArticleID".into(), s(a.id));
     m.insert("ArticleNumber".into(), s(number));
+    if let Some(contents) = files.filter(|_| !a.attachments.is_empty()) {
+        let list = a.attachments.iter().enumerate().map(|(i, f)| attachment_val(f, i + 1, contents)).collect();
+        m.insert("Attachment".into(), Val::Array(list));
+    }
     m.insert("Bcc".into(), s(""));
     m.insert("Body".into(), s(&a.body));
     m.insert("Cc".into(), s(""));
@@ -1089,7 +1186,7 @@ fn ticket_val(t: &Ticket, now: i64, ctx: &Ctx, articles: bool) -> Val {
     m.insert("Age".into(), s(now - t.created));
     m.insert("ArchiveFlag".into(), s("n"));
     if articles && !t.articles.is_empty() {
-        let list = t.articles.iter().enumerate().map(|(i, a)| article_val(t, a, i + 1)).collect();
+        let list = t.articles.iter().enumerate().map(|(i, a)| article_val(t, a, i + 1, None)).collect();
         m.insert("Article".into(), Val::Array(list));
     }
     m.insert("ChangeBy".into(), s(AGENT_USER_ID));
@@ -1167,6 +1264,8 @@ fn ticket_get(h: &Hash, ctx: &Ctx) -> OpResult {
         }
     }
     let all = tv(h, "AllArticles");
+    // files only with both AllArticles and Attachments (rest/31)
+    let files = tv(h, "Attachments").then(|| sv(h, "GetAttachmentContents").map(|v| v.trim() != "0").unwrap_or(true));
     let limit: usize = ts(h, "ArticleLimit").and_then(|x| x.parse().ok()).unwrap_or(0);
     let desc = sv(h, "ArticleOrder").as_deref() == Some("DESC");
     let sender_filter: Vec<String> = match h.get("ArticleSenderType") {
@@ -1194,7 +1293,7 @@ fn ticket_get(h: &Hash, ctx: &Ctx) -> OpResult {
                 list.truncate(limit);
             }
             if !list.is_empty() {
-                let arts = list.iter().map(|(i, a)| article_val(t, a, i + 1)).collect();
+                let arts = list.iter().map(|(i, a)| article_val(t, a, i + 1, files)).collect();
                 if let Val::Hash(m) = &mut tv_ {
                     m.insert("Article".into(), Val::Array(arts));
                 }
@@ -1703,9 +1802,11 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
             Err(e) => return e,
         }
     }
-    if let Err(e) = check_df_attachments(P, h) {
+    if let Err(e) = check_df_attachments(P, h).and_then(|_| check_article_attachments(P, h)) {
         return e;
     }
+    let mut files = Some(attachments_in(h));
+    let mut file_error = None;
 
     let cdata = new_cu.as_ref().and_then(|cu| customer_by_login(ctx, cu));
     let now = ctx.now;
@@ -1809,7 +1910,7 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
     if let Some(o) = new_owner {
         if o != ticket.owner_id {
             ticket.owner_id = o;
-            let login = if o == 1 { "root@localhost".to_string() } else { ctx.user.to_string() };
+            let login = user_login(ctx, o);
             ticket.add_history(now, 0, "OwnerUpdate", format!("%%{}%%{}", login, o));
             changed = true;
         }
@@ -1817,7 +1918,7 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
     if let Some(r) = new_resp {
         if r != ticket.responsible_id {
             ticket.responsible_id = r;
-            let login = if r == 1 { "root@localhost".to_string() } else { ctx.user.to_string() };
+            let login = user_login(ctx, r);
             ticket.add_history(now, 0, "ResponsibleUpdate", format!("%%{}%%{}", login, r));
             changed = true;
         }
@@ -1826,7 +1927,8 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
         ticket.changed = now;
     }
     let mut lines = Vec::new();
-    for (a, id) in articles.iter().zip(new_article_ids) {
+    let last = articles.len().saturating_sub(1);
+    for (i, (a, id)) in articles.iter().zip(new_article_ids).enumerate() {
         let from = match &a.from {
             Some(f) => f.clone(),
             None => agent_name.clone(),
@@ -1853,7 +1955,15 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
             visible: a.visible,
             created: now,
             time_unit: a.time_unit.clone(),
+            attachments: Vec::new(),
         };
+        let mut art = art;
+        if i == last {
+            // the files go with the article whose ID the reply names
+            if let Err(e) = store_attachments(&mut art, files.take().unwrap_or_default(), ctx.max_file) {
+                file_error = Some(e);
+            }
+        }
         let hc = if a.history_comment.is_empty() { "%%".to_string() } else { a.history_comment.clone() };
         ticket.add_article(art.clone(), now, &a.history_type, &hc);
         if !a.time_unit.is_empty() {
@@ -1869,6 +1979,13 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
     let tn = ticket.tn.clone();
     st.lines.extend(lines);
     drop(st);
+    // files without an article: CreateAttachment gets no ArticleID and fails
+    if files.is_some_and(|f| !f.is_empty()) {
+        file_error = Some("Attachment could not be created, please contact the system administrator".into());
+    }
+    if let Some(e) = file_error {
+        return OpResult { outcome: Outcome::Fault(e), ticket_lines: vec![] };
+    }
 
     let mut r = Hash::new();
     r.insert("TicketID".into(), s(ticket_id));

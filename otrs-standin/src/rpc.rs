@@ -380,7 +380,7 @@ pub fn autotype(v: &str) -> (&'static str, String) {
     ("xsd:string", encode_data(v))
 }
 
-fn base64(data: &[u8]) -> String {
+pub(crate) fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -397,7 +397,7 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0);
     for b in text.bytes() {
@@ -1210,6 +1210,7 @@ fn article_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
             && article_type != "note-report",
         created: now,
         time_unit: String::new(),
+        attachments: Vec::new(),
     };
     let history_type = sv(p, "HistoryType").unwrap_or_default();
     let history_comment = sv(p, "HistoryComment").unwrap_or_default();

@@ -129,6 +129,18 @@ pub struct Article {
     pub visible: bool,
     pub created: i64,
     pub time_unit: String,
+    /// Files stored with the article, in the order they came
+    /// (Kernel::System::Ticket::Article::Backend::MIMEBase::ArticleWriteAttachment).
+    pub attachments: Vec<Attachment>,
+}
+
+/// One stored file of an article, byte-exact (rest/30, generic-interface/42).
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub content: Vec<u8>,
+    pub content_type: String,
+    pub filename: String,
+    pub disposition: String,
 }
 
 #[derive(Debug, Clone)]

@@ -30,8 +30,12 @@ fn shared() -> Shared {
         otrs_version: 6,
         rpc_user: "rpcuser".into(),
         rpc_password: "RpcPass2024".into(),
+        agents: vec!["operator1".into()],
+        max_file_bytes: crate::ops::MAX_STORED_FILE,
     };
-    let customers = db::Customers::from_list("ivanov:ACME:ivanov@example.invalid:Ivan Ivanov,petrov:ACME");
+    let customers = db::Customers::from_list(
+        "ivanov:ACME:ivanov@example.invalid:Ivan Ivanov,petrov:ACME,petrova:ROGA:petrova@roga.example:Мария Петрова",
+    );
     Shared::new(cfg, customers, Mode::Normal, None)
 }
 
@@ -118,7 +122,16 @@ fn every_sample_replays_byte_for_byte() {
     assert!(files.len() >= 26, "{:?}", files);
     for sample in &files {
         let num: String = sample.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        let t = if ["01", "02", "03", "04", "05", "06", "07", "07b"].contains(&num.as_str()) { T0 } else { T0 + 1 };
+        if num == "40" {
+            seed_rest_ticket(&sh);
+        }
+        let t = if ["01", "02", "03", "04", "05", "06", "07", "07b"].contains(&num.as_str()) {
+            T0
+        } else if num.as_str() >= "40" {
+            T_ATTACH
+        } else {
+            T0 + 1
+        };
         *crate::lock(&sh.fixed_now_ms) = Some(t * 1000 + 123);
         let sa = sas.iter().find(|(n, _)| n == sample).map(|(_, s)| s.clone()).unwrap_or(None);
         let ws = if num == "31" { "GenericTicketConnectorSOAPX" } else { "GenericTicketConnectorSOAP" };
@@ -148,7 +161,7 @@ fn every_sample_replays_byte_for_byte() {
     assert_eq!(checked, files.len());
     // the control lines: 3 tickets and the article of TicketUpdate
     let st = crate::lock(&sh.store);
-    assert_eq!(st.lines.len(), 4);
+    assert_eq!(st.lines.len(), 6, "{:#?}", st.lines);
     assert!(st.lines[0].starts_with("ticket_id=2\tticket_number=2026112610000015\tarticle_id=2\ttitle=Incoming call from 89161229624\tqueue=Raw\tstate=new\tpriority=3 normal\ttype=Unclassified\tcustomer_user=ivanov\tcustomer_id=ACME\tcommunication_channel=Phone\tsender_type=customer\tis_visible_for_customer=1\tsubject=Call from 89161229624\tbody=Inbound call from 89161229624 (customer ivanov).\\nCall-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.\tcontent_type=text/plain; charset=utf8\tfrom=\"Ivan Ivanov\" <ivanov@example.invalid>\tauth=session\tsoapaction=\"http://www.otrs.org/TicketConnector/#TicketCreate\"\treceived_at=1795681718123"), "{}", st.lines[0]);
     assert!(st.lines[1].contains("\tauth=login\tsoapaction=\treceived_at="), "{}", st.lines[1]);
     assert!(st.lines[1].contains("\tfrom=Ivan Ivanov <ivanov@example.invalid>\t"));
@@ -156,6 +169,62 @@ fn every_sample_replays_byte_for_byte() {
     assert!(st.lines[2].contains("\tstate=open\t"));
     assert!(st.lines[3].starts_with("ticket_id=4\t"));
     assert!(st.lines[3].contains("\tcommunication_channel=Internal\tsender_type=agent\t"));
+    // 40-42: ticket 861 got the recording, byte for byte, and operator1 as owner
+    assert!(st.lines[4].starts_with("ticket_id=861\tticket_number=2026120110011129\tarticle_id=618\t"), "{}", st.lines[4]);
+    assert!(st.lines[5].starts_with("article\tticket_id=861\tticket_number=2026120110011129\tarticle_id=632\t"), "{}", st.lines[5]);
+    assert!(st.lines[5].ends_with("\tattachments=call-1796147411.0.wav:16044"), "{}", st.lines[5]);
+    let t = st.ticket(861).unwrap();
+    assert_eq!(t.articles[1].attachments[0].content, otrs_fixture("rest/call-1796147411.0.wav"));
+    assert_eq!(t.articles[1].attachments[0].content_type, "audio/wav");
+    assert_eq!(t.owner_id, 3);
+}
+
+/// Samples 40-42 (attachment, owner, TicketGet with files) act on ticket 861,
+/// which the recording server made over REST (rest/04) at 17:54:50 with the
+/// REST service's session; its next free ArticleID was 632 by then. The
+/// same ticket is made here through the stand-in's own TicketCreate.
+const REST_SESSION: &str = "Gbcc8KFQU9ZeLDvoVDVBwRAIVoLq9jCZ";
+/// 2026-12-01 17:54:50 UTC (rest/04) and 17:58:08 UTC (samples 40-42)
+const T_REST_04: i64 = 1796147690;
+const T_ATTACH: i64 = 1796147888;
+
+fn seed_rest_ticket(sh: &Shared) {
+    {
+        let mut st = crate::lock(&sh.store);
+        let mut s = st.sessions.get(SESSION).cloned().expect("session of sample 01");
+        // made over REST (rest/01) shortly before rest/04
+        (s.created, s.last_used) = (T_REST_04 - 60, T_REST_04 - 60);
+        st.sessions.insert(REST_SESSION.into(), s);
+        st.next_ticket_id = 861;
+        st.next_article_id = 618;
+        st.tn_counter = ("20261201".into(), 1111);
+    }
+    *crate::lock(&sh.fixed_now_ms) = Some(T_REST_04 * 1000);
+    let rest = String::from_utf8(otrs_fixture("rest/04-TicketCreate-utf8-request.json")).unwrap();
+    let field = |k: &str| {
+        let a = rest.find(&format!("\"{k}\": \"")).unwrap() + k.len() + 5;
+        rest[a..a + rest[a..].find('"').unwrap()].replace("\\n", "\n")
+    };
+    let inner = format!(
+        "<tic:SessionID>{REST_SESSION}</tic:SessionID><tic:Ticket><tic:Title>{}</tic:Title><tic:Queue>Raw</tic:Queue><tic:State>new</tic:State><tic:Priority>3 normal</tic:Priority><tic:CustomerUser>petrova</tic:CustomerUser></tic:Ticket><tic:Article><tic:CommunicationChannel>Phone</tic:CommunicationChannel><tic:SenderType>customer</tic:SenderType><tic:IsVisibleForCustomer>1</tic:IsVisibleForCustomer><tic:Subject>{}</tic:Subject><tic:Body>{}</tic:Body><tic:ContentType>text/plain; charset=utf8</tic:ContentType></tic:Article>",
+        field("Title"),
+        field("Subject"),
+        field("Body")
+    );
+    let (status, reply) = soap(sh, "TicketCreate", &inner);
+    let want = String::from_utf8(otrs_fixture("rest/04-TicketCreate-utf8-response.json")).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    for (k, v) in [("ArticleID", "618"), ("TicketID", "861"), ("TicketNumber", "2026120110011129")] {
+        assert!(want.contains(&format!("\"{k}\":\"{v}\"")), "rest/04 says {want}");
+        assert!(reply.contains(&format!("<{k}>{v}</{k}>")), "{reply}");
+    }
+    crate::lock(&sh.store).next_article_id = 632;
+}
+
+/// A recording from the fixtures, by its path under otrs/ (rest/..., rpc/...).
+fn otrs_fixture(rel: &str) -> Vec<u8> {
+    let dir = samples_dir().parent().unwrap().join(rel);
+    std::fs::read(&dir).unwrap_or_else(|e| panic!("fixture {}: {e}", dir.display()))
 }
 
 fn soap(sh: &Shared, op: &str, inner: &str) -> (u16, String) {
@@ -834,4 +903,57 @@ fn rpc_never_panics_on_odd_requests() {
         assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
         assert!(String::from_utf8_lossy(&r.body).contains("<faultcode>soap:Server</faultcode>"));
     }
+}
+
+/// Files on articles as Znuny stores them (generic-interface/40-42,
+/// rest/30-32c): byte-exact, listed by TicketGet only with Attachments,
+/// empty Content with GetAttachmentContents=0, also inside Article; a file
+/// too big for the database fails after its article exists; Owner takes a
+/// known agent only.
+#[test]
+fn attachments_and_owner_as_znuny_stores_them() {
+    let mut sh = shared();
+    sh.cfg.max_file_bytes = 1000;
+    let id = create(&sh, "t", "new", "ivanov", "s", "b");
+    let wav = otrs_fixture("rest/call-1796147411.0.wav");
+    let small = &wav[..600];
+    let art = "<tic:Article><tic:CommunicationChannel>Phone</tic:CommunicationChannel><tic:SenderType>agent</tic:SenderType><tic:Subject>rec</tic:Subject><tic:Body>rec</tic:Body><tic:ContentType>text/plain; charset=utf8</tic:ContentType>";
+    let file = |bytes: &[u8], name: &str| {
+        format!("<tic:Attachment><tic:Content>{}</tic:Content><tic:ContentType>audio/wav</tic:ContentType><tic:Filename>{name}</tic:Filename></tic:Attachment>", crate::rpc::base64(bytes))
+    };
+    // next to the article
+    let (st, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}</tic:Article>{}", file(small, "a.wav")));
+    assert_eq!(st, 200, "{r}");
+    assert!(r.contains("<ArticleID>"), "{r}");
+    // inside the article (rest/30b)
+    let (st, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}{}</tic:Article>", file(b"xyz", "b.wav")));
+    assert_eq!(st, 200, "{r}");
+    // too big: the article is made, then a fault (rest/32c)
+    let before = crate::lock(&sh.store).ticket(id.parse().unwrap()).unwrap().articles.len();
+    let (st, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}</tic:Article>{}", file(&wav[..1001], "c.wav")));
+    assert_eq!(st, 500, "{r}");
+    assert!(r.contains("<faultstring>Attachment could not be created, please contact the system administrator</faultstring>"), "{r}");
+    let arts = crate::lock(&sh.store).ticket(id.parse().unwrap()).unwrap().articles.clone();
+    assert_eq!(arts.len(), before + 1, "the article exists without its file");
+    assert!(arts.last().unwrap().attachments.is_empty());
+    // a file without an article is never stored
+    let (st, _) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{}", file(b"x", "d.wav")));
+    assert_eq!(st, 500);
+    // TicketGet: files only with Attachments; bytes as sent; no Content with GetAttachmentContents=0
+    let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles>"));
+    assert!(!r.contains("<Attachment>"), "{r}");
+    let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles><tic:Attachments>1</tic:Attachments>"));
+    assert_eq!(r.matches("<Attachment>").count(), 2, "{r}");
+    assert!(r.contains(&format!("<Content>{}</Content><ContentAlternative /><ContentID /><ContentType>audio/wav</ContentType><Disposition>attachment</Disposition><FileID>1</FileID><Filename>a.wav</Filename><FilesizeRaw>600</FilesizeRaw>", crate::rpc::base64(small))), "{r}");
+    let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles><tic:Attachments>1</tic:Attachments><tic:GetAttachmentContents>0</tic:GetAttachmentContents>"));
+    assert!(r.contains("<Content /><ContentAlternative />") && r.contains("<FilesizeRaw>3</FilesizeRaw>"), "{r}");
+    // Owner: a known agent by login, an unknown one is invalid
+    let (_, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:Owner>Operator1</tic:Owner><tic:State>open</tic:State></tic:Ticket>"));
+    assert!(!r.contains("Error"), "{r}");
+    let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>"));
+    assert!(r.contains("<Owner>operator1</Owner><OwnerID>3</OwnerID>") && r.contains("<State>open</State>"), "{r}");
+    let (_, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:Owner>nobody</tic:Owner></tic:Ticket>"));
+    assert!(r.contains("Ticket-&gt;OwnerID or Ticket-&gt;Owner parameter is invalid!"), "{r}");
+    let (_, r) = soap(&sh, "TicketHistoryGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>"));
+    assert!(r.contains("%%operator1%%3"), "{r}");
 }
