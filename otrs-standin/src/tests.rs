@@ -174,7 +174,7 @@ fn every_sample_replays_byte_for_byte() {
     assert!(st.lines[5].starts_with("article\tticket_id=861\tticket_number=2026120110011129\tarticle_id=632\t"), "{}", st.lines[5]);
     assert!(st.lines[5].ends_with("\tattachments=call-1796147411.0.wav:16044"), "{}", st.lines[5]);
     let t = st.ticket(861).unwrap();
-    assert_eq!(t.articles[1].attachments[0].content, otrs_fixture("rest/call-1796147411.0.wav"));
+    assert_eq!(t.articles[1].attachments[0].content, otrs_fixtures::read("rest/call-1796147411.0.wav"));
     assert_eq!(t.articles[1].attachments[0].content_type, "audio/wav");
     assert_eq!(t.owner_id, 3);
 }
@@ -200,7 +200,7 @@ fn seed_rest_ticket(sh: &Shared) {
         st.tn_counter = ("20261201".into(), 1111);
     }
     *crate::lock(&sh.fixed_now_ms) = Some(T_REST_04 * 1000);
-    let rest = String::from_utf8(otrs_fixture("rest/04-TicketCreate-utf8-request.json")).unwrap();
+    let rest = String::from_utf8(otrs_fixtures::read("rest/04-TicketCreate-utf8-request.json")).unwrap();
     let field = |k: &str| {
         let a = rest.find(&format!("\"{k}\": \"")).unwrap() + k.len() + 5;
         rest[a..a + rest[a..].find('"').unwrap()].replace("\\n", "\n")
@@ -212,19 +212,13 @@ fn seed_rest_ticket(sh: &Shared) {
         field("Body")
     );
     let (status, reply) = soap(sh, "TicketCreate", &inner);
-    let want = String::from_utf8(otrs_fixture("rest/04-TicketCreate-utf8-response.json")).unwrap();
+    let want = String::from_utf8(otrs_fixtures::read("rest/04-TicketCreate-utf8-response.json")).unwrap();
     assert_eq!(status, 200, "{reply}");
     for (k, v) in [("ArticleID", "618"), ("TicketID", "861"), ("TicketNumber", "2026120110011129")] {
         assert!(want.contains(&format!("\"{k}\":\"{v}\"")), "rest/04 says {want}");
         assert!(reply.contains(&format!("<{k}>{v}</{k}>")), "{reply}");
     }
     crate::lock(&sh.store).next_article_id = 632;
-}
-
-/// A recording from the fixtures, by its path under otrs/ (rest/..., rpc/...).
-fn otrs_fixture(rel: &str) -> Vec<u8> {
-    let dir = samples_dir().parent().unwrap().join(rel);
-    std::fs::read(&dir).unwrap_or_else(|e| panic!("fixture {}: {e}", dir.display()))
 }
 
 fn soap(sh: &Shared, op: &str, inner: &str) -> (u16, String) {
@@ -915,7 +909,7 @@ fn attachments_and_owner_as_znuny_stores_them() {
     let mut sh = shared();
     sh.cfg.max_file_bytes = 1000;
     let id = create(&sh, "t", "new", "ivanov", "s", "b");
-    let wav = otrs_fixture("rest/call-1796147411.0.wav");
+    let wav = otrs_fixtures::read("rest/call-1796147411.0.wav");
     let small = &wav[..600];
     let art = "<tic:Article><tic:CommunicationChannel>Phone</tic:CommunicationChannel><tic:SenderType>agent</tic:SenderType><tic:Subject>rec</tic:Subject><tic:Body>rec</tic:Body><tic:ContentType>text/plain; charset=utf8</tic:ContentType>";
     let file = |bytes: &[u8], name: &str| {
