@@ -3,13 +3,13 @@
 use std::os::raw::c_char;
 use std::time::Instant;
 
-use otrs_core::args;
+use otrs_core::call::args;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::{self, copy_cstr, sys};
-use otrs_core::events::{self, TicketEvent};
-use otrs_core::flow::{self, CallInfo, Outcome, Services, Status};
+use otrs_core::runtime::events::{self, TicketEvent};
+use otrs_core::call::flow::{self, CallInfo, Outcome, Services, Status};
 use crate::state::{self, InFlight, STATS};
-use otrs_core::stats::Stats;
+use otrs_core::runtime::stats::Stats;
 
 pub const NAME: &std::ffi::CStr = c"OTRSTicket";
 pub const SYNOPSIS: &std::ffi::CStr = c"Create an OTRS/Znuny ticket for the caller before the call reaches an operator";
@@ -66,7 +66,7 @@ const VARIABLES: &[&str] = &[
 
 /// Entry point Asterisk calls on the channel's thread.
 pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
-    otrs_core::guard::guard("OTRSTicket()", 0, || {
+    otrs_core::runtime::guard::guard("OTRSTicket()", 0, || {
         // SAFETY: Asterisk passes the live channel and the argument string.
         let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
             return 0;
@@ -80,7 +80,7 @@ fn run(chan: &Channel, data: &str) -> i32 {
     let _in = InFlight::enter();
     let started = Instant::now();
     Stats::count(&STATS.calls);
-    let result = otrs_core::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
+    let result = otrs_core::runtime::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
     let (outcome, handoff) = result.unwrap_or_else(|| (failed("internal error (see the Asterisk log)"), Handoff::default()));
     STATS.record_latency(started.elapsed());
     if let Some(t) = outcome.lookup_time {

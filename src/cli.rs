@@ -3,10 +3,10 @@
 use std::sync::atomic::Ordering;
 
 use crate::asterisk::cli::{self, CliError, Command};
-use otrs_core::flow::{self, CallInfo};
-use otrs_core::otrs_client;
+use otrs_core::call::flow::{self, CallInfo};
+use otrs_core::otrs::generic_client;
 use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
-use otrs_core::status::{self, StatusInput};
+use otrs_core::runtime::status::{self, StatusInput};
 
 static COMMANDS: [Command; 5] = [
     Command {
@@ -120,11 +120,11 @@ fn test_ticket(args: &[String]) -> Result<String, CliError> {
 fn set_debug(args: &[String]) -> Result<String, CliError> {
     match args {
         [v] if v.eq_ignore_ascii_case("on") => {
-            otrs_client::set_debug(true);
+            generic_client::set_debug(true);
             Ok("OTRS SOAP debugging on (passwords masked).\n".into())
         }
         [v] if v.eq_ignore_ascii_case("off") => {
-            otrs_client::set_debug(false);
+            generic_client::set_debug(false);
             Ok("OTRS SOAP debugging off.\n".into())
         }
         _ => Err(CliError::ShowUsage),

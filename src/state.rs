@@ -8,12 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use otrs_core::config::Config;
 use otrs_core::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
-use otrs_core::flow::{RecentTickets, Services};
-use otrs_core::health::Health;
+use otrs_core::call::flow::{RecentTickets, Services};
+use otrs_core::runtime::health::Health;
 use otrs_core::spool::Spool;
-use otrs_core::worker::Worker;
-use otrs_core::otrs_client::{ClientSettings, OtrsClient};
-use otrs_core::stats::Stats;
+use otrs_core::spool::worker::Worker;
+use otrs_core::otrs::generic_client::{ClientSettings, OtrsClient};
+use otrs_core::runtime::stats::Stats;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background thread that keeps the customer index fresh.
@@ -90,11 +90,11 @@ pub fn install(config: Config) -> Result<(), String> {
         ..ClientSettings::default()
     });
     let rpc = (config.general.api == otrs_core::config::Api::Rpc).then(|| {
-        otrs_core::rpc::RpcClient::new(otrs_core::rpc::RpcSettings {
+        otrs_core::otrs::rpc::RpcClient::new(otrs_core::otrs::rpc::RpcSettings {
             url: config.general.url.clone(),
             user: config.general.user.clone(),
             password: config.general.password.clone(),
-            ..otrs_core::rpc::RpcSettings::default()
+            ..otrs_core::otrs::rpc::RpcSettings::default()
         })
     });
     let services = Arc::new(Services {

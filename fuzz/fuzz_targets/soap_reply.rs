@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otrs_core::soap;
+use otrs_core::otrs::generic as soap;
 
 fn check<T>(r: Result<T, soap::SoapError>) {
     if let Err(e) = r {

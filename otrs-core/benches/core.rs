@@ -37,10 +37,10 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 
 use otrs_core::config::{self, Config, Section};
 use otrs_core::customers::{Customer, CustomerIndex, DbSettings};
-use otrs_core::flow::{self, CallInfo, Caller};
+use otrs_core::call::flow::{self, CallInfo, Caller};
 use otrs_core::number::{canonical, NumberPlan};
-use otrs_core::otrs_client::{ClientSettings, OtrsClient};
-use otrs_core::soap::{self, Auth, NewTicket};
+use otrs_core::otrs::generic_client::{ClientSettings, OtrsClient};
+use otrs_core::otrs::generic::{self as soap, Auth, NewTicket};
 
 fn quick() -> bool {
     std::env::var("OTRS_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")

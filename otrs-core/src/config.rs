@@ -366,7 +366,7 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
     if !scheme_ok || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return err(format!(
             "invalid value '{}' for option 'url' in [general] of otrs.conf: expected http(s)://host/otrs/nph-genericinterface.pl/Webservice/NAME",
-            crate::otrs_client::redact_url(url)
+            crate::otrs::generic_client::redact_url(url)
         ));
     }
     Ok(())

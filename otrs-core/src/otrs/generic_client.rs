@@ -8,8 +8,8 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
-use crate::soap::{self, Article, Auth, NewTicket, SoapError, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
+use crate::otrs::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
+use crate::otrs::generic::{self as soap, Article, Auth, NewTicket, SoapError, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 
 /// ureq is built without TLS (Cargo.toml: default features off).
 /// ureq is built with rustls and the system CA store (native-certs).
@@ -441,7 +441,7 @@ mod mask_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soap::samples::{self, SID};
+    use crate::otrs::generic::samples::{self, SID};
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc::{self, Receiver};

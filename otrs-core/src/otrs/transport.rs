@@ -10,8 +10,8 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::otrs_client::{check_url, ClientError};
-use crate::soap;
+use crate::otrs::generic_client::{check_url, ClientError};
+use crate::otrs::generic as soap;
 
 /// Largest reply read from OTRS unless configured otherwise: a ticket
 /// reply is a few KiB, so more is a misbehaving server.

@@ -23,17 +23,17 @@
 //!   normal string result (sample 05).
 //!
 //! Request builders and reply parsers are pure functions; the client reuses
-//! the deadline discipline of [`crate::otrs_client`]: DNS, connect, write and
+//! the deadline discipline of [`crate::otrs::generic_client`]: DNS, connect, write and
 //! read are all bounded by the caller's deadline.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::otrs_client::{redact_url, ClientError};
-use crate::soap::{body_element, not_soap, parse_tree, Node};
-use crate::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
-use crate::soap::{self, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
+use crate::otrs::generic_client::{redact_url, ClientError};
+use crate::otrs::generic::{body_element, not_soap, parse_tree, Node};
+use crate::otrs::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
+use crate::otrs::generic::{self as soap, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
 
 /// Namespace of the `Core` class; `rpc.pl` maps its path to the class name.
 pub const NAMESPACE: &str = "http://localhost/Core";
@@ -156,7 +156,7 @@ pub fn xsd_type(value: &str) -> &'static str {
 
 /// Appends `value` escaped as SOAP::Lite's `encode_data` does.
 fn escape_into(out: &mut String, value: &str) {
-    crate::soap::escape_styled(out, value, crate::soap::EscapeStyle::SoapLite);
+    crate::otrs::generic::escape_styled(out, value, crate::otrs::generic::EscapeStyle::SoapLite);
 }
 
 /// A `Dispatch` call with positional arguments, laid out byte for byte as
@@ -668,7 +668,7 @@ impl RpcClient {
     }
 
     /// `TicketGet` reduced to the fields of [`TicketInfo`], as
-    /// [`crate::otrs_client::OtrsClient::get_ticket`] returns them.
+    /// [`crate::otrs::generic_client::OtrsClient::get_ticket`] returns them.
     pub fn get_ticket(&self, ticket_id: &str, deadline: Instant) -> Result<TicketInfo, ClientError> {
         let pairs = self.ticket_get(ticket_id, deadline)?;
         ticket_info(&pairs).map_err(ClientError::Soap)

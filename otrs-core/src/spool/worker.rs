@@ -11,9 +11,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::flow::{self, call_marker, display_caller, identify, is_outage, is_permanent, Caller, Services};
+use crate::call::flow::{self, call_marker, display_caller, identify, is_outage, is_permanent, Caller, Services};
 use crate::spool::{Job, SpoolError};
-use crate::stats::Stats;
+use crate::runtime::stats::Stats;
 
 /// How long a job waits for the customer database before its ticket is
 /// created for the unknown-caller customer instead.
@@ -136,7 +136,7 @@ fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
         };
         let g = &svc.config.general;
         let (pass, due) =
-            crate::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before, started));
+            crate::runtime::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before, started));
         next = match pass {
             Pass::Done | Pass::Waiting => {
                 failures = 0;
@@ -317,7 +317,7 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
     match svc.create_ticket(&ticket, customer_id.as_deref(), deadline) {
         Ok(t) => {
             Stats::count(&stats.created_later);
-            crate::events::emit(&crate::events::TicketEvent {
+            crate::runtime::events::emit(&crate::runtime::events::TicketEvent {
                 status: "CREATED".into(),
                 channel: job.call.channel.clone(),
                 uniqueid: job.call.uniqueid.clone(),
@@ -408,7 +408,7 @@ fn add_outcome(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
             }
         }
     };
-    let change = crate::soap::TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+    let change = crate::otrs::generic::TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
     match svc.client.update_ticket(&ticket_id, &change, Some(&end.article()), deadline) {
         Ok(_) => {
             let _ = svc.spool.remove(&job.id);

@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::clock;
+use crate::runtime::clock;
 use crate::config::{Config, Profile};
 use crate::customers::{Customer, CustomerIndex};
-use crate::health::Health;
+use crate::runtime::health::Health;
 use crate::number;
-use crate::otrs_client::{ClientError, OtrsClient};
-use crate::soap::{Article, NewTicket, SoapError, TicketChange, TicketCreated};
+use crate::otrs::generic_client::{ClientError, OtrsClient};
+use crate::otrs::generic::{Article, NewTicket, SoapError, TicketChange, TicketCreated};
 use crate::spool::{new_job_id, Job, Spool};
 use crate::template;
 
@@ -87,7 +87,7 @@ pub struct Services {
     /// TicketCreate unless `rpc` is set).
     pub client: OtrsClient,
     /// With `api = rpc`: tickets are created through rpc.pl.
-    pub rpc: Option<crate::rpc::RpcClient>,
+    pub rpc: Option<crate::otrs::rpc::RpcClient>,
     pub rpc_warned: std::sync::atomic::AtomicBool,
     pub index: Arc<CustomerIndex>,
     pub spool: Spool,
@@ -489,7 +489,7 @@ pub fn apply_call_end(
     key: &str,
     status: &str,
     ticket_id: &str,
-    end: &crate::call_end::CallEnd,
+    end: &crate::call::end::CallEnd,
     deadline: Instant,
 ) -> EndResult {
     if !svc.can_search() {
@@ -516,7 +516,7 @@ pub fn apply_call_end(
     }
 }
 
-fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &crate::call_end::CallEnd, why: &str) -> EndResult {
+fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &crate::call::end::CallEnd, why: &str) -> EndResult {
     if ticket_id.is_none() && !svc.config.general.title_call_id {
         return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
     }
@@ -593,7 +593,7 @@ mod tests {
 
     #[test]
     fn permanent_and_outage_errors() {
-        use crate::otrs_client::ClientError;
+        use crate::otrs::generic_client::ClientError;
         let refused = ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "x".into() });
         let auth = ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() });
         assert!(is_permanent(&refused) && !is_outage(&refused));

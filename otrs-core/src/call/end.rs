@@ -3,7 +3,7 @@
 //! hangup cause. Pure: OTRSCallEnd() reads the channel, this writes text.
 
 use crate::config::Profile;
-use crate::soap::Article;
+use crate::otrs::generic::Article;
 
 /// Dial()'s variables on the caller's channel, read by OTRSCallEnd().
 #[derive(Clone, Debug, Default, PartialEq)]

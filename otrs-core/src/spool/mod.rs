@@ -71,6 +71,8 @@
 //! Job files are created with mode 0640 and the directories with 0750: jobs
 //! hold customers' names and e-mail addresses.
 
+pub mod worker;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -81,10 +83,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::call_end::CallEnd;
+use crate::call::end::CallEnd;
 use crate::config::Profile;
 use crate::customers::Customer;
-use crate::flow::CallInfo;
+use crate::call::flow::CallInfo;
 
 /// The first line of every job file: the format and its version.
 pub const HEADER: &str = "otrs-spool-job 1";
