@@ -77,7 +77,12 @@ fn load() -> i32 {
         return LOAD_DECLINE;
     }
     *LOADED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
-    otrs_core::log_verbose!("app_otrsticket {} loaded (Asterisk {})", env!("CARGO_PKG_VERSION"), asterisk::version());
+    otrs_core::log_verbose!(
+        "app_otrsticket {} loaded (Asterisk {}); this PBX's calls are keyed '{}-<uniqueid>' in OTRS",
+        env!("CARGO_PKG_VERSION"),
+        asterisk::version(),
+        state::NODE.as_str()
+    );
     LOAD_SUCCESS
 }
 

@@ -13,3 +13,4 @@ pub mod number;
 pub mod otrs;
 pub mod spool;
 pub mod template;
+pub mod text;

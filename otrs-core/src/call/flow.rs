@@ -4,176 +4,36 @@
 //! Asterisk: the app hands it a `CallInfo` and turns the `Outcome` into
 //! channel variables.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::runtime::clock;
+use super::recent::RecentTickets;
+use super::{CallInfo, Outcome, TicketResult};
 use crate::config::{Config, Profile};
 use crate::customers::{Customer, CustomerIndex};
-use crate::runtime::health::Health;
 use crate::number;
-use crate::otrs::generic_client::{ClientError, OtrsClient};
-use crate::otrs::generic::{Article, NewTicket, SoapError, TicketChange, TicketCreated};
-use crate::spool::{new_job_id, Job, Spool};
+use crate::otrs::{Article, NewTicket, TicketApi, TicketChange, TicketCreated};
+use crate::runtime::clock;
+use crate::runtime::events::{Source, TicketEvent};
+use crate::runtime::health::Health;
+use crate::spool::{Job, Spool};
 use crate::template;
-
-/// What the app knows about the call, copied off the channel.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CallInfo {
-    /// The number as the dialplan passed it: untrusted (a SIP From header).
-    pub caller: String,
-    pub channel: String,
-    pub uniqueid: String,
-    pub linkedid: String,
-    pub exten: String,
-    pub context: String,
-}
-
-impl CallInfo {
-    /// The key that identifies this call's ticket in OTRS (see `call_marker`).
-    pub fn key(&self) -> &str {
-        &self.uniqueid
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// The ticket exists in OTRS.
-    Created,
-    /// A repeat call: a phone article was added to the customer's open ticket.
-    Appended,
-    /// OTRS could not take it now; it is in the spool and will be created.
-    Queued,
-    /// No ticket, and none will come (OTRS refused it, or the spool failed).
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Created => "CREATED",
-            Status::Appended => "APPENDED",
-            Status::Queued => "QUEUED",
-            Status::Failed => "FAILED",
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub status: Status,
-    /// Short reason when not created; empty otherwise.
-    pub error: String,
-    pub ticket: Option<TicketCreated>,
-    pub customer_user: String,
-    pub customer_id: String,
-    /// Customer rows that matched; 0 = unknown caller. None when the
-    /// customer database could not be asked (the job looks again later).
-    pub matches: Option<usize>,
-    /// The caller as shown in the ticket ("anonymous" when withheld).
-    pub caller: String,
-    /// The matched customer, if any.
-    pub customer: Option<Arc<Customer>>,
-    /// How long finding the caller in the customer index took (None for a
-    /// withheld number: nothing to look up).
-    pub lookup_time: Option<Duration>,
-}
+use crate::text::clean;
 
 /// Everything the flow needs, built from one configuration.
 pub struct Services {
     pub config: Config,
-    /// The GenericInterface client (TicketSearch, TicketUpdate... and
-    /// TicketCreate unless `rpc` is set).
-    pub client: OtrsClient,
-    /// With `api = rpc`: tickets are created through rpc.pl.
-    pub rpc: Option<crate::otrs::rpc::RpcClient>,
-    pub rpc_warned: std::sync::atomic::AtomicBool,
+    /// OTRS, through the interface the configuration names (`api`).
+    pub otrs: Box<dyn TicketApi>,
     pub index: Arc<CustomerIndex>,
     pub spool: Spool,
     pub health: Arc<Health>,
     /// Tickets of recent calls, for `repeat_window`; kept across reloads.
     pub recent: Arc<RecentTickets>,
-}
-
-impl Services {
-    /// Creates a ticket through the configured interface.
-    pub fn create_ticket(&self, t: &NewTicket, customer_id: Option<&str>, deadline: Instant) -> Result<TicketCreated, ClientError> {
-        let Some(rpc) = &self.rpc else {
-            return self.client.create_ticket(t, deadline);
-        };
-        let created = rpc.create_ticket_for(t, customer_id, deadline)?;
-        if let Some(w) = created.article_warning {
-            if !self.rpc_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                crate::log_warning!(
-                    "api = rpc: tickets are created without their article ({w}); OTRS 6 and later need api = generic"
-                );
-            }
-        }
-        Ok(created.ticket)
-    }
-
-    /// TicketSearch and TicketUpdate exist (not with rpc.pl).
-    pub fn can_search(&self) -> bool {
-        self.rpc.is_none()
-    }
-}
-
-/// The tickets recent calls created, by customer login or, for unknown
-/// callers, by number: a repeat call within the window is added to that
-/// ticket while it is still open. In memory only: after a restart, known
-/// customers are still found by a TicketSearch in OTRS.
-#[derive(Default)]
-pub struct RecentTickets {
-    inner: Mutex<Recent>,
-}
-
-#[derive(Default)]
-struct Recent {
-    map: HashMap<String, (TicketCreated, Instant)>,
-    /// Keys in the order they were remembered, with how long each is
-    /// kept, for cheap expiry.
-    order: std::collections::VecDeque<(String, Instant, Duration)>,
-}
-
-/// Entries older than this go (the longest window is 7 days), and at most
-/// this many are kept.
-const RECENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
-const RECENT_MAX_ENTRIES: usize = 100_000;
-
-impl RecentTickets {
-    /// Remembers a call's ticket for `window` (a profile's repeat_window).
-    /// Expires old entries from the front: O(1) per call on average.
-    pub fn remember(&self, key: &str, t: &TicketCreated, window: Duration) {
-        let now = Instant::now();
-        let keep = window.min(RECENT_MAX_AGE);
-        let mut r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        r.map.insert(key.to_string(), (t.clone(), now));
-        r.order.push_back((key.to_string(), now, keep));
-        while let Some((k, at, kept)) = r.order.front().cloned() {
-            if now.duration_since(at) <= kept && r.order.len() <= RECENT_MAX_ENTRIES {
-                break;
-            }
-            r.order.pop_front();
-            // only if not remembered again since
-            if r.map.get(&k).is_some_and(|(_, when)| *when == at) {
-                r.map.remove(&k);
-            }
-        }
-    }
-
-    pub fn within(&self, key: &str, window: Duration) -> Option<TicketCreated> {
-        let r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        r.map.get(key).filter(|(_, at)| at.elapsed() <= window).map(|(t, _)| t.clone())
-    }
-
-    pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    /// Which PBX this is (see [`super::call_key`]): Asterisk's systemname,
+    /// else the host name, else its entity ID. Empty: calls are keyed by
+    /// the bare uniqueid.
+    pub node: String,
 }
 
 /// Whose repeat calls are grouped: the customer login, or the number.
@@ -194,6 +54,21 @@ pub struct Caller {
     pub customer: Option<Arc<Customer>>,
     /// None: the customer index was not available.
     pub matches: Option<usize>,
+}
+
+impl Caller {
+    /// What came of this caller's call; `customer_user`: the ticket's.
+    pub fn outcome(&self, customer_user: &str, result: TicketResult, lookup_time: Option<Duration>) -> Outcome {
+        Outcome {
+            result,
+            customer_user: customer_user.to_string(),
+            customer_id: self.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default(),
+            matches: self.matches,
+            caller: self.display.clone(),
+            customer: self.customer.clone(),
+            lookup_time,
+        }
+    }
 }
 
 /// The caller as ticket texts show it.
@@ -279,8 +154,8 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
         .map(|c| c.login.clone())
         .unwrap_or_else(|| config.general.unknown_customer.clone());
     let mut title = template::render(&profile.title, &vars);
-    if config.general.title_call_id && !call.key().is_empty() {
-        title = format!("{title} {}", call_marker(call.key()));
+    if config.general.title_call_id && !call.uniqueid.is_empty() {
+        title = format!("{title} {}", call_marker(&call.key()));
     }
     NewTicket {
         title,
@@ -295,35 +170,12 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
     }
 }
 
-/// OTRS refused the ticket itself (unknown queue, missing field): trying
-/// again would only be refused again.
-pub fn is_permanent(e: &ClientError) -> bool {
-    matches!(e, ClientError::Soap(SoapError::Operation { .. })) && !e.is_auth_fail()
-}
-
-/// OTRS did not work (as opposed to refusing one ticket): the next calls
-/// should not wait for it.
-pub fn is_outage(e: &ClientError) -> bool {
-    !is_permanent(e) && !e.is_auth_fail()
-}
-
 /// Runs the whole flow for one call; never waits past `deadline`.
 pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline: Instant) -> Outcome {
     let when = SystemTime::now();
     let (caller, lookup_time) = identify_timed(&svc.index, &call.caller);
-    let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default();
     let ticket = ticket_for(&svc.config, profile, call, &caller, when);
-    let mut outcome = Outcome {
-        status: Status::Failed,
-        error: String::new(),
-        ticket: None,
-        customer_user: ticket.customer_user.clone(),
-        customer_id,
-        matches: caller.matches,
-        caller: caller.display.clone(),
-        customer: caller.customer.clone(),
-        lookup_time,
-    };
+    let outcome = |result| caller.outcome(&ticket.customer_user, result, lookup_time);
 
     // Reasons not to try OTRS now: the customer is not known yet, or OTRS
     // failed a moment ago and the spool worker is watching for it.
@@ -332,65 +184,43 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     } else {
         svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
     };
-    if skip.is_none() && !profile.repeat_window.is_zero() && svc.can_search() {
+    if skip.is_none() && !profile.repeat_window.is_zero() && svc.otrs.can_search() {
         if let Some(t) = append_to_recent(svc, profile, call, &caller, &ticket, deadline) {
-            outcome.status = Status::Appended;
-            outcome.ticket = Some(t);
-            return outcome;
+            return outcome(TicketResult::Appended(t));
         }
     }
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
-        None => match svc.create_ticket(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+        None => match svc.otrs.create(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
             Ok(t) => {
                 if !profile.repeat_window.is_zero() {
                     if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
                         svc.recent.remember(&key, &t, profile.repeat_window);
                     }
                 }
-                outcome.status = Status::Created;
-                outcome.ticket = Some(t);
-                return outcome;
+                return outcome(TicketResult::Created(t));
             }
-            Err(e) if is_permanent(&e) => {
-                outcome.error = e.to_string();
-                return outcome;
-            }
+            Err(e) if e.is_permanent() => return outcome(TicketResult::Failed(e.to_string())),
             Err(e) => {
-                if is_outage(&e) && svc.health.mark_down(&e.to_string()) {
+                if e.is_outage() && svc.health.mark_down(&e.to_string()) {
                     crate::log_warning!("OTRS is down ({e}): new calls queue their tickets until it answers again");
                 }
                 (e.to_string(), e.maybe_delivered())
             }
         },
     };
-    let job = Job {
-        id: new_job_id(call.key(), when),
-        key: call.key().to_string(),
-        created: when,
-        attempts: u32::from(attempted),
-        maybe_delivered,
-        last_error: reason.clone(),
-        call: call.clone(),
-        profile: profile.clone(),
-        customer: caller.customer.as_deref().cloned(),
-        matches: caller.matches,
-        end: None,
-        update_only: false,
-        ticket_id: None,
-    };
+    let mut job = Job::new_ticket(when, call.clone(), profile.clone(), caller.customer.as_deref().cloned(), caller.matches);
+    job.attempts = u32::from(attempted);
+    job.maybe_delivered = maybe_delivered;
+    job.last_error = reason.clone();
     match svc.spool.write(&job) {
-        Ok(()) => {
-            outcome.status = Status::Queued;
-            outcome.error = reason;
-        }
+        Ok(()) => outcome(TicketResult::Queued(reason)),
         Err(e) => {
             crate::log_error!("cannot write ticket job to spool {}: {e}", svc.spool.dir().display());
-            outcome.error = format!("{reason}; spool write failed: {e}");
+            outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}")))
         }
     }
-    outcome
 }
 
 /// A repeat call: finds the customer's (or number's) ticket from a call
@@ -408,7 +238,7 @@ fn append_to_recent(
     let key = repeat_key(caller, &call.caller, &svc.config.general.plan)?;
     // A ticket this module remembers, if OTRS still has it open...
     let remembered = svc.recent.within(&key, profile.repeat_window).and_then(|t| {
-        let info = svc.client.get_ticket(&t.ticket_id, deadline).ok()?;
+        let info = svc.otrs.get(&t.ticket_id, deadline).ok()?;
         OPEN_STATE_TYPES.contains(&info.state_type.as_str()).then_some(t.ticket_id)
     });
     let candidate = match remembered {
@@ -425,12 +255,12 @@ fn append_to_recent(
                 ("OrderBy", "Up"),
             ];
             criteria.extend(OPEN_STATE_TYPES.iter().map(|s| ("StateType", *s)));
-            let found = svc.client.search_tickets(&criteria, deadline).ok()?;
+            let found = svc.otrs.search(&criteria, deadline).ok()?;
             found.into_iter().next()?
         }
     };
     let article = Article::phone("customer", &ticket.subject, &ticket.body);
-    match svc.client.update_ticket(&candidate, &TicketChange::default(), Some(&article), deadline) {
+    match svc.otrs.update(&candidate, &TicketChange::default(), Some(&article), deadline) {
         Ok(u) => {
             let t = TicketCreated {
                 ticket_id: u.ticket_id,
@@ -448,117 +278,59 @@ fn append_to_recent(
 }
 
 /// Values for `display` and `agent_url`: the ticket texts' placeholders
-/// plus the ticket's id, number and the status.
-pub fn render_handoff(svc: &Services, profile: &Profile, call: &CallInfo, outcome: &Outcome, template_text: &str) -> String {
+/// (at `when`, the time of the call) plus the ticket's id, number and the
+/// status. The same for a ticket created at call time and one created later
+/// from the spool.
+pub fn render_handoff(
+    config: &Config,
+    profile: &Profile,
+    call: &CallInfo,
+    outcome: &Outcome,
+    when: SystemTime,
+    template_text: &str,
+) -> String {
     let caller = Caller { display: outcome.caller.clone(), customer: outcome.customer.clone(), matches: outcome.matches };
-    let base = placeholders(&svc.config, profile, call, &caller, SystemTime::now());
-    let t = outcome.ticket.as_ref();
+    let base = placeholders(config, profile, call, &caller, when);
+    let t = outcome.ticket();
     template::render(template_text, |name| match name {
         "ticket_id" => Some(t.map(|t| t.ticket_id.clone()).unwrap_or_default()),
         "ticket_number" => Some(t.map(|t| t.ticket_number.clone()).unwrap_or_default()),
-        "status" => Some(outcome.status.as_str().to_string()),
+        "status" => Some(outcome.status().as_str().to_string()),
         _ => base(name),
     })
 }
 
-/// Channel fields (name, uniqueid, exten) for ticket texts: no control
-/// characters, bounded length. They come from Asterisk but may carry what a
-/// peer sent (an exten dialled from outside).
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(128).collect()
-}
-
-/// What OTRSCallEnd() achieved.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EndResult {
-    /// The outcome article is in the ticket.
-    Added,
-    /// It waits in the spool (with the queued ticket, or for OTRS).
-    Queued(String),
-    /// The call has no ticket to write to.
-    Skipped(String),
-    Failed(String),
-}
-
-/// Adds a call's outcome to its ticket: at once when the ticket exists,
-/// else together with the queued ticket; when OTRS cannot take it now, the
-/// outcome is queued on its own (the worker finds the ticket by its call
-/// marker).
-pub fn apply_call_end(
-    svc: &Services,
-    key: &str,
-    status: &str,
-    ticket_id: &str,
-    end: &crate::call::end::CallEnd,
-    deadline: Instant,
-) -> EndResult {
-    if !svc.can_search() {
-        return EndResult::Skipped("api = rpc cannot add articles to a ticket".into());
-    }
-    match status {
-        "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
-            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
-            match svc.client.update_ticket(ticket_id, &change, Some(&end.article()), deadline) {
-                Ok(_) => EndResult::Added,
-                Err(e) if is_permanent(&e) => EndResult::Failed(e.to_string()),
-                Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
-            }
-        }
-        "QUEUED" => match svc.spool.attach_end(key, end) {
-            Ok(true) => EndResult::Queued("with the queued ticket".into()),
-            // the worker created the ticket meanwhile: queue the outcome on
-            // its own; the worker finds the ticket by the call marker
-            Ok(false) => queue_end(svc, key, None, end, "ticket created from the spool meanwhile"),
-            Err(e) => EndResult::Failed(format!("spool: {e}")),
-        },
-        "" => EndResult::Skipped("OTRSTicket() did not run on this channel".into()),
-        other => EndResult::Skipped(format!("OTRSSTATUS is {other}")),
+/// The ticket in the agent interface (`agent_url`), empty without one.
+pub fn agent_url(config: &Config, profile: &Profile, call: &CallInfo, outcome: &Outcome, when: SystemTime) -> String {
+    match (&config.general.agent_url, outcome.ticket()) {
+        (Some(tpl), Some(_)) => render_handoff(config, profile, call, outcome, when, tpl),
+        _ => String::new(),
     }
 }
 
-fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &crate::call::end::CallEnd, why: &str) -> EndResult {
-    if ticket_id.is_none() && !svc.config.general.title_call_id {
-        return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
-    }
-    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
-        Ok(()) => EndResult::Queued(why.to_string()),
-        Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
-    }
+/// The event of a call's created or appended ticket (None without one), for
+/// screen-pop and CTI tools: raised by the app at call time and by the spool
+/// worker when it creates a queued ticket.
+pub fn ticket_event(call: &CallInfo, outcome: &Outcome, url: &str, source: Source) -> Option<TicketEvent> {
+    let t = outcome.ticket()?;
+    Some(TicketEvent {
+        status: outcome.status().as_str().to_string(),
+        channel: call.channel.clone(),
+        uniqueid: call.uniqueid.clone(),
+        linkedid: call.linkedid.clone(),
+        caller: outcome.caller.clone(),
+        customer_user: outcome.customer_user.clone(),
+        customer_id: outcome.customer_id.clone(),
+        ticket_id: t.ticket_id.clone(),
+        ticket_number: t.ticket_number.clone(),
+        url: url.to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(id: &str) -> TicketCreated {
-        TicketCreated { ticket_id: id.into(), ticket_number: format!("20261126100000{id}"), article_id: "1".into() }
-    }
-
-    #[test]
-    fn recent_tickets_respect_the_window() {
-        let r = RecentTickets::default();
-        let hour = Duration::from_secs(3600);
-        r.remember("customer:ivanov", &t("7"), hour);
-        assert_eq!(r.within("customer:ivanov", Duration::from_secs(60)).map(|t| t.ticket_id), Some("7".into()));
-        assert!(r.within("customer:petrov", Duration::from_secs(60)).is_none());
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(r.within("customer:ivanov", Duration::from_millis(10)).is_none(), "outside the window");
-        r.remember("customer:ivanov", &t("8"), hour);
-        assert_eq!(r.within("customer:ivanov", Duration::from_millis(10)).map(|t| t.ticket_id), Some("8".into()));
-    }
-
-    #[test]
-    fn recent_tickets_expire_from_the_front() {
-        let r = RecentTickets::default();
-        r.remember("number:1", &t("1"), Duration::from_millis(5));
-        r.remember("number:2", &t("2"), Duration::from_millis(5));
-        std::thread::sleep(Duration::from_millis(10));
-        r.remember("number:3", &t("3"), Duration::from_millis(5));
-        assert_eq!(r.len(), 1, "expired entries are dropped when a new one comes");
-        // a key remembered again is not dropped by its older queue entry
-        r.remember("number:3", &t("4"), Duration::from_secs(60));
-        assert_eq!(r.within("number:3", Duration::from_secs(60)).map(|t| t.ticket_id), Some("4".into()));
-    }
 
     #[test]
     fn repeat_key_groups_by_customer_or_number() {
@@ -591,14 +363,4 @@ mod tests {
         assert_eq!(call_marker("a*b%c [x]"), "[call:abcx]");
     }
 
-    #[test]
-    fn permanent_and_outage_errors() {
-        use crate::otrs::generic_client::ClientError;
-        let refused = ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "x".into() });
-        let auth = ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() });
-        assert!(is_permanent(&refused) && !is_outage(&refused));
-        assert!(!is_permanent(&auth) && !is_outage(&auth));
-        assert!(!is_permanent(&ClientError::Timeout) && is_outage(&ClientError::Timeout));
-        assert!(is_outage(&ClientError::Connect("refused".into())));
-    }
 }

@@ -55,7 +55,7 @@ pub fn render(s: &StatusInput) -> String {
         Some(c) => {
             let g = &c.general;
             // a user:password@ in the URL is shown as ***@
-            let _ = writeln!(o, "OTRS URL:         {}", crate::otrs::generic_client::redact_url(&g.url));
+            let _ = writeln!(o, "OTRS URL:         {}", crate::otrs::redact_url(&g.url));
             let _ = writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
             let _ = writeln!(o, "Timeout:          {} ms", g.timeout.as_millis());
             let db = match &g.dbsock {

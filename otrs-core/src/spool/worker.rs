@@ -11,8 +11,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::call::flow::{self, call_marker, display_caller, identify, is_outage, is_permanent, Caller, Services};
-use crate::spool::{Job, SpoolError};
+use super::{Job, NewTicketJob, SpoolError, Task};
+use crate::call::flow::{self, call_marker, display_caller, identify, Caller, Services};
+use crate::call::TicketResult;
+use crate::otrs::TicketChange;
+use crate::runtime::events::{self, Source};
+use crate::runtime::lock;
 use crate::runtime::stats::Stats;
 
 /// How long a job waits for the customer database before its ticket is
@@ -66,7 +70,7 @@ impl Worker {
     }
 
     fn stop_and_join(&mut self) {
-        *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *lock(&self.shared.stop) = true;
         self.shared.wake.notify_all();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
@@ -81,12 +85,12 @@ impl Drop for Worker {
 }
 
 fn stopping(shared: &Shared) -> bool {
-    *shared.stop.lock().unwrap_or_else(|p| p.into_inner())
+    *lock(&shared.stop)
 }
 
 /// Sleeps until `until`, a kick or stop. Returns false when stopping.
 fn wait(shared: &Shared, until: Instant) -> bool {
-    let mut stop = shared.stop.lock().unwrap_or_else(|p| p.into_inner());
+    let mut stop = lock(&shared.stop);
     loop {
         if *stop {
             return false;
@@ -105,7 +109,9 @@ fn wait(shared: &Shared, until: Instant) -> bool {
     }
 }
 
-enum Pass {
+/// What one pass over the spool came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
     /// The spool is empty, or every job that was due was dealt with.
     Done,
     /// OTRS is not ready: stop this pass, try again after a backoff.
@@ -119,49 +125,80 @@ enum Pass {
 /// again (OTRS may still be working on that request).
 type NotBefore = HashMap<String, Instant>;
 
+/// The worker's memory between passes: the thread keeps one, a test steps
+/// one pass at a time without threads or sleeps.
+pub struct Retrier {
+    failures: u32,
+    not_before: NotBefore,
+    /// Jobs last written before this moment may be from a process killed
+    /// during a request (see `pass`).
+    started: SystemTime,
+}
+
+impl Default for Retrier {
+    fn default() -> Self {
+        Retrier { failures: 0, not_before: NotBefore::new(), started: SystemTime::now() }
+    }
+}
+
+impl Retrier {
+    /// One pass over the spool, oldest job first; returns what it came to
+    /// and how long to wait before the next one (the backoff while OTRS is
+    /// not ready, sooner when a job's recheck delay ends first). `stop` is
+    /// asked between jobs. A panic ends the pass as `Blocked`.
+    pub fn step(&mut self, svc: &Services, stats: &Stats, stop: &dyn Fn() -> bool) -> (Pass, Duration) {
+        let (result, due) = crate::runtime::guard::guard("spool worker", (Pass::Blocked, None), || {
+            pass(svc, stats, &mut self.not_before, self.started, stop)
+        });
+        let g = &svc.config.general;
+        let mut wait = match result {
+            Pass::Done | Pass::Waiting => {
+                self.failures = 0;
+                g.retry_interval
+            }
+            Pass::Blocked => {
+                self.failures = self.failures.saturating_add(1);
+                backoff(self.failures, g.retry_interval, g.max_retry_interval)
+            }
+        };
+        if let Some(due) = due {
+            wait = wait.min(due.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
+        }
+        (result, wait)
+    }
+}
+
+/// The wait after `failures` blocked passes in a row: `retry` doubling up
+/// to `max`.
+fn backoff(failures: u32, retry: Duration, max: Duration) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    (retry * factor).min(max.max(retry))
+}
+
 fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
     if let Some(svc) = services() {
         svc.spool.clean_tmp();
     }
-    let mut failures: u32 = 0;
+    let mut retrier = Retrier::default();
     let mut next = Instant::now();
-    let mut not_before = NotBefore::new();
-    // jobs last written before this moment may be from a process killed
-    // during a request (see `pass`)
-    let started = SystemTime::now();
     while wait(shared, next) {
         let Some(svc) = services() else {
             next = Instant::now() + Duration::from_secs(1);
             continue;
         };
-        let g = &svc.config.general;
-        let (pass, due) =
-            crate::runtime::guard::guard("spool worker", (Pass::Blocked, None), || pass(shared, &svc, stats, &mut not_before, started));
-        next = match pass {
-            Pass::Done | Pass::Waiting => {
-                failures = 0;
-                Instant::now() + g.retry_interval
-            }
-            Pass::Blocked => {
-                failures = failures.saturating_add(1);
-                let factor = 1u32 << failures.saturating_sub(1).min(16);
-                Instant::now() + (g.retry_interval * factor).min(g.max_retry_interval.max(g.retry_interval))
-            }
-        };
-        if let Some(due) = due {
-            next = next.min(due.max(Instant::now() + Duration::from_millis(100)));
-        }
+        let (_, wait) = retrier.step(&svc, stats, &|| stopping(shared));
+        next = Instant::now() + wait;
     }
 }
 
 /// One pass over the spool. Also returns when the earliest job skipped
 /// for its recheck delay is due. `started`: when this worker started.
 fn pass(
-    shared: &Shared,
     svc: &Services,
-    stats: &'static Stats,
+    stats: &Stats,
     not_before: &mut NotBefore,
     started: SystemTime,
+    stop: &dyn Fn() -> bool,
 ) -> (Pass, Option<Instant>) {
     let ids = match svc.spool.list() {
         Ok(ids) => ids,
@@ -179,7 +216,7 @@ fn pass(
     }
     let mut due: Option<Instant> = None;
     for id in ids {
-        if stopping(shared) {
+        if stop() {
             return (Pass::Done, due);
         }
         let job = match svc.spool.read(&id) {
@@ -240,15 +277,15 @@ fn set_aside(svc: &Services, stats: &Stats, id: &str, why: &str) {
 }
 
 /// Who the job's caller is: as found at call time, or looked up now.
-fn job_caller(svc: &Services, job: &Job) -> Option<Caller> {
-    if job.matches.is_some() {
+fn job_caller(svc: &Services, job: &Job, t: &NewTicketJob) -> Option<Caller> {
+    if t.matches.is_some() {
         return Some(Caller {
-            display: display_caller(&job.call.caller),
-            customer: job.customer.clone().map(Arc::new),
-            matches: job.matches,
+            display: display_caller(&t.call.caller),
+            customer: t.customer.clone().map(Arc::new),
+            matches: t.matches,
         });
     }
-    let caller = identify(&svc.index, &job.call.caller);
+    let caller = identify(&svc.index, &t.call.caller);
     if caller.matches.is_none() {
         let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
         if age < CUSTOMER_WAIT {
@@ -264,23 +301,24 @@ fn job_caller(svc: &Services, job: &Job) -> Option<Caller> {
     Some(caller)
 }
 
-fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
-    if job.update_only {
-        return add_outcome(svc, stats, job);
-    }
-    let Some(caller) = job_caller(svc, &job) else {
+fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
+    let t = match &job.task {
+        Task::Create(t) => t.as_ref().clone(),
+        Task::Update { .. } => return add_outcome(svc, stats, job),
+    };
+    let Some(caller) = job_caller(svc, &job, &t) else {
         return Pass::Waiting;
     };
-    let deadline = Instant::now() + svc.config.general.timeout.max(MIN_REQUEST_TIME);
-    let ticket = flow::ticket_for(&svc.config, &job.profile, &job.call, &caller, job.created);
+    let deadline = Instant::now() + request_time(svc);
+    let ticket = flow::ticket_for(&svc.config, &t.profile, &t.call, &caller, job.created);
 
-    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.can_search() {
+    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.otrs.can_search() {
         let pattern = format!("*{}", call_marker(&job.key));
-        match svc.client.search_tickets(&[("Title", pattern.as_str())], deadline) {
+        match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
             Ok(found) if !found.is_empty() => {
                 let number = found
                     .first()
-                    .and_then(|id| svc.client.get_ticket(id, deadline).ok())
+                    .and_then(|id| svc.otrs.get(id, deadline).ok())
                     .map(|t| t.ticket_number)
                     .unwrap_or_else(|| format!("id {}", found.first().cloned().unwrap_or_default()));
                 Stats::count(&stats.duplicates_avoided);
@@ -295,11 +333,11 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
             Ok(_) => {}
             // OTRS refuses the search itself (e.g. the agent may not search):
             // waiting would not help; create, and say a duplicate is possible
-            Err(e) if is_permanent(&e) => crate::log_warning!(
+            Err(e) if e.is_permanent() => crate::log_warning!(
                 "queued ticket {}: cannot check whether an earlier attempt created it ({e}); creating it, a duplicate is possible",
                 job.id
             ),
-            Err(e) => return later(svc, job, &e.to_string(), is_outage(&e), true),
+            Err(e) => return later(svc, job, &e.to_string(), e.is_outage(), true),
         }
     }
 
@@ -314,60 +352,44 @@ fn retry(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
     }
     Stats::count(&stats.retries);
     let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
-    match svc.create_ticket(&ticket, customer_id.as_deref(), deadline) {
-        Ok(t) => {
+    match svc.otrs.create(&ticket, customer_id.as_deref(), deadline) {
+        Ok(created) => {
             Stats::count(&stats.created_later);
-            crate::runtime::events::emit(&crate::runtime::events::TicketEvent {
-                status: "CREATED".into(),
-                channel: job.call.channel.clone(),
-                uniqueid: job.call.uniqueid.clone(),
-                linkedid: job.call.linkedid.clone(),
-                caller: caller.display.clone(),
-                customer_user: ticket.customer_user.clone(),
-                customer_id: caller.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default(),
-                ticket_id: t.ticket_id.clone(),
-                ticket_number: t.ticket_number.clone(),
-                url: svc
-                    .config
-                    .general
-                    .agent_url
-                    .as_deref()
-                    .map(|u| crate::template::render(u, |n| match n {
-                        "ticket_id" => Some(t.ticket_id.clone()),
-                        "ticket_number" => Some(t.ticket_number.clone()),
-                        _ => Some(String::new()),
-                    }))
-                    .unwrap_or_default(),
-                source: "spool",
-            });
-            if svc.health.mark_up() {
-                crate::log_notice!("OTRS answers again: creating the queued tickets");
-            }
             crate::log_notice!(
                 "queued ticket for call {} from {} created: ticket {} (id {}) for {} after {} attempt(s)",
                 job.key,
                 caller.display,
-                t.ticket_number,
-                t.ticket_id,
+                created.ticket_number,
+                created.ticket_id,
                 ticket.customer_user,
                 job.attempts
             );
-            finish(svc, stats, &job.id, &t.ticket_id)
+            let ticket_id = created.ticket_id.clone();
+            let outcome = caller.outcome(&ticket.customer_user, TicketResult::Created(created), None);
+            // the URL as the call would have had it, at the call's time
+            let url = flow::agent_url(&svc.config, &t.profile, &t.call, &outcome, job.created);
+            if let Some(e) = flow::ticket_event(&t.call, &outcome, &url, Source::Spool) {
+                events::emit(&e);
+            }
+            if svc.health.mark_up() {
+                crate::log_notice!("OTRS answers again: creating the queued tickets");
+            }
+            finish(svc, stats, &job.id, &ticket_id)
         }
-        Err(e) if is_permanent(&e) => {
+        Err(e) if e.is_permanent() => {
             set_aside(svc, stats, &job.id, &format!("OTRS refused the ticket: {e}"));
             Pass::Done
         }
         Err(e) => {
             let delivered = was_maybe_delivered || e.maybe_delivered();
-            later(svc, job, &e.to_string(), is_outage(&e), delivered)
+            later(svc, job, &e.to_string(), e.is_outage(), delivered)
         }
     }
 }
 
 /// The ticket of a job exists: remove the job, or go on with the call's
 /// outcome if OTRSCallEnd() attached one.
-fn finish(svc: &Services, stats: &'static Stats, id: &str, ticket_id: &str) -> Pass {
+fn finish(svc: &Services, stats: &Stats, id: &str, ticket_id: &str) -> Pass {
     match svc.spool.finish_created(id, ticket_id) {
         Ok(Some(job)) => add_outcome(svc, stats, job),
         Ok(None) => Pass::Done,
@@ -379,23 +401,23 @@ fn finish(svc: &Services, stats: &'static Stats, id: &str, ticket_id: &str) -> P
 }
 
 /// How long an outcome waits for its ticket to show up in OTRS.
-const OUTCOME_WAIT: Duration = Duration::from_secs(3600);
+pub const OUTCOME_WAIT: Duration = Duration::from_secs(3600);
 
 /// Adds a call's outcome (OTRSCallEnd) to its ticket.
-fn add_outcome(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
-    let Some(end) = job.end.clone() else {
-        let _ = svc.spool.remove(&job.id);
-        return Pass::Done;
+fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
+    let Task::Update { ticket_id, end } = &job.task else {
+        return Pass::Done; // not reached: finish() hands over update jobs only
     };
-    let deadline = Instant::now() + svc.config.general.timeout.max(MIN_REQUEST_TIME);
-    let ticket_id = match job.ticket_id.clone() {
+    let end = end.clone();
+    let deadline = Instant::now() + request_time(svc);
+    let ticket_id = match ticket_id.clone() {
         Some(id) => id,
         None => {
             if svc.spool.has_ticket_job(&job.key) {
                 return Pass::Done; // its ticket is still queued: next pass
             }
             let pattern = format!("*{}", call_marker(&job.key));
-            match svc.client.search_tickets(&[("Title", pattern.as_str())], deadline) {
+            match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
                 Ok(found) if !found.is_empty() => found.first().cloned().unwrap_or_default(),
                 Ok(_) => {
                     let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
@@ -404,24 +426,24 @@ fn add_outcome(svc: &Services, stats: &'static Stats, mut job: Job) -> Pass {
                     }
                     return Pass::Done;
                 }
-                Err(e) => return later(svc, job, &e.to_string(), is_outage(&e), false),
+                Err(e) => return later(svc, job, &e.to_string(), e.is_outage(), false),
             }
         }
     };
-    let change = crate::otrs::generic::TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
-    match svc.client.update_ticket(&ticket_id, &change, Some(&end.article()), deadline) {
+    let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+    match svc.otrs.update(&ticket_id, &change, Some(&end.article()), deadline) {
         Ok(_) => {
             let _ = svc.spool.remove(&job.id);
             crate::log_notice!("call {}: outcome '{}' added to ticket id {ticket_id}", job.key, end.subject);
             Pass::Done
         }
-        Err(e) if is_permanent(&e) => {
+        Err(e) if e.is_permanent() => {
             set_aside(svc, stats, &job.id, &format!("OTRS refused the call outcome: {e}"));
             Pass::Done
         }
         Err(e) => {
-            job.ticket_id = Some(ticket_id);
-            later(svc, job, &e.to_string(), is_outage(&e), false)
+            job.task = Task::Update { ticket_id: Some(ticket_id), end };
+            later(svc, job, &e.to_string(), e.is_outage(), false)
         }
     }
 }
