@@ -8,7 +8,8 @@ use crate::asterisk::channel::Channel;
 use crate::asterisk::{self, copy_cstr, sys};
 use crate::state::{self, InFlight};
 use otrs_core::call::call_key;
-use otrs_core::call::end::{self, CallEndInfo, EndResult};
+use otrs_core::call::end::{self, CallEndInfo};
+use otrs_core::call::flow::{self, EndResult};
 
 pub const NAME: &std::ffi::CStr = c"OTRSCallEnd";
 pub const SYNOPSIS: &std::ffi::CStr = c"Add the call's outcome (answered, missed, times) to its OTRS ticket";
@@ -75,7 +76,7 @@ fn run(chan: &Channel, profile_arg: &str) {
     let ticket_id = var(chan, "OTRSTICKETID");
     let deadline = Instant::now() + svc.config.general.timeout;
     let key = call_key(&svc.node, &id.uniqueid);
-    let result = end::apply_call_end(&svc, &key, &status, &ticket_id, &end, deadline);
+    let result = flow::apply_call_end(&svc, &key, &status, &ticket_id, &end, deadline);
     let (text, log) = match &result {
         EndResult::Added => ("ADDED", format!("outcome added to ticket {ticket_id}")),
         EndResult::Queued(why) => ("QUEUED", format!("outcome queued ({why})")),

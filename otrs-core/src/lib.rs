@@ -3,6 +3,13 @@
 //! client, otrs.conf's rules, and the ticket flow of one call. Everything
 //! here is tested and benchmarked without an Asterisk; the module crate at
 //! the top of the repository glues it to Asterisk's C API.
+//!
+//! No unsafe code but where it cannot be avoided, each place allowing it
+//! with its reason: `customers::pages` (huge-page buffers), the `Zeroed`
+//! marker on the index's buckets, and the libc call that formats local time
+//! in `runtime::clock`.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod runtime;
 

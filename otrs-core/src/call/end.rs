@@ -2,12 +2,8 @@
 //! missed (from Dial's DIALSTATUS), who answered, waiting and talk time,
 //! hangup cause. Pure: OTRSCallEnd() reads the channel, this writes text.
 
-use std::time::Instant;
-
-use super::flow::Services;
 use crate::config::Profile;
-use crate::otrs::{Article, TicketChange};
-use crate::spool::Job;
+use crate::otrs::Article;
 use crate::text::clean;
 
 /// Dial()'s variables on the caller's channel, read by OTRSCallEnd().
@@ -113,64 +109,6 @@ pub fn outcome(info: &CallEndInfo, profile: &Profile) -> CallEnd {
         state: (!answered).then(|| profile.missed_state.clone()).flatten(),
         priority: (!answered).then(|| profile.missed_priority.clone()).flatten(),
         time_unit: (profile.time_units && answered && talk > 0).then_some(minutes),
-    }
-}
-
-/// What OTRSCallEnd() achieved.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EndResult {
-    /// The outcome article is in the ticket.
-    Added,
-    /// It waits in the spool (with the queued ticket, or for OTRS).
-    Queued(String),
-    /// The call has no ticket to write to.
-    Skipped(String),
-    Failed(String),
-}
-
-/// Adds a call's outcome to its ticket: at once when the ticket exists,
-/// else together with the queued ticket; when OTRS cannot take it now, the
-/// outcome is queued on its own (the worker finds the ticket by its call
-/// marker).
-pub fn apply_call_end(
-    svc: &Services,
-    key: &str,
-    status: &str,
-    ticket_id: &str,
-    end: &CallEnd,
-    deadline: Instant,
-) -> EndResult {
-    if !svc.otrs.can_search() {
-        return EndResult::Skipped("api = rpc cannot add articles to a ticket".into());
-    }
-    match status {
-        "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
-            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
-            match svc.otrs.update(ticket_id, &change, Some(&end.article()), deadline) {
-                Ok(_) => EndResult::Added,
-                Err(e) if e.is_permanent() => EndResult::Failed(e.to_string()),
-                Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
-            }
-        }
-        "QUEUED" => match svc.spool.attach_end(key, end) {
-            Ok(true) => EndResult::Queued("with the queued ticket".into()),
-            // the worker created the ticket meanwhile: queue the outcome on
-            // its own; the worker finds the ticket by the call marker
-            Ok(false) => queue_end(svc, key, None, end, "ticket created from the spool meanwhile"),
-            Err(e) => EndResult::Failed(format!("spool: {e}")),
-        },
-        "" => EndResult::Skipped("OTRSTicket() did not run on this channel".into()),
-        other => EndResult::Skipped(format!("OTRSSTATUS is {other}")),
-    }
-}
-
-fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {
-    if ticket_id.is_none() && !svc.config.general.title_call_id {
-        return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
-    }
-    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
-        Ok(()) => EndResult::Queued(why.to_string()),
-        Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
     }
 }
 

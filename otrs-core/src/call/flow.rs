@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::end::CallEnd;
 use super::recent::RecentTickets;
 use super::{CallInfo, Outcome, TicketResult};
 use crate::config::{Config, Profile};
@@ -326,6 +327,64 @@ pub fn ticket_event(call: &CallInfo, outcome: &Outcome, url: &str, source: Sourc
         url: url.to_string(),
         source,
     })
+}
+
+/// What OTRSCallEnd() achieved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EndResult {
+    /// The outcome article is in the ticket.
+    Added,
+    /// It waits in the spool (with the queued ticket, or for OTRS).
+    Queued(String),
+    /// The call has no ticket to write to.
+    Skipped(String),
+    Failed(String),
+}
+
+/// Adds a call's outcome to its ticket: at once when the ticket exists,
+/// else together with the queued ticket; when OTRS cannot take it now, the
+/// outcome is queued on its own (the worker finds the ticket by its call
+/// marker).
+pub fn apply_call_end(
+    svc: &Services,
+    key: &str,
+    status: &str,
+    ticket_id: &str,
+    end: &CallEnd,
+    deadline: Instant,
+) -> EndResult {
+    if !svc.otrs.can_search() {
+        return EndResult::Skipped("api = rpc cannot add articles to a ticket".into());
+    }
+    match status {
+        "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
+            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+            match svc.otrs.update(ticket_id, &change, Some(&end.article()), deadline) {
+                Ok(_) => EndResult::Added,
+                Err(e) if e.is_permanent() => EndResult::Failed(e.to_string()),
+                Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
+            }
+        }
+        "QUEUED" => match svc.spool.attach_end(key, end) {
+            Ok(true) => EndResult::Queued("with the queued ticket".into()),
+            // the worker created the ticket meanwhile: queue the outcome on
+            // its own; the worker finds the ticket by the call marker
+            Ok(false) => queue_end(svc, key, None, end, "ticket created from the spool meanwhile"),
+            Err(e) => EndResult::Failed(format!("spool: {e}")),
+        },
+        "" => EndResult::Skipped("OTRSTicket() did not run on this channel".into()),
+        other => EndResult::Skipped(format!("OTRSSTATUS is {other}")),
+    }
+}
+
+fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {
+    if ticket_id.is_none() && !svc.config.general.title_call_id {
+        return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
+    }
+    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
+        Ok(()) => EndResult::Queued(why.to_string()),
+        Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
+    }
 }
 
 #[cfg(test)]

@@ -1178,8 +1178,13 @@ mod tests {
             Spool::open(&t.0.join("file").join("sub")),
             Err(SpoolError::Io(_))
         ));
-        // A read-only directory (root ignores permissions: skip the check).
-        if unsafe { libc::geteuid() } != 0 {
+        // A read-only directory (root ignores permissions: skip the check;
+        // a file we create is owned by our effective uid).
+        let euid = {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(dir.join("bad")).map(|m| m.uid()).unwrap_or(0)
+        };
+        if euid != 0 {
             let ro = t.0.join("ro");
             fs::create_dir(&ro).unwrap();
             fs::create_dir(ro.join("bad")).unwrap();
