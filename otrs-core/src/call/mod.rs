@@ -7,6 +7,8 @@ pub mod args;
 pub mod end;
 pub mod flow;
 pub mod recent;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,8 +11,11 @@ pub mod rpc;
 pub mod rpc_client;
 pub mod transport;
 pub mod xml;
+#[cfg(test)]
+pub(crate) mod fake;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::{check_url, redact_url, ClientError, SoapError};
@@ -53,6 +56,39 @@ pub trait TicketApi: Send + Sync {
 
     /// Forgets a cached session (after a configuration reload).
     fn clear_session(&self) {}
+}
+
+/// One client shared by several owners (the tests keep a handle on a fake).
+impl<T: TicketApi + ?Sized> TicketApi for Arc<T> {
+    fn create(&self, t: &NewTicket, customer_id: Option<&str>, deadline: Instant) -> Result<TicketCreated, ClientError> {
+        (**self).create(t, customer_id, deadline)
+    }
+
+    fn search(&self, criteria: &[(&str, &str)], deadline: Instant) -> Result<Vec<String>, ClientError> {
+        (**self).search(criteria, deadline)
+    }
+
+    fn update(
+        &self,
+        ticket_id: &str,
+        change: &TicketChange,
+        article: Option<&Article>,
+        deadline: Instant,
+    ) -> Result<TicketUpdated, ClientError> {
+        (**self).update(ticket_id, change, article, deadline)
+    }
+
+    fn get(&self, ticket_id: &str, deadline: Instant) -> Result<TicketInfo, ClientError> {
+        (**self).get(ticket_id, deadline)
+    }
+
+    fn can_search(&self) -> bool {
+        (**self).can_search()
+    }
+
+    fn clear_session(&self) {
+        (**self).clear_session()
+    }
 }
 
 /// How to reach OTRS, for either client.
