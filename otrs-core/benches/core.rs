@@ -198,7 +198,7 @@ fn bench_flow(c: &mut Criterion) {
             soap::ticket_create(&Auth::Session("sgZ4snBxlE2EvDquEz35suMnGXWugGF3"), &t)
         })
     });
-    // Every created ticket is remembered for repeat calls (flow.rs,
+    // Every created ticket is remembered for repeat calls (call/recent.rs,
     // RecentTickets::remember), keyed by login or, for unknown callers, by
     // number, so distinct unknown callers fill the map. The cost of one
     // call's remember() with the map at a given size (existing keys are

@@ -65,7 +65,7 @@ pub struct General {
     pub refresh_interval: Duration,
     /// How often the whole customer index is rebuilt (catches deletions).
     pub full_refresh_interval: Duration,
-    /// Append `[call:<uniqueid>]` to ticket titles, so a retry can find a
+    /// Append `[call:<pbx>-<uniqueid>]` to ticket titles, so a retry can find a
     /// ticket an unanswered attempt created (no duplicates).
     pub title_call_id: bool,
     /// Where queued tickets wait; None = Asterisk's spool directory + "/otrs".

@@ -654,20 +654,9 @@ mod tests {
         assert_eq!((a.status(), b.status()), (Status::Created, Status::Created));
         assert_eq!((w.otrs.count(Op::Search), w.otrs.count(Op::Get), w.otrs.count(Op::Update)), (0, 0, 0));
         // and no call outcomes: rpc.pl cannot add articles
-        let end = end_of_call();
+        let end = testing::missed_call();
         let r = apply_call_end(&w.svc, &a_key(), "CREATED", "1", &end, soon());
         assert!(matches!(r, EndResult::Skipped(_)), "{r:?}");
-    }
-
-    fn end_of_call() -> CallEnd {
-        CallEnd {
-            answered: false,
-            subject: "Missed call (NOANSWER)".into(),
-            body: "Outcome: missed\n".into(),
-            state: Some("open".into()),
-            priority: Some("4 high".into()),
-            time_unit: None,
-        }
     }
 
     fn a_key() -> String {
@@ -679,7 +668,7 @@ mod tests {
         let w = world("end-added");
         let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.25"), soon());
         let id = o.ticket().unwrap().ticket_id.clone();
-        let r = apply_call_end(&w.svc, &call("", "1700000000.25").key(), "CREATED", &id, &end_of_call(), soon());
+        let r = apply_call_end(&w.svc, &call("", "1700000000.25").key(), "CREATED", &id, &testing::missed_call(), soon());
         assert_eq!(r, EndResult::Added);
         let t = &w.otrs.tickets()[0];
         assert_eq!((t.state.as_str(), t.priority.as_str(), t.articles.len()), ("open", "4 high", 2));
@@ -692,13 +681,13 @@ mod tests {
         w.otrs.fail(Op::Create, ClientError::Timeout);
         let c = call("89161229624", "1700000000.26");
         handle_call(&w.svc, &default_profile(&w), &c, soon());
-        let r = apply_call_end(&w.svc, &c.key(), "QUEUED", "", &end_of_call(), soon());
+        let r = apply_call_end(&w.svc, &c.key(), "QUEUED", "", &testing::missed_call(), soon());
         assert!(matches!(&r, EndResult::Queued(why) if why == "with the queued ticket"), "{r:?}");
         let jobs = jobs(&w);
         assert_eq!(jobs.len(), 1);
         assert!(jobs[0].creates_ticket() && jobs[0].end().is_some());
         // the worker made the ticket meanwhile: the outcome waits on its own
-        let r = apply_call_end(&w.svc, &call("", "1700000000.27").key(), "QUEUED", "", &end_of_call(), soon());
+        let r = apply_call_end(&w.svc, &call("", "1700000000.27").key(), "QUEUED", "", &testing::missed_call(), soon());
         assert!(matches!(&r, EndResult::Queued(_)), "{r:?}");
         let update = jobs_of_key(&w, "pbx-a-1700000000.27");
         assert!(matches!(&update[..], [j] if matches!(&j.task, Task::Update { ticket_id: None, .. })), "{update:?}");
@@ -710,13 +699,13 @@ mod tests {
         };
         let id = o.ticket().unwrap().ticket_id.clone();
         w.otrs.fail(Op::Update, ClientError::Timeout);
-        let r = apply_call_end(&w.svc, &call("", "1700000000.28").key(), "APPENDED", &id, &end_of_call(), soon());
+        let r = apply_call_end(&w.svc, &call("", "1700000000.28").key(), "APPENDED", &id, &testing::missed_call(), soon());
         assert!(matches!(&r, EndResult::Queued(_)), "{r:?}");
         let update = jobs_of_key(&w, "pbx-a-1700000000.28");
         assert!(matches!(&update[..], [j] if matches!(&j.task, Task::Update { ticket_id: Some(t), .. } if *t == id)), "{update:?}");
         // refused outright: failed, nothing queued
         w.otrs.fail(Op::Update, refused());
-        let r = apply_call_end(&w.svc, &call("", "1700000000.28").key(), "CREATED", &id, &end_of_call(), soon());
+        let r = apply_call_end(&w.svc, &call("", "1700000000.28").key(), "CREATED", &id, &testing::missed_call(), soon());
         assert!(matches!(&r, EndResult::Failed(_)), "{r:?}");
     }
 
@@ -724,13 +713,13 @@ mod tests {
     fn a_call_without_a_ticket_has_no_outcome_to_add() {
         let w = world("end-skipped");
         for (status, want) in [("", "did not run"), ("FAILED", "OTRSSTATUS is FAILED"), ("CREATED", "OTRSSTATUS is CREATED")] {
-            let r = apply_call_end(&w.svc, &a_key(), status, "", &end_of_call(), soon());
+            let r = apply_call_end(&w.svc, &a_key(), status, "", &testing::missed_call(), soon());
             assert!(matches!(&r, EndResult::Skipped(why) if why.contains(want)), "{status}: {r:?}");
         }
         // without the title marker a queued outcome could never find its ticket
         let mut w = world("end-no-marker");
         w.svc.config.general.title_call_id = false;
-        let r = apply_call_end(&w.svc, &a_key(), "QUEUED", "", &end_of_call(), soon());
+        let r = apply_call_end(&w.svc, &a_key(), "QUEUED", "", &testing::missed_call(), soon());
         assert!(matches!(&r, EndResult::Failed(why) if why.contains("title_call_id")), "{r:?}");
     }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::end::CallEnd;
 use super::flow::Services;
 use super::recent::RecentTickets;
 use super::CallInfo;
@@ -155,4 +156,17 @@ pub(crate) fn capture_events() {
 /// The ticket events raised for call `uniqueid` so far.
 pub(crate) fn events_of(uniqueid: &str) -> Vec<TicketEvent> {
     lock(&EVENTS).iter().filter(|e| e.uniqueid == uniqueid).cloned().collect()
+}
+
+/// What OTRSCallEnd() makes of a missed call, with the profile's
+/// missed_state and missed_priority.
+pub(crate) fn missed_call() -> CallEnd {
+    CallEnd {
+        answered: false,
+        subject: "Missed call (NOANSWER)".into(),
+        body: "Outcome: missed\n".into(),
+        state: Some("open".into()),
+        priority: Some("4 high".into()),
+        time_unit: None,
+    }
 }

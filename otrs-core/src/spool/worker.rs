@@ -468,11 +468,12 @@ mod tests {
     use super::*;
     use crate::call::flow::{apply_call_end, handle_call, EndResult};
     use crate::call::testing::{self, call, capture_events, events_of, world, world_with, World};
-    use crate::call::{end::CallEnd, CallInfo, Status};
+    use crate::call::{CallInfo, Status};
     use crate::config::{Profile, PLACEHOLDERS, TICKET_PLACEHOLDERS};
     use crate::otrs::fake::{FakeOtrs, Op};
     use crate::otrs::{ClientError, SoapError};
     use std::collections::BTreeMap;
+    use std::time::UNIX_EPOCH;
 
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(3)
@@ -512,8 +513,6 @@ mod tests {
     fn refused() -> ClientError {
         ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "no queue".into() })
     }
-
-    use std::time::UNIX_EPOCH;
 
     #[test]
     fn a_queued_ticket_is_created_once_otrs_answers() {
@@ -612,8 +611,7 @@ mod tests {
         assert_eq!((w.otrs.count(Op::Search), w.otrs.count(Op::Create)), (0, 1), "not yet");
         // written before this worker started (a restart after kill -9): the
         // request's own time limit is added
-        let mut fresh = Retrier::default();
-        fresh.started = SystemTime::now() + Duration::from_secs(1);
+        let mut fresh = Retrier { started: SystemTime::now() + Duration::from_secs(1), ..Retrier::default() };
         let (_, wait) = step(&w, &mut fresh, &stats);
         assert!(wait > Duration::from_secs(5), "{wait:?}");
     }
@@ -692,24 +690,13 @@ mod tests {
         assert_eq!(backoff(3, retry, Duration::from_secs(1)), retry, "never below the first wait");
     }
 
-    fn missed() -> CallEnd {
-        CallEnd {
-            answered: false,
-            subject: "Missed call (NOANSWER)".into(),
-            body: "Outcome: missed\n".into(),
-            state: Some("open".into()),
-            priority: Some("4 high".into()),
-            time_unit: None,
-        }
-    }
-
     #[test]
     fn a_call_outcome_attached_to_a_queued_ticket_follows_it_into_otrs() {
         let w = world("w-end-attached");
         let stats = Stats::default();
         let c = call("89161229624", "1700000001.10");
         queued(&w, &c, connect());
-        assert!(matches!(apply_call_end(&w.svc, &c.key(), "QUEUED", "", &missed(), soon()), EndResult::Queued(_)));
+        assert!(matches!(apply_call_end(&w.svc, &c.key(), "QUEUED", "", &testing::missed_call(), soon()), EndResult::Queued(_)));
         assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
         let t = &w.otrs.tickets()[0];
         assert_eq!((t.articles.len(), t.state.as_str(), t.priority.as_str()), (2, "open", "4 high"));
@@ -723,7 +710,7 @@ mod tests {
         let stats = Stats::default();
         let c = call("89161229624", "1700000001.11");
         // the outcome is older than the ticket job of the same call
-        w.svc.spool.write(&Job::update(&c.key(), None, missed(), "queued before its ticket")).unwrap();
+        w.svc.spool.write(&Job::update(&c.key(), None, testing::missed_call(), "queued before its ticket")).unwrap();
         std::thread::sleep(Duration::from_millis(2));
         queued(&w, &c, connect());
         w.otrs.fail(Op::Create, connect());
@@ -745,7 +732,7 @@ mod tests {
     fn an_outcome_whose_ticket_never_shows_up_is_moved_aside_after_an_hour() {
         let w = world("w-end-orphan");
         let stats = Stats::default();
-        let mut job = Job::update("pbx-a-1700000001.12", None, missed(), "x");
+        let mut job = Job::update("pbx-a-1700000001.12", None, testing::missed_call(), "x");
         w.svc.spool.write(&job).unwrap();
         assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
         assert_eq!((jobs(&w).len(), w.svc.spool.stats().bad), (1, 0), "still waiting");
@@ -762,7 +749,7 @@ mod tests {
         let w = world("w-end-update-errors");
         let stats = Stats::default();
         let id = w.otrs.add_ticket("t [call:pbx-a-1700000001.13]", "ivanov", "open");
-        w.svc.spool.write(&Job::update("pbx-a-1700000001.13", Some(&id), missed(), "x")).unwrap();
+        w.svc.spool.write(&Job::update("pbx-a-1700000001.13", Some(&id), testing::missed_call(), "x")).unwrap();
         w.otrs.fail(Op::Update, ClientError::Timeout);
         assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Blocked);
         assert_eq!(jobs(&w).len(), 1);
