@@ -17,6 +17,7 @@
 #include <asterisk/manager.h>
 #include <asterisk/chanvars.h>
 #include <asterisk/linkedlists.h>
+#include <asterisk/utils.h>
 
 #include "shim.h"
 
@@ -161,6 +162,19 @@ void otrs_shim_manager_event(const char *event, const char *body)
 const char *otrs_shim_spool_dir(void)
 {
 	return ast_config_AST_SPOOL_DIR;
+}
+
+const char *otrs_shim_system_name(void)
+{
+	return ast_config_AST_SYSTEM_NAME ? ast_config_AST_SYSTEM_NAME : "";
+}
+
+void otrs_shim_entity_id(char *buf, int len)
+{
+	if (len > 0) {
+		buf[0] = '\0';
+		ast_eid_to_str(buf, len, &ast_eid_default);
+	}
 }
 
 AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "OTRS ticket for incoming calls",

@@ -45,4 +45,10 @@ void otrs_shim_manager_event(const char *event, const char *body);
 /* The Asterisk spool directory (ast_config_AST_SPOOL_DIR). */
 const char *otrs_shim_spool_dir(void);
 
+/* asterisk.conf's systemname (ast_config_AST_SYSTEM_NAME); "" when unset. */
+const char *otrs_shim_system_name(void);
+
+/* This Asterisk's entity ID (ast_eid_default) as aa:bb:cc:dd:ee:ff into buf. */
+void otrs_shim_entity_id(char *buf, int len);
+
 #endif

@@ -3,13 +3,14 @@
 use std::os::raw::c_char;
 use std::time::Instant;
 
-use otrs_core::args;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::{self, copy_cstr, sys};
-use otrs_core::events::{self, TicketEvent};
-use otrs_core::flow::{self, CallInfo, Outcome, Services, Status};
 use crate::state::{self, InFlight, STATS};
-use otrs_core::stats::Stats;
+use otrs_core::call::args;
+use otrs_core::call::flow::{self, Services};
+use otrs_core::call::{CallInfo, Outcome, Status};
+use otrs_core::runtime::events::{self, Source, TicketEvent};
+use otrs_core::runtime::stats::Stats;
 
 pub const NAME: &std::ffi::CStr = c"OTRSTicket";
 pub const SYNOPSIS: &std::ffi::CStr = c"Create an OTRS/Znuny ticket for the caller before the call reaches an operator";
@@ -66,7 +67,7 @@ const VARIABLES: &[&str] = &[
 
 /// Entry point Asterisk calls on the channel's thread.
 pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
-    otrs_core::guard::guard("OTRSTicket()", 0, || {
+    otrs_core::runtime::guard::guard("OTRSTicket()", 0, || {
         // SAFETY: Asterisk passes the live channel and the argument string.
         let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
             return 0;
@@ -80,22 +81,22 @@ fn run(chan: &Channel, data: &str) -> i32 {
     let _in = InFlight::enter();
     let started = Instant::now();
     Stats::count(&STATS.calls);
-    let result = otrs_core::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
-    let (outcome, handoff) = result.unwrap_or_else(|| (failed("internal error (see the Asterisk log)"), Handoff::default()));
+    let result = otrs_core::runtime::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
+    let (outcome, handoff) = result.unwrap_or_else(|| (Outcome::failed("internal error (see the Asterisk log)"), Handoff::default()));
     STATS.record_latency(started.elapsed());
     if let Some(t) = outcome.lookup_time {
         STATS.record_lookup(t);
     }
-    match outcome.status {
+    match outcome.status() {
         Status::Created => Stats::count(&STATS.created),
         Status::Appended => Stats::count(&STATS.appended),
         Status::Queued => {
             Stats::count(&STATS.queued);
-            STATS.record_error(&outcome.error);
+            STATS.record_error(outcome.error());
         }
         Status::Failed => {
             Stats::count(&STATS.failed);
-            STATS.record_error(&outcome.error);
+            STATS.record_error(outcome.error());
         }
     }
     if outcome.matches == Some(0) {
@@ -114,20 +115,6 @@ fn run(chan: &Channel, data: &str) -> i32 {
     }
 }
 
-fn failed(reason: &str) -> Outcome {
-    Outcome {
-        status: Status::Failed,
-        error: reason.to_string(),
-        ticket: None,
-        customer_user: String::new(),
-        customer_id: String::new(),
-        matches: None,
-        caller: String::new(),
-        customer: None,
-        lookup_time: None,
-    }
-}
-
 /// What the operator's side gets: option i, option n, the ticket URL.
 #[derive(Default)]
 struct Handoff {
@@ -141,13 +128,11 @@ struct Handoff {
 }
 
 fn handoff_for(svc: &Services, profile: &otrs_core::config::Profile, call: &CallInfo, o: &Outcome, options: &str) -> Handoff {
-    let has_ticket = o.ticket.is_some();
-    let url = match (&svc.config.general.agent_url, has_ticket) {
-        (Some(tpl), true) => flow::render_handoff(svc, profile, call, o, tpl),
-        _ => String::new(),
-    };
-    let display = (options.contains('n') && has_ticket).then(|| flow::render_handoff(svc, profile, call, o, &profile.display));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let when = std::time::SystemTime::now();
+    let url = flow::agent_url(&svc.config, profile, call, o, when);
+    let display = (options.contains('n') && o.ticket().is_some())
+        .then(|| flow::render_handoff(&svc.config, profile, call, o, when, &profile.display));
+    let now = when.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Handoff {
         profile: profile.name.clone(),
         started: format!("{}.{:03}", now.as_secs(), now.subsec_millis()),
@@ -159,20 +144,9 @@ fn handoff_for(svc: &Services, profile: &otrs_core::config::Profile, call: &Call
 }
 
 fn raise_event(call: &CallInfo, o: &Outcome, url: &str) {
-    let Some(t) = &o.ticket else { return };
-    events::emit(&TicketEvent {
-        status: o.status.as_str().to_string(),
-        channel: call.channel.clone(),
-        uniqueid: call.uniqueid.clone(),
-        linkedid: call.linkedid.clone(),
-        caller: o.caller.clone(),
-        customer_user: o.customer_user.clone(),
-        customer_id: o.customer_id.clone(),
-        ticket_id: t.ticket_id.clone(),
-        ticket_number: t.ticket_number.clone(),
-        url: url.to_string(),
-        source: "call",
-    });
+    if let Some(e) = flow::ticket_event(call, o, url, Source::Call) {
+        events::emit(&e);
+    }
 }
 
 /// Forwards ticket events to AMI (set as the events sink at load).
@@ -182,7 +156,7 @@ pub fn ami_sink(e: &TicketEvent) {
 
 fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
     let Some(svc) = state::current() else {
-        return (failed("module not configured"), Handoff::default());
+        return (Outcome::failed("module not configured"), Handoff::default());
     };
     let a = args::split(data, chan.caller_number().as_deref());
     let profile = match svc.config.profile(&a.profile) {
@@ -191,7 +165,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
             otrs_core::log_warning!("OTRSTicket: no profile [{}] in otrs.conf; using [default]", a.profile);
             match svc.config.profile("default") {
                 Some(p) => p,
-                None => return (failed("no [default] profile"), Handoff::default()),
+                None => return (Outcome::failed("no [default] profile"), Handoff::default()),
             }
         }
     };
@@ -203,6 +177,7 @@ fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
         linkedid: id.linkedid,
         exten: id.exten,
         context: id.context,
+        node: svc.node.clone(),
     };
     let deadline = state::deadline_from(started, &svc.config);
     let outcome = {
@@ -211,13 +186,13 @@ fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
     };
     let handoff = handoff_for(&svc, profile, &call, &outcome, &a.options);
     raise_event(&call, &outcome, &handoff.url);
-    match (&outcome.status, &outcome.ticket) {
+    match (outcome.status(), outcome.ticket()) {
         (Status::Created | Status::Appended, Some(t)) => otrs_core::log_verbose!(
             "OTRSTicket: {} call {} from {}: {} ticket {} (id {}) for customer {} in queue {} ({} ms)",
             call.channel,
             call.uniqueid,
             outcome.caller,
-            if outcome.status == Status::Appended { "added to" } else { "created" },
+            if outcome.status() == Status::Appended { "added to" } else { "created" },
             t.ticket_number,
             t.ticket_id,
             outcome.customer_user,
@@ -229,24 +204,24 @@ fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
             call.channel,
             call.uniqueid,
             outcome.caller,
-            outcome.error
+            outcome.error()
         ),
         _ => otrs_core::log_warning!(
             "OTRSTicket: {} call {} from {}: no ticket: {}",
             call.channel,
             call.uniqueid,
             outcome.caller,
-            outcome.error
+            outcome.error()
         ),
     }
     (outcome, handoff)
 }
 
 fn set_variables(chan: &Channel, o: &Outcome, h: &Handoff, varset_events: bool) {
-    let t = o.ticket.as_ref();
+    let t = o.ticket();
     let values = [
-        o.status.as_str().to_string(),
-        o.error.clone(),
+        o.status().as_str().to_string(),
+        o.error().to_string(),
         t.map(|t| t.ticket_id.clone()).unwrap_or_default(),
         t.map(|t| t.ticket_number.clone()).unwrap_or_default(),
         t.map(|t| t.article_id.clone()).unwrap_or_default(),

@@ -7,8 +7,9 @@ use std::time::Instant;
 use crate::asterisk::channel::Channel;
 use crate::asterisk::{self, copy_cstr, sys};
 use crate::state::{self, InFlight};
-use otrs_core::call_end::{self, CallEndInfo};
-use otrs_core::flow::{self, EndResult};
+use otrs_core::call::call_key;
+use otrs_core::call::end::{self, CallEndInfo};
+use otrs_core::call::flow::{self, EndResult};
 
 pub const NAME: &std::ffi::CStr = c"OTRSCallEnd";
 pub const SYNOPSIS: &std::ffi::CStr = c"Add the call's outcome (answered, missed, times) to its OTRS ticket";
@@ -29,7 +30,7 @@ SKIPPED (no ticket for this call), FAILED (see the log).
 ";
 
 pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
-    otrs_core::guard::guard("OTRSCallEnd()", 0, || {
+    otrs_core::runtime::guard::guard("OTRSCallEnd()", 0, || {
         // SAFETY: Asterisk passes the live channel and the argument string.
         let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
             return 0;
@@ -65,16 +66,17 @@ fn run(chan: &Channel, profile_arg: &str) {
         dialstatus: var(chan, "DIALSTATUS"),
         peer_name: var(chan, "DIALEDPEERNAME"),
         peer_number: var(chan, "DIALEDPEERNUMBER"),
-        dialed_secs: call_end::parse_secs(&var(chan, "DIALEDTIME")).or(since_start),
-        answered_secs: call_end::parse_secs(&var(chan, "ANSWEREDTIME")),
+        dialed_secs: end::parse_secs(&var(chan, "DIALEDTIME")).or(since_start),
+        answered_secs: end::parse_secs(&var(chan, "ANSWEREDTIME")),
         hangup_cause: var(chan, "HANGUPCAUSE"),
     };
-    let end = call_end::outcome(&info, profile);
+    let end = end::outcome(&info, profile);
     let id = chan.identity();
     let status = var(chan, "OTRSSTATUS");
     let ticket_id = var(chan, "OTRSTICKETID");
     let deadline = Instant::now() + svc.config.general.timeout;
-    let result = flow::apply_call_end(&svc, &id.uniqueid, &status, &ticket_id, &end, deadline);
+    let key = call_key(&svc.node, &id.uniqueid);
+    let result = flow::apply_call_end(&svc, &key, &status, &ticket_id, &end, deadline);
     let (text, log) = match &result {
         EndResult::Added => ("ADDED", format!("outcome added to ticket {ticket_id}")),
         EndResult::Queued(why) => ("QUEUED", format!("outcome queued ({why})")),

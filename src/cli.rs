@@ -3,10 +3,11 @@
 use std::sync::atomic::Ordering;
 
 use crate::asterisk::cli::{self, CliError, Command};
-use otrs_core::flow::{self, CallInfo};
-use otrs_core::otrs_client;
+use otrs_core::call::flow;
+use otrs_core::call::CallInfo;
+use otrs_core::otrs::generic_client;
 use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
-use otrs_core::status::{self, StatusInput};
+use otrs_core::runtime::status::{self, StatusInput};
 
 static COMMANDS: [Command; 5] = [
     Command {
@@ -97,22 +98,23 @@ fn test_ticket(args: &[String]) -> Result<String, CliError> {
         linkedid: String::new(),
         exten: "cli".into(),
         context: "cli".into(),
+        node: svc.node.clone(),
     };
     let started = std::time::Instant::now();
     let o = flow::handle_call(&svc, profile, &call, started + svc.config.general.timeout);
     let mut out = format!(
         "Status:           {}\nTime:             {} ms\nCustomer user:    {}\nCustomer id:      {}\nMatches:          {}\n",
-        o.status.as_str(),
+        o.status().as_str(),
         started.elapsed().as_millis(),
         o.customer_user,
         o.customer_id,
         o.matches.map(|m| m.to_string()).unwrap_or_else(|| "?".into())
     );
-    if let Some(t) = &o.ticket {
+    if let Some(t) = o.ticket() {
         out.push_str(&format!("Ticket:           {} (TicketID {}, ArticleID {})\n", t.ticket_number, t.ticket_id, t.article_id));
     }
-    if !o.error.is_empty() {
-        out.push_str(&format!("Error:            {}\n", o.error));
+    if !o.error().is_empty() {
+        out.push_str(&format!("Error:            {}\n", o.error()));
     }
     Ok(out)
 }
@@ -120,11 +122,11 @@ fn test_ticket(args: &[String]) -> Result<String, CliError> {
 fn set_debug(args: &[String]) -> Result<String, CliError> {
     match args {
         [v] if v.eq_ignore_ascii_case("on") => {
-            otrs_client::set_debug(true);
+            generic_client::set_debug(true);
             Ok("OTRS SOAP debugging on (passwords masked).\n".into())
         }
         [v] if v.eq_ignore_ascii_case("off") => {
-            otrs_client::set_debug(false);
+            generic_client::set_debug(false);
             Ok("OTRS SOAP debugging off.\n".into())
         }
         _ => Err(CliError::ShowUsage),

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::asterisk::{self, config::Loaded};
 use otrs_core::config::{self, Config};
-use otrs_core::logger;
+use otrs_core::runtime::logger;
 use crate::state::{self, IN_FLIGHT, LOADED_AT};
 use crate::{app, call_end_app, cli};
 
@@ -45,17 +45,17 @@ fn read_config(only_if_changed: bool) -> Result<Option<Config>, ()> {
 
 /// Runs an entry on a thread of its own (see asterisk::thread), guarded.
 fn on_own_thread(what: &'static str, fallback: i32, f: fn() -> i32) -> i32 {
-    crate::asterisk::thread::run_on_own_thread(move || otrs_core::guard::guard(what, fallback, f)).unwrap_or(fallback)
+    crate::asterisk::thread::run_on_own_thread(move || otrs_core::runtime::guard::guard(what, fallback, f)).unwrap_or(fallback)
 }
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_load() -> i32 {
-    otrs_core::guard::guard("module load", LOAD_DECLINE, || on_own_thread("module load", LOAD_DECLINE, load))
+    otrs_core::runtime::guard::guard("module load", LOAD_DECLINE, || on_own_thread("module load", LOAD_DECLINE, load))
 }
 
 fn load() -> i32 {
     logger::set_sink(Some(asterisk::log::sink));
-    otrs_core::events::set_sink(Some(app::ami_sink));
+    otrs_core::runtime::events::set_sink(Some(app::ami_sink));
     let config = match read_config(false) {
         Ok(Some(c)) => c,
         _ => {
@@ -77,13 +77,18 @@ fn load() -> i32 {
         return LOAD_DECLINE;
     }
     *LOADED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
-    otrs_core::log_verbose!("app_otrsticket {} loaded (Asterisk {})", env!("CARGO_PKG_VERSION"), asterisk::version());
+    otrs_core::log_verbose!(
+        "app_otrsticket {} loaded (Asterisk {}); this PBX's calls are keyed '{}-<uniqueid>' in OTRS",
+        env!("CARGO_PKG_VERSION"),
+        asterisk::version(),
+        state::NODE.as_str()
+    );
     LOAD_SUCCESS
 }
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_unload() -> i32 {
-    otrs_core::guard::guard("module unload", -1, || on_own_thread("module unload", -1, unload))
+    otrs_core::runtime::guard::guard("module unload", -1, || on_own_thread("module unload", -1, unload))
 }
 
 fn unload() -> i32 {
@@ -93,7 +98,7 @@ fn unload() -> i32 {
         return -1;
     }
     // A name lookup a call gave up waiting for still runs our code.
-    if !otrs_core::transport::join_dns_threads(std::time::Duration::from_secs(5)) {
+    if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(5)) {
         otrs_core::log_warning!("app_otrsticket: a DNS lookup for OTRS is still running; unload refused, try again");
         return -1;
     }
@@ -105,17 +110,17 @@ fn unload() -> i32 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     state::shutdown();
-    if !otrs_core::transport::join_dns_threads(std::time::Duration::from_secs(30)) {
+    if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(30)) {
         otrs_core::log_error!("app_otrsticket: a DNS lookup of the worker is still running at unload");
     }
-    otrs_core::events::set_sink(None);
+    otrs_core::runtime::events::set_sink(None);
     logger::set_sink(None);
     0
 }
 
 #[no_mangle]
 pub extern "C" fn otrs_rs_reload() -> i32 {
-    otrs_core::guard::guard("module reload", -1, || on_own_thread("module reload", -1, reload))
+    otrs_core::runtime::guard::guard("module reload", -1, || on_own_thread("module reload", -1, reload))
 }
 
 fn reload() -> i32 {

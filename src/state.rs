@@ -6,14 +6,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use otrs_core::config::Config;
+use otrs_core::call::flow::Services;
+use otrs_core::call::recent::RecentTickets;
+use otrs_core::config::{Api, Config};
 use otrs_core::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
-use otrs_core::flow::{RecentTickets, Services};
-use otrs_core::health::Health;
+use otrs_core::otrs::generic_client::GenericClient;
+use otrs_core::otrs::rpc_client::RpcClient;
+use otrs_core::otrs::{Settings, TicketApi};
+use otrs_core::runtime::health::Health;
+use otrs_core::runtime::stats::Stats;
+use otrs_core::spool::worker::Worker;
 use otrs_core::spool::Spool;
-use otrs_core::worker::Worker;
-use otrs_core::otrs_client::{ClientSettings, OtrsClient};
-use otrs_core::stats::Stats;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background thread that keeps the customer index fresh.
@@ -28,6 +31,13 @@ pub static HEALTH: LazyLock<Arc<Health>> = LazyLock::new(|| Arc::new(Health::def
 /// Calls inside OTRSTicket() right now; unload is refused while > 0.
 pub static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 pub static LOADED_AT: Mutex<Option<SystemTime>> = Mutex::new(None);
+/// This PBX's name in call keys, read from Asterisk at load (see
+/// `otrs_core::call::node_name`).
+pub static NODE: LazyLock<String> = LazyLock::new(|| {
+    // the kernel's host name, as gethostname() gives it
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    otrs_core::call::node_name(&crate::asterisk::system_name(), host.trim(), &crate::asterisk::entity_id())
+});
 
 pub fn current() -> Option<Arc<Services>> {
     CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -82,30 +92,25 @@ pub fn install(config: Config) -> Result<(), String> {
             index
         }
     };
-    let client = OtrsClient::new(ClientSettings {
+    let settings = Settings {
         url: config.general.url.clone(),
         user: config.general.user.clone(),
         password: config.general.password.clone(),
         use_session: config.general.use_session,
-        ..ClientSettings::default()
-    });
-    let rpc = (config.general.api == otrs_core::config::Api::Rpc).then(|| {
-        otrs_core::rpc::RpcClient::new(otrs_core::rpc::RpcSettings {
-            url: config.general.url.clone(),
-            user: config.general.user.clone(),
-            password: config.general.password.clone(),
-            ..otrs_core::rpc::RpcSettings::default()
-        })
-    });
+        ..Settings::default()
+    };
+    let otrs: Box<dyn TicketApi> = match config.general.api {
+        Api::Generic => Box::new(GenericClient::new(settings)),
+        Api::Rpc => Box::new(RpcClient::new(settings)),
+    };
     let services = Arc::new(Services {
         config,
-        client,
-        rpc,
-        rpc_warned: Default::default(),
+        otrs,
         index,
         spool,
         health: HEALTH.clone(),
         recent: RECENT.clone(),
+        node: NODE.clone(),
     });
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
     let mut worker = WORKER.lock().unwrap_or_else(|p| p.into_inner());

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otrs_core::soap;
+use otrs_core::otrs::{generic as soap, SoapError};
 
-fn check<T>(r: Result<T, soap::SoapError>) {
+fn check<T>(r: Result<T, SoapError>) {
     if let Err(e) = r {
         let line = e.to_string();
         assert!(!line.contains('\n') && !line.contains('\r'), "{line:?}");

@@ -37,10 +37,13 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 
 use otrs_core::config::{self, Config, Section};
 use otrs_core::customers::{Customer, CustomerIndex, DbSettings};
-use otrs_core::flow::{self, CallInfo, Caller};
+use otrs_core::call::flow::{self, Caller};
+use otrs_core::call::recent::RecentTickets;
+use otrs_core::call::CallInfo;
 use otrs_core::number::{canonical, NumberPlan};
-use otrs_core::otrs_client::{ClientSettings, OtrsClient};
-use otrs_core::soap::{self, Auth, NewTicket};
+use otrs_core::otrs::generic::{self as soap, Auth};
+use otrs_core::otrs::generic_client::GenericClient;
+use otrs_core::otrs::{NewTicket, Settings, TicketApi, TicketCreated};
 
 fn quick() -> bool {
     std::env::var("OTRS_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
@@ -170,6 +173,7 @@ fn bench_flow(c: &mut Criterion) {
         linkedid: "1732612345.42".into(),
         exten: "4509".into(),
         context: "otrs".into(),
+        node: "pbx-a".into(),
     };
     let customer = Arc::new(Customer {
         login: "ivanov".into(),
@@ -194,14 +198,14 @@ fn bench_flow(c: &mut Criterion) {
             soap::ticket_create(&Auth::Session("sgZ4snBxlE2EvDquEz35suMnGXWugGF3"), &t)
         })
     });
-    // Every created ticket is remembered for repeat calls (flow.rs,
+    // Every created ticket is remembered for repeat calls (call/recent.rs,
     // RecentTickets::remember), keyed by login or, for unknown callers, by
     // number, so distinct unknown callers fill the map. The cost of one
     // call's remember() with the map at a given size (existing keys are
     // re-remembered, so the size stays put while criterion iterates).
-    let created = soap::TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() };
+    let created = TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() };
     for filled in [1_000u64, 100_000] {
-        let recent = flow::RecentTickets::default();
+        let recent = RecentTickets::default();
         let keys: Vec<String> = (0..filled).map(|i| format!("number:97{i:08}")).collect();
         for k in &keys {
             recent.remember(k, &created, std::time::Duration::from_secs(3600));
@@ -303,17 +307,17 @@ fn bench_client(c: &mut Criterion, out: &mut Report) {
     g.throughput(Throughput::Elements(1));
     for keep_alive in [false, true] {
         let server = LocalOtrs::start(keep_alive);
-        let client = OtrsClient::new(ClientSettings {
+        let client = GenericClient::new(Settings {
             url: server.url.clone(),
             user: "soapagent".into(),
             password: "SoapAgent2024".into(),
-            ..ClientSettings::default()
+            ..Settings::default()
         });
         let name = if keep_alive { "create_ticket_keepalive" } else { "create_ticket_close" };
         g.bench_function(name, |b| {
             b.iter(|| {
                 client
-                    .create_ticket(black_box(&ticket), Instant::now() + Duration::from_secs(3))
+                    .create(black_box(&ticket), None, Instant::now() + Duration::from_secs(3))
                     .expect("local server creates the ticket")
             })
         });

@@ -65,7 +65,7 @@ pub struct General {
     pub refresh_interval: Duration,
     /// How often the whole customer index is rebuilt (catches deletions).
     pub full_refresh_interval: Duration,
-    /// Append `[call:<uniqueid>]` to ticket titles, so a retry can find a
+    /// Append `[call:<pbx>-<uniqueid>]` to ticket titles, so a retry can find a
     /// ticket an unanswered attempt created (no duplicates).
     pub title_call_id: bool,
     /// Where queued tickets wait; None = Asterisk's spool directory + "/otrs".
@@ -358,18 +358,16 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
     })
 }
 
-/// Only plain http(s) URLs without whitespace or control characters: a
-/// CR/LF in a URL would let the config inject HTTP headers.
+/// The clients' rule (see [`crate::otrs::check_url`]): a CR/LF in a URL
+/// would let the config inject HTTP headers, and a URL without a host
+/// would only fail at the first call.
 fn check_url(url: &str) -> Result<(), ConfigError> {
-    let lower = url.to_ascii_lowercase();
-    let scheme_ok = lower.starts_with("http://") || lower.starts_with("https://");
-    if !scheme_ok || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return err(format!(
-            "invalid value '{}' for option 'url' in [general] of otrs.conf: expected http(s)://host/otrs/nph-genericinterface.pl/Webservice/NAME",
-            crate::otrs_client::redact_url(url)
-        ));
-    }
-    Ok(())
+    crate::otrs::check_url(url).map_err(|why| {
+        ConfigError(format!(
+            "invalid value '{}' for option 'url' in [general] of otrs.conf: {why}; expected http(s)://host/otrs/nph-genericinterface.pl/Webservice/NAME",
+            crate::otrs::redact_url(url)
+        ))
+    })
 }
 
 fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
@@ -533,6 +531,7 @@ mod tests {
             ("country_code", "+7"),
             ("url", "ftp://x/"),
             ("url", "http://x/\r\nX-Evil: 1"),
+            ("url", "http:///otrs/rpc.pl"),
             ("use_session", "maybe"),
         ] {
             let mut g = general();

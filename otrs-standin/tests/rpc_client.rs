@@ -7,8 +7,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use otrs_core::rpc::{RpcClient, RpcSettings};
-use otrs_core::soap::NewTicket;
+use otrs_core::otrs::rpc_client::RpcClient;
+use otrs_core::otrs::Settings;
+use otrs_core::otrs::NewTicket;
 
 struct StandIn {
     child: Child,
@@ -66,11 +67,11 @@ fn rpc_ticket() -> NewTicket {
 fn rpc_client_against_the_standin_binary() {
     for (version, article) in [("6", false), ("5", true)] {
         let s = standin(&["--otrs-version", version]);
-        let c = RpcClient::new(RpcSettings {
+        let c = RpcClient::new(Settings {
             url: format!("http://{}/otrs/rpc.pl", s.addr),
             user: "rpcuser".into(),
             password: "RpcPass2024".into(),
-            ..RpcSettings::default()
+            ..Settings::default()
         });
         let t = rpc_ticket();
         let got = c.create_ticket_for(&t, Some("ACME"), soon()).expect("created");
@@ -87,7 +88,7 @@ fn rpc_client_against_the_standin_binary() {
         assert_eq!(line.contains("\tsubject=RPC call note\t"), article, "{line}");
         let requests = control(&s.addr, "/control/requests");
         assert!(requests.contains("rpc.TicketObject.TicketCreate=1\n"), "{requests}");
-        let bad = RpcClient::new(RpcSettings { password: "WRONG".into(), ..c.settings().clone() });
+        let bad = RpcClient::new(Settings { password: "WRONG".into(), ..c.settings().clone() });
         assert!(bad.create_ticket(&t, soon()).unwrap_err().is_auth_fail());
     }
 }

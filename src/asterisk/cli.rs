@@ -87,7 +87,7 @@ fn command_for(e: *mut sys::ast_cli_entry) -> Option<&'static Command> {
 }
 
 unsafe extern "C" fn handler(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_args) -> *mut c_char {
-    otrs_core::guard::guard("CLI command", std::ptr::null_mut(), || {
+    otrs_core::runtime::guard::guard("CLI command", std::ptr::null_mut(), || {
         // SAFETY: Asterisk passes its entry and args for this call.
         unsafe { handle(e, cmd, a) }
     })
@@ -119,7 +119,7 @@ unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_ar
     // on a thread of its own: see asterisk::thread
     let run = command.run;
     let result = super::thread::run_on_own_thread(move || {
-        otrs_core::guard::guard("CLI command", Ok("internal error (see the log)\n".to_string()), || run(&extra))
+        otrs_core::runtime::guard::guard("CLI command", Ok("internal error (see the log)\n".to_string()), || run(&extra))
     })
     .unwrap_or(Ok("internal error (see the log)\n".to_string()));
     match result {

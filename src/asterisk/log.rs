@@ -1,7 +1,7 @@
 //! `ast_log` / `ast_verb` as a sink for the crate's logger.
 
 use super::{cstring, sys};
-use otrs_core::logger::Level;
+use otrs_core::runtime::logger::Level;
 
 const FILE: &std::ffi::CStr = c"app_otrsticket";
 const FUNC: &std::ffi::CStr = c"OTRSTicket";

@@ -46,6 +46,24 @@ pub fn spool_dir() -> String {
     unsafe { copy_cstr(sys::otrs_shim_spool_dir()) }
 }
 
+/// asterisk.conf's `systemname`; empty when not set.
+pub fn system_name() -> String {
+    // SAFETY: a string Asterisk owns for its lifetime (the shim never
+    // returns NULL).
+    unsafe { copy_cstr(sys::otrs_shim_system_name()) }
+}
+
+/// This Asterisk's entity ID (`aa:bb:cc:dd:ee:ff`, from a MAC address or
+/// asterisk.conf's `entityid`); empty if Asterisk gave none.
+pub fn entity_id() -> String {
+    let mut buf = [0 as c_char; 32];
+    // SAFETY: the shim writes at most buf.len() bytes, NUL-terminated.
+    unsafe {
+        sys::otrs_shim_entity_id(buf.as_mut_ptr(), buf.len() as i32);
+        copy_cstr(buf.as_ptr())
+    }
+}
+
 /// Raises an AMI event (category "call"); `body` is `Key: Value\r\n` lines.
 pub fn manager_event(event: &str, body: &str) {
     let (e, b) = (cstring(event), cstring(body));

@@ -446,6 +446,33 @@ impl CustomerIndex {
     }
 }
 
+/// An index loaded with `customers` (each with its phone number) without a
+/// database, for the tests of the layers above (the ticket flow, the spool
+/// worker).
+#[cfg(test)]
+pub(crate) fn index_for_tests(customers: &[(Customer, &str)], plan: NumberPlan) -> CustomerIndex {
+    let rows: Vec<CustomerRow> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, (c, phone))| CustomerRow {
+            id: i as u64 + 1,
+            login: c.login.clone(),
+            customer_id: c.customer_id.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            email: c.email.clone(),
+            phone: phone.to_string(),
+            mobile: String::new(),
+            change_time: None,
+            valid: true,
+        })
+        .collect();
+    let index = CustomerIndex::new(DbSettings::default(), plan);
+    let built = Index::from_rows(rows.iter().cloned(), index.plan());
+    index.install(built, rows.len(), Instant::now());
+    index
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,9 +17,26 @@ pub struct TicketEvent {
     pub ticket_id: String,
     pub ticket_number: String,
     pub url: String,
-    /// "call" when raised while the call waits in OTRSTicket(), "spool"
-    /// when a queued ticket was created later.
-    pub source: &'static str,
+    pub source: Source,
+}
+
+/// Where a ticket event comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// Raised while the call waits in OTRSTicket().
+    #[default]
+    Call,
+    /// A queued ticket, created later by the spool worker.
+    Spool,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Call => "call",
+            Source::Spool => "spool",
+        }
+    }
 }
 
 impl TicketEvent {
@@ -47,7 +64,7 @@ impl TicketEvent {
             out.push_str("\r\n");
         }
         out.push_str("Source: ");
-        out.push_str(self.source);
+        out.push_str(self.source.as_str());
         out.push_str("\r\n");
         out
     }
@@ -76,7 +93,7 @@ mod tests {
 
     #[test]
     fn ami_body_has_no_forged_lines() {
-        let e = TicketEvent { caller: "123\r\nEvent: Fake".into(), source: "call", ..Default::default() };
+        let e = TicketEvent { caller: "123\r\nEvent: Fake".into(), source: Source::Call, ..Default::default() };
         let body = e.ami_body();
         assert!(body.contains("CallerIDNum: 123  Event: Fake\r\n"), "{body}");
         assert_eq!(body.matches("\r\n").count(), 11);

@@ -21,6 +21,15 @@ fn format_local(t: SystemTime, fmt: &str) -> String {
     let Ok(cfmt) = std::ffi::CString::new(fmt) else {
         return String::new();
     };
+    libc_strftime(secs, &cfmt)
+}
+
+/// The machine's time zone rules (TZ, /etc/localtime) are libc's: reading
+/// them again in Rust would be a TZif parser for one date format, so this
+/// one call stays (with the `Zeroed` marker of the index's buckets, the only
+/// unsafe code of otrs-core outside `customers::pages`).
+#[allow(unsafe_code)]
+fn libc_strftime(secs: libc::time_t, cfmt: &std::ffi::CStr) -> String {
     // SAFETY: localtime_r writes into our tm; strftime writes at most buf.len() bytes.
     unsafe {
         let mut tm: libc::tm = std::mem::zeroed();

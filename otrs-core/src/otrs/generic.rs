@@ -7,21 +7,12 @@
 
 use std::fmt;
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
+use super::error::SoapError;
+use super::xml::{escape_styled, reply_element, EscapeStyle, Node};
+use super::{Article, NewTicket, TicketChange, TicketCreated, TicketInfo, TicketUpdated, ARTICLE_CONTENT_TYPE};
 
 /// Namespace of the ticket connector; also the SOAPAction prefix.
 pub const NAMESPACE: &str = "http://www.otrs.org/TicketConnector/";
-
-/// `ContentType` of every article we create (Znuny requires it, sample 24).
-pub const ARTICLE_CONTENT_TYPE: &str = "text/plain; charset=utf8";
-
-/// Longest `Display` text of a [`SoapError`] (log line / channel variable).
-const MAX_REASON_CHARS: usize = 200;
-
-/// Deepest element nesting accepted in a reply. Real replies are < 10 deep;
-/// the cap keeps a hostile reply from costing unbounded stack or memory.
-const MAX_DEPTH: usize = 64;
 
 /// Value of the `SOAPAction` header for `op`, with the `#` separator.
 /// The WSDL form without `#` is rejected by Znuny with HTTP 500 (sample 27).
@@ -48,60 +39,6 @@ impl fmt::Debug for Auth<'_> {
         match self {
             Auth::Login { user, .. } => write!(f, "Auth::Login {{ user: {user:?}, password: *** }}"),
             Auth::Session(_) => f.write_str("Auth::Session(***)"),
-        }
-    }
-}
-
-/// The ticket (and its first article) that `TicketCreate` opens.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewTicket {
-    pub title: String,
-    pub queue: String,
-    pub state: String,
-    pub priority: String,
-    /// `Type`; only sent when set (the ticket type feature may be disabled).
-    pub ticket_type: Option<String>,
-    /// Must be an existing customer login (sample 23).
-    pub customer_user: String,
-    pub subject: String,
-    pub body: String,
-    /// Article `From`; Znuny fills it from the customer user when absent.
-    pub from: Option<String>,
-}
-
-/// An article added with `TicketUpdate` (sample 08).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Article {
-    /// `Phone`, `Email`, `Internal`; Znuny defaults to `Internal` (sample 13).
-    pub communication_channel: String,
-    /// `agent`, `customer` or `system`; Znuny defaults to `agent`.
-    pub sender_type: String,
-    pub visible_for_customer: bool,
-    pub from: Option<String>,
-    pub subject: String,
-    pub body: String,
-    /// Time accounted for the article (`TimeUnit`), e.g. talk minutes.
-    pub time_unit: Option<u32>,
-}
-
-/// Ticket fields a `TicketUpdate` changes; `None` leaves them as they are.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TicketChange<'a> {
-    pub state: Option<&'a str>,
-    pub priority: Option<&'a str>,
-}
-
-impl Article {
-    /// A phone-channel article visible to the customer, as in samples 03/08.
-    pub fn phone(sender_type: &str, subject: &str, body: &str) -> Article {
-        Article {
-            communication_channel: "Phone".to_string(),
-            sender_type: sender_type.to_string(),
-            visible_for_customer: true,
-            from: None,
-            subject: subject.to_string(),
-            body: body.to_string(),
-            time_unit: None,
         }
     }
 }
@@ -193,48 +130,8 @@ impl Envelope {
     }
 }
 
-/// How a writer escapes text: the requests must be byte-for-byte what the
-/// real clients in the samples send.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EscapeStyle {
-    /// GenericInterface requests: quotes escaped too, CR as `&#13;`.
-    Connector,
-    /// SOAP::Lite's `encode_data` (rpc.pl): `&`, `<`, `>`, CR as `&#xd;`.
-    SoapLite,
-}
-
-/// Appends `value` XML-escaped. Characters XML 1.0 cannot carry at all
-/// (C0 controls other than TAB/LF/CR, U+FFFE, U+FFFF) are dropped, so no
-/// value can make the envelope unparseable. CR is written as a character
-/// reference because a literal CR would be normalised to LF by the parser.
-pub(crate) fn escape_styled(out: &mut String, value: &str, style: EscapeStyle) {
-    let connector = style == EscapeStyle::Connector;
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if connector => out.push_str("&quot;"),
-            '\'' if connector => out.push_str("&apos;"),
-            '\r' if connector => out.push_str("&#13;"),
-            '\r' => out.push_str("&#xd;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 => {}
-            '\u{FFFE}' | '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-}
-
 fn escape_into(out: &mut String, value: &str) {
     escape_styled(out, value, EscapeStyle::Connector);
-}
-
-/// XML-escapes one text value (see [`escape_into`]).
-pub fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    escape_into(&mut out, value);
-    out
 }
 
 /// `SessionCreate` (sample 01).
@@ -321,97 +218,8 @@ fn is_element_name(name: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------
-
-/// Why a reply did not carry the expected result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SoapError {
-    /// `<Error>` inside a normal reply with HTTP 200 (e.g. `TicketCreate.AuthFail`).
-    Operation { code: String, message: String },
-    /// `<Fault>` envelope, HTTP 500 from Znuny (samples 27, 28, 30).
-    Fault { code: String, message: String },
-    /// Non-200 status without a SOAP envelope (sample 29, proxies, 404...).
-    Http { status: u16, detail: String },
-    /// Not XML, truncated, wrong reply element or missing fields.
-    Malformed(String),
-}
-
-impl SoapError {
-    /// The credentials or the session were refused (`*.AuthFail`).
-    pub fn is_auth_fail(&self) -> bool {
-        matches!(self, SoapError::Operation { code, .. } if code.ends_with(".AuthFail"))
-    }
-}
-
-impl fmt::Display for SoapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            SoapError::Operation { code, message } => format!("{code}: {message}"),
-            SoapError::Fault { code, message } => format!("SOAP fault {code}: {message}"),
-            SoapError::Http { status, detail } if detail.is_empty() => format!("HTTP {status}"),
-            SoapError::Http { status, detail } => format!("HTTP {status}: {detail}"),
-            SoapError::Malformed(why) => format!("malformed reply: {why}"),
-        };
-        f.write_str(&one_line(&text, MAX_REASON_CHARS))
-    }
-}
-
-impl std::error::Error for SoapError {}
-
-/// Collapses all whitespace and control characters to single spaces and
-/// caps the length, so the text fits one log line or a channel variable.
-pub fn one_line(text: &str, max_chars: usize) -> String {
-    let words = text.split(|c: char| c.is_whitespace() || c.is_control());
-    let mut out = String::with_capacity(text.len().min(max_chars + 3));
-    let mut count = 0;
-    for word in words.filter(|w| !w.is_empty()) {
-        let sep = if count > 0 { Some(' ') } else { None };
-        for c in sep.into_iter().chain(word.chars()) {
-            if count >= max_chars {
-                out.truncate(out.trim_end().len());
-                out.push_str("...");
-                return out;
-            }
-            out.push(c);
-            count += 1;
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
 // Reply parsing
 // ---------------------------------------------------------------------------
-
-/// Result of `TicketCreate`. The number is 16 date-based digits: keep it text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketCreated {
-    pub ticket_id: String,
-    pub ticket_number: String,
-    pub article_id: String,
-}
-
-/// Result of `TicketUpdate`; `article_id` only when an article was added.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketUpdated {
-    pub ticket_id: String,
-    pub ticket_number: String,
-    pub article_id: Option<String>,
-}
-
-/// The ticket fields we use from `TicketGet`; absent ones are empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TicketInfo {
-    pub ticket_id: String,
-    pub ticket_number: String,
-    pub title: String,
-    pub state: String,
-    pub state_type: String,
-    pub queue: String,
-    pub priority: String,
-    pub customer_user_id: String,
-}
 
 /// `SessionCreate` reply: the SessionID.
 pub fn parse_session_create(status: u16, content_type: &str, body: &[u8]) -> Result<String, SoapError> {
@@ -476,31 +284,6 @@ pub fn parse_ticket_get(status: u16, content_type: &str, body: &[u8]) -> Result<
     })
 }
 
-/// A parsed element: local name, its own text, child elements, and the
-/// attributes SOAP-RPC replies (rpc.pl) need.
-#[derive(Debug, Default)]
-pub(crate) struct Node {
-    pub name: String,
-    /// `xsi:type`
-    pub xsi_type: Option<String>,
-    /// `xsi:nil="true"` (or `null`)
-    pub nil: bool,
-    /// a multi-ref `href` (not followed)
-    pub href: bool,
-    pub text: String,
-    pub children: Vec<Node>,
-}
-
-impl Node {
-    fn child(&self, name: &str) -> Option<&Node> {
-        self.children.iter().find(|c| c.name == name)
-    }
-
-    fn child_text(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.trim())
-    }
-}
-
 /// Text of a required, non-empty child, trimmed (ids and numbers).
 fn required(node: &Node, name: &str) -> Result<String, SoapError> {
     match node.child_text(name) {
@@ -519,180 +302,16 @@ fn strip_response(name: &str) -> &str {
 /// Common part of all reply parsers: returns the `{op}Response` element or
 /// the error the reply stands for.
 fn parse_reply(op: &str, status: u16, content_type: &str, body: &[u8]) -> Result<Node, SoapError> {
-    let root = match parse_tree(body) {
-        Ok(root) => root,
-        Err(why) => return Err(not_soap(status, content_type, body, &why)),
-    };
-    let Some(reply) = body_element(root) else {
-        return Err(not_soap(status, content_type, body, "no SOAP Body"));
-    };
-    if reply.name == "Fault" {
-        return Err(fault(&reply));
-    }
-    let expected = reply.name == format!("{op}Response");
-    // An <Error> is the best reason even if some setup sent it with a non-200.
-    if let Some(error) = reply.child("Error").filter(|_| expected) {
-        return Err(SoapError::Operation {
-            code: error.child_text("ErrorCode").unwrap_or_default().to_string(),
-            message: error.child_text("ErrorMessage").unwrap_or_default().to_string(),
-        });
-    }
-    if status != 200 {
-        let detail = format!("unexpected {} element", reply.name);
-        return Err(SoapError::Http { status, detail });
-    }
-    if !expected {
-        return Err(SoapError::Malformed(format!(
-            "expected {op}Response, got {}",
-            reply.name
-        )));
-    }
-    Ok(reply)
+    reply_element(status, content_type, body, &format!("{op}Response"), operation_error)
 }
 
-/// Both Znuny's `<Fault xmlns=connector>` and a standard `soap:Fault` have
-/// unqualified `faultcode`/`faultstring` children.
-fn fault(node: &Node) -> SoapError {
-    SoapError::Fault {
-        code: node.child_text("faultcode").unwrap_or_default().to_string(),
-        message: node.child_text("faultstring").unwrap_or_default().to_string(),
-    }
-}
-
-/// The first element inside `Envelope/Body`, taken by value.
-pub(crate) fn body_element(root: Node) -> Option<Node> {
-    if root.name != "Envelope" {
-        return None;
-    }
-    let body = root.children.into_iter().find(|c| c.name == "Body")?;
-    body.children.into_iter().next()
-}
-
-/// Error for a reply that is not a usable SOAP envelope.
-pub(crate) fn not_soap(status: u16, content_type: &str, body: &[u8], why: &str) -> SoapError {
-    if status != 200 {
-        return SoapError::Http {
-            status,
-            detail: http_detail(content_type, body),
-        };
-    }
-    if body.is_empty() {
-        return SoapError::Malformed("empty body".into());
-    }
-    let ct = content_type.split(';').next().unwrap_or_default().trim();
-    if ct.is_empty() || ct.contains("xml") {
-        SoapError::Malformed(why.to_string())
-    } else {
-        SoapError::Malformed(format!("not a SOAP reply ({}): {why}", one_line(ct, 40)))
-    }
-}
-
-/// A short human hint from a non-SOAP error body: an HTML page's title, or
-/// the first non-empty line of text (sample 29: "Error deserializing message:").
-fn http_detail(content_type: &str, body: &[u8]) -> String {
-    let head = body.get(..4096).unwrap_or(body);
-    let text = String::from_utf8_lossy(head);
-    let detail = if content_type.contains("html") || text.trim_start().starts_with('<') {
-        html_title(&text).unwrap_or_default()
-    } else {
-        text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default()
-    };
-    one_line(detail, 120)
-}
-
-fn html_title(text: &str) -> Option<&str> {
-    let lower = text.to_ascii_lowercase();
-    let start = lower.find("<title>")? + "<title>".len();
-    let len = lower.get(start..)?.find("</title>")?;
-    text.get(start..start + len).map(str::trim)
-}
-
-/// Parses the whole document into a tree of local names (namespace prefixes
-/// dropped). Fails on anything not well formed: bad syntax, invalid UTF-8,
-/// mismatched or unclosed tags (a truncated reply), nesting beyond
-/// [`MAX_DEPTH`], no root element.
-pub(crate) fn parse_tree(body: &[u8]) -> Result<Node, String> {
-    let mut reader = Reader::from_reader(body);
-    let mut stack: Vec<Node> = Vec::new();
-    let mut root: Option<Node> = None;
-    loop {
-        let event = reader.read_event().map_err(|e| format!("bad XML: {e}"))?;
-        match event {
-            Event::Start(e) => {
-                if root.is_some() {
-                    return Err("content after the root element".into());
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err("nested too deeply".into());
-                }
-                stack.push(node(&e)?);
-            }
-            Event::Empty(e) => {
-                let n = node(&e)?;
-                attach(&mut stack, &mut root, n)?;
-            }
-            Event::End(_) => {
-                // quick-xml has already checked that the names match
-                let node = stack.pop().ok_or("unbalanced end tag")?;
-                attach(&mut stack, &mut root, node)?;
-            }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(|e| format!("bad text: {e}"))?;
-                append_text(&mut stack, &text)?;
-            }
-            Event::CData(t) => {
-                let text = t.decode().map_err(|e| format!("bad CDATA: {e}"))?;
-                append_text(&mut stack, &text)?;
-            }
-            Event::Eof => break,
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err("truncated (unclosed elements)".into());
-    }
-    root.ok_or_else(|| "no XML element".to_string())
-}
-
-/// An element with the attributes we look at.
-fn node(e: &quick_xml::events::BytesStart) -> Result<Node, String> {
-    let mut n = Node { name: local_name(e.local_name().as_ref()), ..Node::default() };
-    for attr in e.attributes() {
-        let attr = attr.map_err(|e| format!("bad attribute: {e}"))?;
-        let value = attr.unescape_value().map_err(|e| format!("bad attribute: {e}"))?;
-        match attr.key.local_name().as_ref() {
-            b"type" => n.xsi_type = Some(value.into_owned()),
-            b"nil" | b"null" => n.nil = value == "true" || value == "1",
-            b"href" => n.href = true,
-            _ => {}
-        }
-    }
-    Ok(n)
-}
-
-/// Adds a finished element to its parent, or makes it the root.
-fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) -> Result<(), String> {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(node),
-        None if root.is_none() => *root = Some(node),
-        None => return Err("more than one root element".into()),
-    }
-    Ok(())
-}
-
-/// Text inside an element is kept; whitespace between top-level markup is
-/// fine, anything else outside the root is not XML.
-fn append_text(stack: &mut [Node], text: &str) -> Result<(), String> {
-    match stack.last_mut() {
-        Some(node) => node.text.push_str(text),
-        None if text.trim().is_empty() => {}
-        None => return Err("text outside the root element".into()),
-    }
-    Ok(())
-}
-
-fn local_name(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw).into_owned()
+/// The `<Error>` a reply element carries (samples 02, 20-26).
+fn operation_error(reply: &Node) -> Option<SoapError> {
+    let error = reply.child("Error")?;
+    Some(SoapError::Operation {
+        code: error.child_text("ErrorCode").unwrap_or_default().to_string(),
+        message: error.child_text("ErrorMessage").unwrap_or_default().to_string(),
+    })
 }
 
 /// Reply bodies of the captured Znuny samples, shared with the client tests.
@@ -754,6 +373,9 @@ pub(crate) mod samples {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::otrs::error::MAX_REASON_CHARS;
+    use crate::otrs::xml::{body_element, escape, parse_tree};
+    use crate::text::one_line;
 
     // Sample 03 request, verbatim.
     const REQ_03: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

@@ -10,7 +10,7 @@
 //! tickets are created at least once, never zero times.
 //!
 //! Layout of the spool directory:
-//! - `{id}.job`: one pending job, in the format below;
+//! - `{id}.job`: one pending job (see [`format`]);
 //! - `.tmp-{id}.{pid}.{n}`: a job (or reason) being written; only a crash
 //!   mid-write leaves one behind. Never read; [`Spool::clean_tmp`] removes
 //!   them at start;
@@ -21,57 +21,15 @@
 //! Everything else in the directory is ignored, so an admin's notes or a
 //! renamed file never stop the worker.
 //!
-//! # File format
-//!
-//! UTF-8 text, LF line ends. The first line is exactly `otrs-spool-job 1`
-//! (the format's version), then one `name=value` per line, then a last line
-//! `end`, which tells a complete file from a truncated one. Values are
-//! escaped so that one always fits on its line: `\` becomes `\\`, LF `\n`,
-//! CR `\r`, TAB `\t`; NUL is dropped (no field can carry it, and a NUL in a
-//! file is a sign of a torn write). Names the reader does not know are
-//! ignored, so a newer module may add fields; a missing required field, a
-//! bad number, a duplicate name, a bad escape, a raw NUL, a line without `=`,
-//! anything after `end`, invalid UTF-8 or more than [`MAX_JOB_BYTES`] is
-//! [`SpoolError::Corrupt`], naming the field where there is one.
-//!
-//! ```text
-//! otrs-spool-job 1
-//! key=1700000000.42
-//! created_ms=1700000000123
-//! attempts=0
-//! maybe_delivered=0
-//! last_error=
-//! call.caller=+7 (916) 122-96-24
-//! call.channel=PJSIP/trunk-00000001
-//! call.uniqueid=1700000000.42
-//! call.linkedid=1700000000.42
-//! call.exten=100
-//! call.context=from-trunk
-//! profile.name=default
-//! profile.queue=Raw
-//! profile.state=new
-//! profile.priority=3 normal
-//! profile.ticket_type=Incident
-//! profile.title=Call from ${caller_name} (${caller})
-//! profile.subject=Phone call from ${caller}
-//! profile.body=Incoming call from ${caller}.\nCustomer: ${customer_name}.
-//! customer=1
-//! customer.login=ivanov
-//! customer.customer_id=ACME
-//! customer.first_name=Иван
-//! customer.last_name=Иванов
-//! customer.email=ivanov@example.com
-//! matches=1
-//! end
-//! ```
-//!
-//! `profile.ticket_type` and `matches` are absent when `None`; the
-//! `customer.*` fields are present (and required) only with `customer=1`.
+//! The job files' format: see [`format`].
 //!
 //! Job files are created with mode 0640 and the directories with 0750: jobs
 //! hold customers' names and e-mail addresses.
 
-use std::collections::HashMap;
+pub mod format;
+pub mod job;
+pub mod worker;
+
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
@@ -81,16 +39,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::call_end::CallEnd;
-use crate::config::Profile;
-use crate::customers::Customer;
-use crate::flow::CallInfo;
+pub use format::{decode, encode, HEADER};
+pub use job::{Job, NewTicketJob, Task};
 
-/// The first line of every job file: the format and its version.
-pub const HEADER: &str = "otrs-spool-job 1";
-
-/// The last line of every job file; its absence means the file is truncated.
-const TRAILER: &str = "end";
+use crate::call::end::CallEnd;
+use crate::runtime::lock;
+use crate::text::one_line;
 
 /// A job file larger than this is corrupt and is not read into memory: the
 /// largest real job (templates, customer, call) is a few KiB.
@@ -115,88 +69,6 @@ const MAX_REASON_CHARS: usize = 1000;
 /// A temporary file of this process older than this is left from a crash
 /// (of an earlier process that had the same pid): no write takes so long.
 pub const STALE_TMP_AGE: Duration = Duration::from_secs(600);
-
-/// A ticket still to be created: everything needed to create it later,
-/// without the call (which is long gone by then).
-#[derive(Clone, Debug)]
-pub struct Job {
-    /// The file stem, unique and sortable by creation:
-    /// `{created_unix_ms:013}-{key_sanitised}-{4 hex}` (see [`new_job_id`]).
-    /// Not stored in the file: [`Spool::read`] sets it from the file name.
-    pub id: String,
-    /// The call's key (Asterisk uniqueid, e.g. `1700000000.42`): how a ticket
-    /// already created for this call is found again.
-    pub key: String,
-    /// When the call came in. Stored to the millisecond.
-    pub created: SystemTime,
-    /// Attempts to create the ticket so far.
-    pub attempts: u32,
-    /// A request may have reached OTRS (it timed out after being sent):
-    /// search for the ticket before creating it again.
-    pub maybe_delivered: bool,
-    /// Why the last attempt failed, for the logs and the CLI.
-    pub last_error: String,
-    pub call: CallInfo,
-    /// The profile as it was at call time: a reload must not change the
-    /// ticket of a call already taken.
-    pub profile: Profile,
-    /// `None`: look the caller up again at retry (the index was not ready).
-    pub customer: Option<Customer>,
-    pub matches: Option<usize>,
-    /// The call's outcome (OTRSCallEnd), added as an article once the
-    /// ticket exists.
-    pub end: Option<CallEnd>,
-    /// The ticket exists already: only `end` is left to do. `ticket_id` is
-    /// None when it must be found by the call marker.
-    pub update_only: bool,
-    pub ticket_id: Option<String>,
-}
-
-impl Job {
-    /// A job that only adds a call's outcome to the ticket of call `key`.
-    pub fn update(key: &str, ticket_id: Option<&str>, end: CallEnd, why: &str) -> Job {
-        let now = SystemTime::now();
-        let mut job = Job::new(
-            key,
-            now,
-            CallInfo { uniqueid: key.to_string(), ..CallInfo::default() },
-            Profile::default(),
-            None,
-            None,
-        );
-        job.end = Some(end);
-        job.update_only = true;
-        job.ticket_id = ticket_id.map(str::to_string);
-        job.last_error = why.to_string();
-        job
-    }
-
-    /// A new job (no attempt yet) with a fresh id from `key` and `created`.
-    pub fn new(
-        key: &str,
-        created: SystemTime,
-        call: CallInfo,
-        profile: Profile,
-        customer: Option<Customer>,
-        matches: Option<usize>,
-    ) -> Job {
-        Job {
-            id: new_job_id(key, created),
-            key: key.to_string(),
-            created,
-            attempts: 0,
-            maybe_delivered: false,
-            last_error: String::new(),
-            call,
-            profile,
-            customer,
-            matches,
-            end: None,
-            update_only: false,
-            ticket_id: None,
-        }
-    }
-}
 
 /// Why a spool operation failed.
 ///
@@ -240,7 +112,7 @@ impl From<io::Error> for SpoolError {
     }
 }
 
-fn corrupt(why: impl Into<String>) -> SpoolError {
+pub(crate) fn corrupt(why: impl Into<String>) -> SpoolError {
     SpoolError::Corrupt(why.into())
 }
 
@@ -474,11 +346,11 @@ impl Spool {
     /// Attaches a call's outcome to the queued ticket job of call `key`.
     /// Ok(false): no such job (the ticket was created meanwhile).
     pub fn attach_end(&self, key: &str, end: &CallEnd) -> Result<bool, SpoolError> {
-        let _edit = self.edit.lock().unwrap_or_else(|p| p.into_inner());
+        let _edit = lock(&self.edit);
         for id in self.list()? {
             let Ok(mut job) = self.read(&id) else { continue };
-            if job.key == key && !job.update_only {
-                job.end = Some(end.clone());
+            if let (true, Task::Create(t)) = (job.key == key, &mut job.task) {
+                t.end = Some(end.clone());
                 self.write(&job)?;
                 return Ok(true);
             }
@@ -489,10 +361,12 @@ impl Spool {
     /// Writes a job the worker changed, keeping an outcome that
     /// OTRSCallEnd() attached since the worker read it.
     pub fn update(&self, job: &mut Job) -> Result<(), SpoolError> {
-        let _edit = self.edit.lock().unwrap_or_else(|p| p.into_inner());
-        if job.end.is_none() {
-            if let Ok(on_disk) = self.read(&job.id) {
-                job.end = on_disk.end;
+        let _edit = lock(&self.edit);
+        if let Task::Create(t) = &mut job.task {
+            if t.end.is_none() {
+                if let Ok(Job { task: Task::Create(on_disk), .. }) = self.read(&job.id) {
+                    t.end = on_disk.end;
+                }
             }
         }
         self.write(job)
@@ -504,23 +378,20 @@ impl Spool {
             .unwrap_or_default()
             .iter()
             .filter_map(|id| self.read(id).ok())
-            .any(|j| j.key == key && !j.update_only)
+            .any(|j| j.creates_ticket_of(key))
     }
 
     /// Finishes a job whose ticket now exists: removes it, unless an
     /// outcome is (or arrived meanwhile) attached; then the job becomes an
     /// outcome-only job for `ticket_id` and is returned.
     pub fn finish_created(&self, id: &str, ticket_id: &str) -> Result<Option<Job>, SpoolError> {
-        let _edit = self.edit.lock().unwrap_or_else(|p| p.into_inner());
-        match self.read(id) {
-            Ok(mut job) if job.end.is_some() => {
-                job.update_only = true;
-                job.ticket_id = Some(ticket_id.to_string());
-                job.maybe_delivered = false;
+        let _edit = lock(&self.edit);
+        match self.read(id).ok().and_then(|job| job.into_update(ticket_id)) {
+            Some(job) => {
                 self.write(&job)?;
                 Ok(Some(job))
             }
-            _ => {
+            None => {
                 self.remove(id)?;
                 Ok(None)
             }
@@ -720,292 +591,12 @@ fn write_durably(dir: &Path, id: &str, dest: &Path, bytes: &[u8]) -> io::Result<
     sync_dir(dir)
 }
 
-/// `text` on one line of at most `max_chars` characters: control characters
-/// become spaces.
-fn one_line(text: &str, max_chars: usize) -> String {
-    text.chars()
-        .take(max_chars)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => {}
-            c => out.push(c),
-        }
-    }
-}
-
-fn unescape(raw: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('\\') => out.push('\\'),
-                Some('n') => out.push('\n'),
-                Some('r') => out.push('\r'),
-                Some('t') => out.push('\t'),
-                Some(other) => return Err(format!("unknown escape '\\{}'", other.escape_default())),
-                None => return Err("truncated escape (a lone '\\' at the end)".to_string()),
-            },
-            '\0' => return Err("a NUL character".to_string()),
-            c => out.push(c),
-        }
-    }
-    Ok(out)
-}
-
-fn put(out: &mut String, name: &str, value: &str) {
-    out.push_str(name);
-    out.push('=');
-    escape_into(out, value);
-    out.push('\n');
-}
-
-/// The job as the text of its file (see the module's doc). The id is not in
-/// it: the file name is the id.
-pub fn encode(job: &Job) -> String {
-    let mut out = String::with_capacity(1024);
-    out.push_str(HEADER);
-    out.push('\n');
-    let created_ms = job
-        .created
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    put(&mut out, "key", &job.key);
-    put(&mut out, "created_ms", &created_ms.to_string());
-    put(&mut out, "attempts", &job.attempts.to_string());
-    put(&mut out, "maybe_delivered", if job.maybe_delivered { "1" } else { "0" });
-    put(&mut out, "last_error", &job.last_error);
-    let c = &job.call;
-    put(&mut out, "call.caller", &c.caller);
-    put(&mut out, "call.channel", &c.channel);
-    put(&mut out, "call.uniqueid", &c.uniqueid);
-    put(&mut out, "call.linkedid", &c.linkedid);
-    put(&mut out, "call.exten", &c.exten);
-    put(&mut out, "call.context", &c.context);
-    let p = &job.profile;
-    put(&mut out, "profile.name", &p.name);
-    put(&mut out, "profile.queue", &p.queue);
-    put(&mut out, "profile.state", &p.state);
-    put(&mut out, "profile.priority", &p.priority);
-    if let Some(t) = &p.ticket_type {
-        put(&mut out, "profile.ticket_type", t);
-    }
-    put(&mut out, "profile.title", &p.title);
-    put(&mut out, "profile.subject", &p.subject);
-    put(&mut out, "profile.body", &p.body);
-    match &job.customer {
-        None => put(&mut out, "customer", "0"),
-        Some(cu) => {
-            put(&mut out, "customer", "1");
-            put(&mut out, "customer.login", &cu.login);
-            put(&mut out, "customer.customer_id", &cu.customer_id);
-            put(&mut out, "customer.first_name", &cu.first_name);
-            put(&mut out, "customer.last_name", &cu.last_name);
-            put(&mut out, "customer.email", &cu.email);
-        }
-    }
-    if let Some(m) = job.matches {
-        put(&mut out, "matches", &m.to_string());
-    }
-    if job.update_only {
-        put(&mut out, "update_only", "1");
-    }
-    if let Some(t) = &job.ticket_id {
-        put(&mut out, "ticket_id", t);
-    }
-    if let Some(e) = &job.end {
-        put(&mut out, "end.answered", if e.answered { "1" } else { "0" });
-        put(&mut out, "end.subject", &e.subject);
-        put(&mut out, "end.body", &e.body);
-        if let Some(v) = &e.state {
-            put(&mut out, "end.state", v);
-        }
-        if let Some(v) = &e.priority {
-            put(&mut out, "end.priority", v);
-        }
-        if let Some(v) = e.time_unit {
-            put(&mut out, "end.time_unit", &v.to_string());
-        }
-    }
-    out.push_str(TRAILER);
-    out.push('\n');
-    out
-}
-
-/// The fields of a job file, taken out one by one.
-struct Fields<'a>(HashMap<&'a str, String>);
-
-impl Fields<'_> {
-    fn take(&mut self, name: &str) -> Option<String> {
-        self.0.remove(name)
-    }
-
-    fn required(&mut self, name: &str) -> Result<String, SpoolError> {
-        self.take(name)
-            .ok_or_else(|| corrupt(format!("the required field '{name}' is missing")))
-    }
-
-    fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, SpoolError> {
-        let shown: String = value.chars().take(40).collect();
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(corrupt(format!("field '{name}': {shown:?} is not a number")));
-        }
-        value
-            .parse()
-            .map_err(|_| corrupt(format!("field '{name}': {shown:?} is out of range")))
-    }
-
-    fn required_number<T: std::str::FromStr>(&mut self, name: &str) -> Result<T, SpoolError> {
-        let value = self.required(name)?;
-        Self::number(name, &value)
-    }
-
-    fn required_flag(&mut self, name: &str) -> Result<bool, SpoolError> {
-        match self.required(name)?.as_str() {
-            "0" => Ok(false),
-            "1" => Ok(true),
-            other => {
-                let shown: String = other.chars().take(40).collect();
-                Err(corrupt(format!("field '{name}': {shown:?} is neither 0 nor 1")))
-            }
-        }
-    }
-}
-
-/// Parses the text of a job file (see the module's doc); `id` becomes the
-/// job's id. Any input gives a job or `Corrupt`, never a panic.
-pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
-    if bytes.len() as u64 > MAX_JOB_BYTES {
-        return Err(corrupt(format!(
-            "{} bytes, more than the limit of {MAX_JOB_BYTES}",
-            bytes.len()
-        )));
-    }
-    if bytes.is_empty() {
-        return Err(corrupt("an empty file"));
-    }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| corrupt(format!("not UTF-8 text (bad byte at offset {})", e.valid_up_to())))?;
-    let Some(text) = text.strip_suffix('\n') else {
-        return Err(corrupt("truncated (the last line has no line end)"));
-    };
-    let mut lines = text.split('\n');
-    let header = lines.next().unwrap_or_default();
-    if header != HEADER {
-        if let Some(version) = header.strip_prefix("otrs-spool-job ") {
-            let shown: String = version.chars().take(20).collect();
-            return Err(corrupt(format!("format version {shown:?} is not supported (only 1)")));
-        }
-        return Err(corrupt(format!("not a spool job (the first line is not '{HEADER}')")));
-    }
-    let mut fields = HashMap::new();
-    let mut ended = false;
-    for (n, line) in lines.enumerate() {
-        let line_no = n + 2;
-        if ended {
-            return Err(corrupt(format!("line {line_no}: text after the '{TRAILER}' line")));
-        }
-        if line == TRAILER {
-            ended = true;
-            continue;
-        }
-        let Some((name, raw)) = line.split_once('=') else {
-            return Err(corrupt(format!("line {line_no}: no '=' (not a name=value line)")));
-        };
-        let shown_name: String = name.chars().take(40).collect();
-        let value = unescape(raw).map_err(|why| corrupt(format!("field {shown_name:?}: {why}")))?;
-        if fields.insert(name, value).is_some() {
-            return Err(corrupt(format!("field {shown_name:?} appears twice")));
-        }
-    }
-    if !ended {
-        return Err(corrupt(format!("truncated (no '{TRAILER}' line)")));
-    }
-    let mut f = Fields(fields);
-    let created_ms: u64 = f.required_number("created_ms")?;
-    let created = UNIX_EPOCH
-        .checked_add(Duration::from_millis(created_ms))
-        .ok_or_else(|| corrupt("field 'created_ms': out of range"))?;
-    let has_customer = f.required_flag("customer")?;
-    let customer = if has_customer {
-        Some(Customer {
-            login: f.required("customer.login")?,
-            customer_id: f.required("customer.customer_id")?,
-            first_name: f.required("customer.first_name")?,
-            last_name: f.required("customer.last_name")?,
-            email: f.required("customer.email")?,
-        })
-    } else {
-        None
-    };
-    let matches = match f.take("matches") {
-        None => None,
-        Some(v) => Some(Fields::number("matches", &v)?),
-    };
-    let end = match f.take("end.answered") {
-        None => None,
-        Some(a) => Some(CallEnd {
-            answered: a == "1",
-            subject: f.required("end.subject")?,
-            body: f.required("end.body")?,
-            state: f.take("end.state"),
-            priority: f.take("end.priority"),
-            time_unit: match f.take("end.time_unit") {
-                None => None,
-                Some(v) => Some(Fields::number("end.time_unit", &v)?),
-            },
-        }),
-    };
-    let update_only = f.take("update_only").as_deref() == Some("1");
-    let ticket_id = f.take("ticket_id");
-    Ok(Job {
-        id: id.to_string(),
-        key: f.required("key")?,
-        created,
-        attempts: f.required_number("attempts")?,
-        maybe_delivered: f.required_flag("maybe_delivered")?,
-        last_error: f.required("last_error")?,
-        call: CallInfo {
-            caller: f.required("call.caller")?,
-            channel: f.required("call.channel")?,
-            uniqueid: f.required("call.uniqueid")?,
-            linkedid: f.required("call.linkedid")?,
-            exten: f.required("call.exten")?,
-            context: f.required("call.context")?,
-        },
-        profile: Profile {
-            name: f.required("profile.name")?,
-            queue: f.required("profile.queue")?,
-            state: f.required("profile.state")?,
-            priority: f.required("profile.priority")?,
-            ticket_type: f.take("profile.ticket_type"),
-            title: f.required("profile.title")?,
-            subject: f.required("profile.subject")?,
-            body: f.required("profile.body")?,
-            // repeat_window and display only matter while the call waits
-            ..Profile::default()
-        },
-        customer,
-        matches,
-        end,
-        update_only,
-        ticket_id,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::CallInfo;
+    use crate::config::Profile;
+    use crate::customers::Customer;
     use std::os::unix::fs::PermissionsExt;
 
     /// A fresh directory under the system's temp dir, removed on drop.
@@ -1038,8 +629,7 @@ mod tests {
     }
 
     fn sample_job(key: &str, created_ms: u64) -> Job {
-        Job::new(
-            key,
+        Job::new_ticket(
             at_ms(created_ms),
             CallInfo {
                 caller: "+7 (916) 122-96-24".into(),
@@ -1048,6 +638,7 @@ mod tests {
                 linkedid: key.into(),
                 exten: "100".into(),
                 context: "from-trunk".into(),
+                node: String::new(),
             },
             Profile {
                 name: "default".into(),
@@ -1071,6 +662,14 @@ mod tests {
         )
     }
 
+    /// The ticket part of a ticket job.
+    fn tj(job: &mut Job) -> &mut NewTicketJob {
+        match &mut job.task {
+            Task::Create(t) => t,
+            Task::Update { .. } => panic!("not a ticket job"),
+        }
+    }
+
     fn assert_same(a: &Job, b: &Job) {
         assert_eq!(a.id, b.id);
         assert_eq!(a.key, b.key);
@@ -1078,10 +677,19 @@ mod tests {
         assert_eq!(a.attempts, b.attempts);
         assert_eq!(a.maybe_delivered, b.maybe_delivered);
         assert_eq!(a.last_error, b.last_error);
+        let (a, b) = match (&a.task, &b.task) {
+            (Task::Create(a), Task::Create(b)) => (a, b),
+            (Task::Update { ticket_id: x, end: e }, Task::Update { ticket_id: y, end: f }) => {
+                assert_eq!((x, e), (y, f));
+                return;
+            }
+            other => panic!("different kinds: {other:?}"),
+        };
+        assert_eq!(a.end, b.end);
         let (x, y) = (&a.call, &b.call);
         assert_eq!(
-            (&x.caller, &x.channel, &x.uniqueid, &x.linkedid, &x.exten, &x.context),
-            (&y.caller, &y.channel, &y.uniqueid, &y.linkedid, &y.exten, &y.context)
+            (&x.caller, &x.channel, &x.uniqueid, &x.linkedid, &x.exten, &x.context, &x.node),
+            (&y.caller, &y.channel, &y.uniqueid, &y.linkedid, &y.exten, &y.context, &y.node)
         );
         assert_eq!(a.profile, b.profile);
         assert_eq!(a.customer, b.customer);
@@ -1124,15 +732,15 @@ mod tests {
         let big: String = "Ж\\\n=\t🙂x".chars().cycle().take(10 * 1024).collect();
         let mut job = sample_job("1700000000.42", 1_700_000_000_123);
         job.last_error = hostile.to_string();
-        job.call.caller = "\"Evil\" <sip:=x@y>\r\nVia: injected".into();
-        job.call.channel = "end".into();
-        job.call.exten = "=".into();
-        job.call.context = "".into();
-        job.profile.title = big.clone();
-        job.profile.body = format!("{HEADER}\n{hostile}\nend\n");
-        job.profile.subject = "Звонок от ${caller}: «клиент» — приоритет".into();
-        job.profile.ticket_type = Some(String::new());
-        job.customer = Some(Customer {
+        tj(&mut job).call.caller = "\"Evil\" <sip:=x@y>\r\nVia: injected".into();
+        tj(&mut job).call.channel = "end".into();
+        tj(&mut job).call.exten = "=".into();
+        tj(&mut job).call.context = "".into();
+        tj(&mut job).profile.title = big.clone();
+        tj(&mut job).profile.body = format!("{HEADER}\n{hostile}\nend\n");
+        tj(&mut job).profile.subject = "Звонок от ${caller}: «клиент» — приоритет".into();
+        tj(&mut job).profile.ticket_type = Some(String::new());
+        tj(&mut job).customer = Some(Customer {
             login: "lo\tgin\\".into(),
             customer_id: "id=1\r".into(),
             first_name: "Пётр".into(),
@@ -1141,7 +749,7 @@ mod tests {
         });
         job.attempts = u32::MAX;
         job.maybe_delivered = true;
-        job.matches = Some(usize::MAX);
+        tj(&mut job).matches = Some(usize::MAX);
         spool.write(&job).unwrap();
         assert_eq!(spool.list().unwrap(), vec![job.id.clone()]);
         let back = spool.read(&job.id).unwrap();
@@ -1163,10 +771,10 @@ mod tests {
     #[test]
     fn spool_drops_nul_and_keeps_the_millisecond() {
         let mut job = sample_job("k", 0);
-        job.call.caller = "12\u{0}34".into();
+        tj(&mut job).call.caller = "12\u{0}34".into();
         job.created = at_ms(1_700_000_000_123) + Duration::from_micros(999);
-        let back = decode(&job.id, encode(&job).as_bytes()).unwrap();
-        assert_eq!(back.call.caller, "1234");
+        let mut back = decode(&job.id, encode(&job).as_bytes()).unwrap();
+        assert_eq!(tj(&mut back).call.caller, "1234");
         assert_eq!(back.created, at_ms(1_700_000_000_123));
     }
 
@@ -1175,11 +783,11 @@ mod tests {
         let t = TestDir::new("options");
         let spool = Spool::open(&t.0).unwrap();
         let mut none = sample_job("none", 1_000);
-        none.customer = None;
-        none.matches = None;
-        none.profile.ticket_type = None;
+        tj(&mut none).customer = None;
+        tj(&mut none).matches = None;
+        tj(&mut none).profile.ticket_type = None;
         let mut some = sample_job("some", 2_000);
-        some.matches = Some(0);
+        tj(&mut some).matches = Some(0);
         for job in [&none, &some] {
             spool.write(job).unwrap();
             assert_same(job, &spool.read(&job.id).unwrap());
@@ -1187,8 +795,9 @@ mod tests {
         let text = encode(&none);
         assert!(text.contains("\ncustomer=0\n"));
         assert!(!text.contains("customer.login") && !text.contains("matches=") && !text.contains("ticket_type"));
-        let back = spool.read(&some.id).unwrap();
-        assert_eq!(back.customer.unwrap().full_name(), "Иван Иванов");
+        let mut back = spool.read(&some.id).unwrap();
+        let back = tj(&mut back);
+        assert_eq!(back.customer.as_ref().unwrap().full_name(), "Иван Иванов");
         assert_eq!(back.matches, Some(0));
     }
 
@@ -1406,7 +1015,7 @@ mod tests {
         assert!(dest.is_file());
         assert!(!spool.job_path(&bad.id).exists());
         let reason = fs::read_to_string(t.0.join("bad").join(format!("{}.reason", bad.id))).unwrap();
-        assert_eq!(reason, "OTRS refused it: Queue 'Raw' unknown  for good\n");
+        assert_eq!(reason, "OTRS refused it: Queue 'Raw' unknown for good\n");
         assert_eq!(spool.list().unwrap(), vec![keep.id.clone()]);
         assert_eq!(
             spool.stats(),
@@ -1569,8 +1178,13 @@ mod tests {
             Spool::open(&t.0.join("file").join("sub")),
             Err(SpoolError::Io(_))
         ));
-        // A read-only directory (root ignores permissions: skip the check).
-        if unsafe { libc::geteuid() } != 0 {
+        // A read-only directory (root ignores permissions: skip the check;
+        // a file we create is owned by our effective uid).
+        let euid = {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(dir.join("bad")).map(|m| m.uid()).unwrap_or(0)
+        };
+        if euid != 0 {
             let ro = t.0.join("ro");
             fs::create_dir(&ro).unwrap();
             fs::create_dir(ro.join("bad")).unwrap();
@@ -1586,7 +1200,7 @@ mod tests {
         let t = TestDir::new("large");
         let spool = Spool::open(&t.0).unwrap();
         let mut job = sample_job("big", 1);
-        job.profile.body = "x".repeat(MAX_JOB_BYTES as usize);
+        tj(&mut job).profile.body = "x".repeat(MAX_JOB_BYTES as usize);
         expect_invalid_input(spool.write(&job));
         assert_eq!(files_in(&t.0), vec!["bad".to_string()]);
     }
@@ -1659,6 +1273,6 @@ mod tests {
     fn spool_error_display_is_one_line() {
         let e = SpoolError::Io(io::Error::other("disk\nfull"));
         assert_eq!(e.to_string(), "spool I/O error: disk full");
-        assert_eq!(corrupt("a\r\nb").to_string(), "corrupt spool job: a  b");
+        assert_eq!(corrupt("a\r\nb").to_string(), "corrupt spool job: a b");
     }
 }

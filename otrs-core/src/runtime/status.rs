@@ -4,11 +4,11 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use crate::clock;
+use crate::runtime::clock;
 use crate::config::Config;
 use crate::customers::IndexStatus;
 use crate::spool::SpoolStats;
-use crate::stats::Snapshot;
+use crate::runtime::stats::Snapshot;
 
 pub struct StatusInput<'a> {
     pub version: &'a str,
@@ -55,7 +55,7 @@ pub fn render(s: &StatusInput) -> String {
         Some(c) => {
             let g = &c.general;
             // a user:password@ in the URL is shown as ***@
-            let _ = writeln!(o, "OTRS URL:         {}", crate::otrs_client::redact_url(&g.url));
+            let _ = writeln!(o, "OTRS URL:         {}", crate::otrs::redact_url(&g.url));
             let _ = writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
             let _ = writeln!(o, "Timeout:          {} ms", g.timeout.as_millis());
             let db = match &g.dbsock {

@@ -23,17 +23,13 @@
 //!   normal string result (sample 05).
 //!
 //! Request builders and reply parsers are pure functions; the client reuses
-//! the deadline discipline of [`crate::otrs_client`]: DNS, connect, write and
+//! the deadline discipline of [`crate::otrs::generic_client`]: DNS, connect, write and
 //! read are all bounded by the caller's deadline.
 
-use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
-
-use crate::otrs_client::{redact_url, ClientError};
-use crate::soap::{body_element, not_soap, parse_tree, Node};
-use crate::transport::{Reply, Transport, DEFAULT_MAX_REPLY_BYTES};
-use crate::soap::{self, NewTicket, SoapError, TicketCreated, TicketInfo, ARTICLE_CONTENT_TYPE};
+use super::error::SoapError;
+use super::xml::{escape_styled, reply_element, EscapeStyle, Node};
+use super::{NewTicket, TicketInfo, ARTICLE_CONTENT_TYPE};
+use crate::text::one_line;
 
 /// Namespace of the `Core` class; `rpc.pl` maps its path to the class name.
 pub const NAMESPACE: &str = "http://localhost/Core";
@@ -65,52 +61,8 @@ pub const CODE_NO_SUCH_OBJECT: &str = "rpc.NoSuchObject";
 const MAX_ID_CHARS: usize = 40;
 
 // ---------------------------------------------------------------------------
-// Settings and results
+// Results
 // ---------------------------------------------------------------------------
-
-/// How to reach rpc.pl.
-#[derive(Clone)]
-pub struct RpcSettings {
-    /// `http://host/otrs/rpc.pl`
-    pub url: String,
-    /// OTRS's `SOAP::User` / `SOAP::Password` (SysConfig), not an agent login.
-    pub user: String,
-    pub password: String,
-    /// Replies longer than this are refused with [`ClientError::TooLarge`].
-    pub max_reply_bytes: usize,
-}
-
-impl Default for RpcSettings {
-    fn default() -> Self {
-        RpcSettings {
-            url: String::new(),
-            user: String::new(),
-            password: String::new(),
-            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
-        }
-    }
-}
-
-// Hand-written: neither the password nor one in the URL may be logged.
-impl fmt::Debug for RpcSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RpcSettings")
-            .field("url", &redact_url(&self.url))
-            .field("user", &self.user)
-            .field("password", &"***")
-            .field("max_reply_bytes", &self.max_reply_bytes)
-            .finish()
-    }
-}
-
-/// What [`RpcClient::create_ticket`] made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcCreated {
-    /// `article_id` is empty when the ticket has no article.
-    pub ticket: TicketCreated,
-    /// Why the ticket has no article (the ticket itself exists). One line.
-    pub article_warning: Option<String>,
-}
 
 /// One value of a `DispatchResponse`, in order. rpc.pl returns Perl lists:
 /// a hash comes back as key, value, key, value...
@@ -156,7 +108,7 @@ pub fn xsd_type(value: &str) -> &'static str {
 
 /// Appends `value` escaped as SOAP::Lite's `encode_data` does.
 fn escape_into(out: &mut String, value: &str) {
-    crate::soap::escape_styled(out, value, crate::soap::EscapeStyle::SoapLite);
+    escape_styled(out, value, EscapeStyle::SoapLite);
 }
 
 /// A `Dispatch` call with positional arguments, laid out byte for byte as
@@ -264,39 +216,7 @@ pub fn article_create_params(ticket_id: &str, t: &NewTicket) -> Vec<(&'static st
 /// [`SoapError::Http`]; anything unreadable is [`SoapError::Malformed`].
 /// An empty (`xsi:nil`) response is `Ok(vec![])`.
 pub fn parse_dispatch_reply(status: u16, content_type: &str, body: &[u8]) -> Result<Vec<Item>, SoapError> {
-    let root = match parse_tree(body) {
-        Ok(root) => root,
-        Err(why) => return Err(not_soap(status, content_type, body, &why)),
-    };
-    let Some(reply) = body_element(root) else {
-        return Err(not_soap(status, content_type, body, "no SOAP Body"));
-    };
-    if reply.name == "Fault" {
-        let text = |name: &str| {
-            reply
-                .children
-                .iter()
-                .find(|c| c.name == name)
-                .map(|c| soap::one_line(&c.text, 400))
-                .unwrap_or_default()
-        };
-        return Err(SoapError::Fault {
-            code: text("faultcode"),
-            message: text("faultstring"),
-        });
-    }
-    if status != 200 {
-        return Err(SoapError::Http {
-            status,
-            detail: format!("unexpected {} element", reply.name),
-        });
-    }
-    if reply.name != "DispatchResponse" {
-        return Err(SoapError::Malformed(format!(
-            "expected DispatchResponse, got {}",
-            soap::one_line(&reply.name, 60)
-        )));
-    }
+    let reply = reply_element(status, content_type, body, "DispatchResponse", |_| None)?;
     Ok(reply.children.into_iter().map(item).collect())
 }
 
@@ -337,7 +257,7 @@ fn single(items: Vec<Item>, what: &str) -> Result<Option<String>, SoapError> {
         Some(Item::Complex) => Err(SoapError::Malformed(format!("{what} returned a structure"))),
         Some(Item::Scalar(s)) if s.starts_with("No such Object ") => Err(SoapError::Operation {
             code: CODE_NO_SUCH_OBJECT.into(),
-            message: soap::one_line(&s, 120),
+            message: one_line(&s, 120),
         }),
         Some(Item::Scalar(s)) => Ok(Some(s.trim().to_string())),
     }
@@ -348,7 +268,7 @@ fn numeric(value: String, what: &str) -> Result<String, SoapError> {
     if value.is_empty() || value.len() > MAX_ID_CHARS || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SoapError::Malformed(format!(
             "{what} returned {:?}, not a number",
-            soap::one_line(&value, 40)
+            one_line(&value, 40)
         )));
     }
     Ok(value)
@@ -420,7 +340,7 @@ pub fn parse_pairs(status: u16, content_type: &str, body: &[u8]) -> Result<Vec<(
         if s.starts_with("No such Object ") {
             return Err(SoapError::Operation {
                 code: CODE_NO_SUCH_OBJECT.into(),
-                message: soap::one_line(s, 120),
+                message: one_line(s, 120),
             });
         }
     }
@@ -508,223 +428,13 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-// ---------------------------------------------------------------------------
-// Client
-// ---------------------------------------------------------------------------
-
-/// An HTTP reply read in full.
-type Parser<T> = fn(u16, &str, &[u8]) -> Result<T, SoapError>;
-
-/// Client for one rpc.pl; share it between threads.
-pub struct RpcClient {
-    settings: RpcSettings,
-    http: Transport,
-    /// Set once OTRS said it has no `TicketObject->ArticleCreate` (6+).
-    no_article_create: AtomicBool,
-}
-
-impl fmt::Debug for RpcClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RpcClient")
-            .field("settings", &self.settings)
-            .field("no_article_create", &self.no_article_create.load(Ordering::Relaxed))
-            .finish()
-    }
-}
-
-impl RpcClient {
-    /// Never fails: with an unusable URL (see [`check_url`]) every call
-    /// returns [`ClientError::Connect`] without I/O. A `max_reply_bytes` of 0
-    /// means the default.
-    pub fn new(settings: RpcSettings) -> RpcClient {
-        RpcClient {
-            http: Transport::new(&settings.url, settings.max_reply_bytes),
-            settings,
-            no_article_create: AtomicBool::new(false),
-        }
-    }
-
-    pub fn settings(&self) -> &RpcSettings {
-        &self.settings
-    }
-
-    /// Whether this OTRS turned out to have no `ArticleCreate` in rpc.pl
-    /// (OTRS 6+): tickets are then created without their article.
-    pub fn articles_unsupported(&self) -> bool {
-        self.no_article_create.load(Ordering::Relaxed)
-    }
-
-    /// [`create_ticket_for`](Self::create_ticket_for) without a CustomerID
-    /// (the ticket's CustomerID stays empty).
-    pub fn create_ticket(&self, t: &NewTicket, deadline: Instant) -> Result<RpcCreated, ClientError> {
-        self.create_ticket_for(t, None, deadline)
-    }
-
-    /// `TicketCreateNumber`, `TicketCreate` with that number as `TN`, then
-    /// the article with `ArticleCreate`. Once the ticket exists the result
-    /// is `Ok`: an article that could not be added (OTRS 6+, a fault, the
-    /// deadline) is reported in [`RpcCreated::article_warning`].
-    ///
-    /// Errors before `TicketCreate` was sent never claim
-    /// [`ClientError::maybe_delivered`] (only a ticket number was drawn);
-    /// wrong credentials are `rpc.AuthFail` ([`ClientError::is_auth_fail`]).
-    /// To make retries after a lost `TicketCreate` reply safe, use
-    /// [`ticket_create_number`](Self::ticket_create_number), keep the number,
-    /// and look it up with [`ticket_id_by_number`](Self::ticket_id_by_number)
-    /// before trying [`ticket_create_numbered`](Self::ticket_create_numbered)
-    /// again.
-    pub fn create_ticket_for(
-        &self,
-        t: &NewTicket,
-        customer_id: Option<&str>,
-        deadline: Instant,
-    ) -> Result<RpcCreated, ClientError> {
-        let tn = self.ticket_create_number(deadline).map_err(|e| {
-            if e.maybe_delivered() {
-                ClientError::Connect(soap::one_line(&format!("TicketCreateNumber failed: {e}"), 160))
-            } else {
-                e
-            }
-        })?;
-        let ticket_id = self.ticket_create_numbered(t, customer_id, &tn, deadline)?;
-        let (article_id, article_warning) = self.add_first_article(&ticket_id, t, deadline);
-        Ok(RpcCreated {
-            ticket: TicketCreated {
-                ticket_id,
-                ticket_number: tn,
-                article_id,
-            },
-            article_warning,
-        })
-    }
-
-    fn add_first_article(&self, ticket_id: &str, t: &NewTicket, deadline: Instant) -> (String, Option<String>) {
-        if self.articles_unsupported() {
-            return (String::new(), Some(ARTICLE_UNSUPPORTED.to_string()));
-        }
-        match self.article_create(ticket_id, t, deadline) {
-            Ok(id) => (id, None),
-            Err(ClientError::Soap(e)) if is_missing_method(&e) => {
-                self.no_article_create.store(true, Ordering::Relaxed);
-                (String::new(), Some(ARTICLE_UNSUPPORTED.to_string()))
-            }
-            Err(e) => (
-                String::new(),
-                Some(soap::one_line(&format!("ticket created without its article: {e}"), 200)),
-            ),
-        }
-    }
-
-    /// `TicketObject->TicketCreateNumber`: draws the next ticket number
-    /// (OTRS's counter moves on even if it is never used).
-    pub fn ticket_create_number(&self, deadline: Instant) -> Result<String, ClientError> {
-        self.call::<_, &str, &str>(
-            "TicketObject",
-            "TicketCreateNumber",
-            &[],
-            deadline,
-            parse_ticket_create_number,
-        )
-    }
-
-    /// `TicketObject->TicketCreate` with the given ticket number; returns
-    /// the TicketID. OTRS refuses a number already used (nothing is
-    /// created: [`CODE_TICKET_CREATE_FAILED`]).
-    pub fn ticket_create_numbered(
-        &self,
-        t: &NewTicket,
-        customer_id: Option<&str>,
-        tn: &str,
-        deadline: Instant,
-    ) -> Result<String, ClientError> {
-        let params = ticket_create_params(t, customer_id, Some(tn));
-        self.call("TicketObject", "TicketCreate", &params, deadline, parse_ticket_create)
-    }
-
-    /// `TicketObject->ArticleCreate` (OTRS 5 and older): the ticket's
-    /// customer phone article; returns the ArticleID.
-    pub fn article_create(&self, ticket_id: &str, t: &NewTicket, deadline: Instant) -> Result<String, ClientError> {
-        let params = article_create_params(ticket_id, t);
-        self.call("TicketObject", "ArticleCreate", &params, deadline, parse_article_create)
-    }
-
-    /// `TicketObject->TicketIDLookup(TicketNumber)`: whether a ticket with
-    /// this number exists (e.g. after a `TicketCreate` whose reply was lost).
-    pub fn ticket_id_by_number(&self, tn: &str, deadline: Instant) -> Result<Option<String>, ClientError> {
-        let params = [("TicketNumber", tn), ("UserID", SYSTEM_USER_ID)];
-        self.call(
-            "TicketObject",
-            "TicketIDLookup",
-            &params,
-            deadline,
-            parse_ticket_id_lookup,
-        )
-    }
-
-    /// `TicketObject->TicketGet`: all fields as sent (sample 06).
-    pub fn ticket_get(&self, ticket_id: &str, deadline: Instant) -> Result<Vec<(String, String)>, ClientError> {
-        let params = [("TicketID", ticket_id), ("UserID", SYSTEM_USER_ID)];
-        self.call("TicketObject", "TicketGet", &params, deadline, parse_pairs)
-    }
-
-    /// `TicketGet` reduced to the fields of [`TicketInfo`], as
-    /// [`crate::otrs_client::OtrsClient::get_ticket`] returns them.
-    pub fn get_ticket(&self, ticket_id: &str, deadline: Instant) -> Result<TicketInfo, ClientError> {
-        let pairs = self.ticket_get(ticket_id, deadline)?;
-        ticket_info(&pairs).map_err(ClientError::Soap)
-    }
-
-    /// `CustomerUserObject->CustomerUserDataGet(User => login)` (sample 08):
-    /// the company's then the user's fields (`UserPhone`, `UserMobile`,
-    /// `UserCustomerID`...). An unknown login is [`CODE_NO_RESULT`].
-    pub fn customer_user_data(&self, login: &str, deadline: Instant) -> Result<Vec<(String, String)>, ClientError> {
-        let params = [("User", login)];
-        self.call(
-            "CustomerUserObject",
-            "CustomerUserDataGet",
-            &params,
-            deadline,
-            parse_pairs,
-        )
-    }
-
-    /// Any `Dispatch(Object, Method, %Params)` call; the raw values.
-    pub fn dispatch<K: AsRef<str>, V: AsRef<str>>(
-        &self,
-        object: &str,
-        method: &str,
-        params: &[(K, V)],
-        deadline: Instant,
-    ) -> Result<Vec<Item>, ClientError> {
-        self.call(object, method, params, deadline, parse_dispatch_reply)
-    }
-
-    fn call<T, K: AsRef<str>, V: AsRef<str>>(
-        &self,
-        object: &str,
-        method: &str,
-        params: &[(K, V)],
-        deadline: Instant,
-        parse: Parser<T>,
-    ) -> Result<T, ClientError> {
-        let body = dispatch_request(&self.settings.user, &self.settings.password, object, method, params, 3);
-        let reply = self.post(method, &body, deadline)?;
-        parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap)
-    }
-
-    /// One HTTP POST, all of it bounded by `deadline`.
-    fn post(&self, method: &str, body: &str, deadline: Instant) -> Result<Reply, ClientError> {
-        self.http.post(SOAP_ACTION, "text/xml; charset=utf-8", body, deadline, method)
-    }
-}
-
-/// Why tickets have no article on OTRS 6+ (samples 03/04).
-pub const ARTICLE_UNSUPPORTED: &str = "ticket created without its article: this OTRS (6 or newer) has no \
-ArticleCreate in rpc.pl; set api = generic to get the article";
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::otrs::error::ClientError;
+    use crate::otrs::rpc_client::*;
+    use crate::otrs::{Settings, TicketCreated};
+    use std::time::Instant;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc::{self, Receiver};
@@ -1191,11 +901,11 @@ mod tests {
 
     #[test]
     fn password_is_never_printed() {
-        let settings = RpcSettings {
+        let settings = Settings {
             url: "http://proxy:urlsecret@127.0.0.1:1/otrs/rpc.pl".into(),
             user: USER.into(),
             password: PASSWORD.into(),
-            ..RpcSettings::default()
+            ..Settings::default()
         };
         let c = RpcClient::new(settings.clone());
         for text in [format!("{settings:?}"), format!("{c:?}")] {
@@ -1206,9 +916,9 @@ mod tests {
         assert!(!err.to_string().contains("urlsecret") && !format!("{err:?}").contains("urlsecret"));
         // https and junk URLs fail without I/O
         for bad in ["ftp://h/otrs/rpc.pl", "h/rpc.pl", "http://h/x\r\nX: 1"] {
-            let c = RpcClient::new(RpcSettings {
+            let c = RpcClient::new(Settings {
                 url: bad.into(),
-                ..RpcSettings::default()
+                ..Settings::default()
             });
             assert!(
                 matches!(c.ticket_create_number(soon()), Err(ClientError::Connect(_))),
@@ -1300,11 +1010,11 @@ mod tests {
     }
 
     fn client(url: &str) -> RpcClient {
-        RpcClient::new(RpcSettings {
+        RpcClient::new(Settings {
             url: url.to_string(),
             user: USER.into(),
             password: PASSWORD.into(),
-            ..RpcSettings::default()
+            ..Settings::default()
         })
     }
 
@@ -1497,10 +1207,10 @@ mod tests {
     #[test]
     fn reply_over_the_size_cap() {
         let (url, _seen) = server(vec![http("200 OK", &reply("08").1)]);
-        let c = RpcClient::new(RpcSettings {
+        let c = RpcClient::new(Settings {
             url,
             max_reply_bytes: 10_000,
-            ..RpcSettings::default()
+            ..Settings::default()
         });
         assert_eq!(c.customer_user_data("ivanov", soon()), Err(ClientError::TooLarge));
     }

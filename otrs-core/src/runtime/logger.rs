@@ -31,12 +31,12 @@ pub fn log(level: Level, msg: &str) {
 }
 
 #[macro_export]
-macro_rules! log_notice { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Notice, &format!($($t)*)) } }
+macro_rules! log_notice { ($($t:tt)*) => { $crate::runtime::logger::log($crate::runtime::logger::Level::Notice, &format!($($t)*)) } }
 #[macro_export]
-macro_rules! log_warning { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Warning, &format!($($t)*)) } }
+macro_rules! log_warning { ($($t:tt)*) => { $crate::runtime::logger::log($crate::runtime::logger::Level::Warning, &format!($($t)*)) } }
 #[macro_export]
-macro_rules! log_error { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Error, &format!($($t)*)) } }
+macro_rules! log_error { ($($t:tt)*) => { $crate::runtime::logger::log($crate::runtime::logger::Level::Error, &format!($($t)*)) } }
 #[macro_export]
-macro_rules! log_verbose { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Verbose, &format!($($t)*)) } }
+macro_rules! log_verbose { ($($t:tt)*) => { $crate::runtime::logger::log($crate::runtime::logger::Level::Verbose, &format!($($t)*)) } }
 #[macro_export]
-macro_rules! log_debug { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Debug, &format!($($t)*)) } }
+macro_rules! log_debug { ($($t:tt)*) => { $crate::runtime::logger::log($crate::runtime::logger::Level::Debug, &format!($($t)*)) } }

@@ -3,7 +3,8 @@
 //! hangup cause. Pure: OTRSCallEnd() reads the channel, this writes text.
 
 use crate::config::Profile;
-use crate::soap::Article;
+use crate::otrs::Article;
+use crate::text::clean;
 
 /// Dial()'s variables on the caller's channel, read by OTRSCallEnd().
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -58,10 +59,6 @@ fn cause_name(code: &str) -> &'static str {
 
 fn duration(secs: u64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
-}
-
-fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(128).collect::<String>().trim().to_string()
 }
 
 pub fn parse_secs(v: &str) -> Option<u64> {

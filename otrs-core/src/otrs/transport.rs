@@ -6,12 +6,13 @@
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::otrs_client::{check_url, ClientError};
-use crate::soap;
+use super::error::{check_url, ClientError};
+use crate::runtime::lock;
+use crate::text::one_line;
 
 /// Largest reply read from OTRS unless configured otherwise: a ticket
 /// reply is a few KiB, so more is a misbehaving server.
@@ -101,10 +102,6 @@ impl Transport {
         *slot = Some(CachedAgent { agent: agent.clone(), connect_timeout });
         agent
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The helper threads of DNS lookups (see [`DeadlineResolver`]), which a
@@ -202,7 +199,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(next) = inner.source() {
         inner = next;
     }
-    soap::one_line(&inner.to_string(), 120)
+    one_line(&inner.to_string(), 120)
 }
 
 thread_local! {

@@ -1,0 +1,730 @@
+//! The ticket flow of one call: who is calling, which texts the ticket gets,
+//! the exchange with OTRS, and what happens when OTRS cannot take it now
+//! (the job goes to the spool and the call goes on). Knows nothing of
+//! Asterisk: the app hands it a `CallInfo` and turns the `Outcome` into
+//! channel variables.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::end::CallEnd;
+use super::recent::RecentTickets;
+use super::{CallInfo, Outcome, TicketResult};
+use crate::config::{Config, Profile};
+use crate::customers::{Customer, CustomerIndex};
+use crate::number;
+use crate::otrs::{Article, NewTicket, TicketApi, TicketChange, TicketCreated};
+use crate::runtime::clock;
+use crate::runtime::events::{Source, TicketEvent};
+use crate::runtime::health::Health;
+use crate::spool::{Job, Spool};
+use crate::template;
+use crate::text::clean;
+
+/// Everything the flow needs, built from one configuration.
+pub struct Services {
+    pub config: Config,
+    /// OTRS, through the interface the configuration names (`api`).
+    pub otrs: Box<dyn TicketApi>,
+    pub index: Arc<CustomerIndex>,
+    pub spool: Spool,
+    pub health: Arc<Health>,
+    /// Tickets of recent calls, for `repeat_window`; kept across reloads.
+    pub recent: Arc<RecentTickets>,
+    /// Which PBX this is (see [`super::call_key`]): Asterisk's systemname,
+    /// else the host name, else its entity ID. Empty: calls are keyed by
+    /// the bare uniqueid.
+    pub node: String,
+}
+
+/// Whose repeat calls are grouped: the customer login, or the number.
+fn repeat_key(caller: &Caller, raw: &str, plan: &number::NumberPlan) -> Option<String> {
+    match &caller.customer {
+        Some(c) => Some(format!("customer:{}", c.login)),
+        None => number::canonical(raw, plan).map(|n| format!("number:{n}")),
+    }
+}
+
+/// State types of a ticket still being worked on. `StateType` takes a list
+/// over SOAP (see the samples).
+const OPEN_STATE_TYPES: &[&str] = &["new", "open", "pending reminder", "pending auto"];
+
+/// Who the caller is: the matching customer, or the placeholder customer.
+pub struct Caller {
+    pub display: String,
+    pub customer: Option<Arc<Customer>>,
+    /// None: the customer index was not available.
+    pub matches: Option<usize>,
+}
+
+impl Caller {
+    /// What came of this caller's call; `customer_user`: the ticket's.
+    pub fn outcome(&self, customer_user: &str, result: TicketResult, lookup_time: Option<Duration>) -> Outcome {
+        Outcome {
+            result,
+            customer_user: customer_user.to_string(),
+            customer_id: self.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default(),
+            matches: self.matches,
+            caller: self.display.clone(),
+            customer: self.customer.clone(),
+            lookup_time,
+        }
+    }
+}
+
+/// The caller as ticket texts show it.
+pub fn display_caller(raw: &str) -> String {
+    let shown = number::sanitize_caller(raw);
+    if shown.is_empty() {
+        "anonymous".to_string()
+    } else {
+        shown
+    }
+}
+
+pub fn identify(index: &CustomerIndex, raw: &str) -> Caller {
+    identify_timed(index, raw).0
+}
+
+/// [`identify`], and how long the index lookup took (None for a withheld
+/// number: nothing is looked up).
+fn identify_timed(index: &CustomerIndex, raw: &str) -> (Caller, Option<Duration>) {
+    let display = display_caller(raw);
+    if number::is_anonymous(raw) {
+        return (Caller { display, customer: None, matches: Some(0) }, None);
+    }
+    let started = Instant::now();
+    let found = index.lookup(raw);
+    let took = started.elapsed();
+    let caller = match found {
+        Ok(found) => Caller { display, customer: found.customer, matches: Some(found.matches) },
+        Err(_) => Caller { display, customer: None, matches: None },
+    };
+    (caller, Some(took))
+}
+
+/// The text added to every ticket title so that a retry can find a ticket
+/// an earlier, unanswered attempt may have created (TicketSearch on Title).
+pub fn call_marker(key: &str) -> String {
+    let clean: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(80).collect();
+    format!("[call:{clean}]")
+}
+
+fn placeholders<'a>(
+    config: &'a Config,
+    profile: &'a Profile,
+    call: &'a CallInfo,
+    caller: &'a Caller,
+    when: SystemTime,
+) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name: &str| {
+        let c = caller.customer.as_deref();
+        let v = match name {
+            "caller" => caller.display.clone(),
+            "caller_name" => match c {
+                Some(c) if !c.full_name().is_empty() => c.full_name(),
+                Some(c) => c.login.clone(),
+                None => "unknown caller".to_string(),
+            },
+            "customer_name" => c.map(Customer::full_name).unwrap_or_default(),
+            "customer_user" => c.map(|c| c.login.clone()).unwrap_or_else(|| config.general.unknown_customer.clone()),
+            "customer_id" => c.map(|c| c.customer_id.clone()).unwrap_or_default(),
+            "customer_email" => c.map(|c| c.email.clone()).unwrap_or_default(),
+            "matches" => caller.matches.map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
+            "channel" => clean(&call.channel),
+            "uniqueid" => clean(&call.uniqueid),
+            "linkedid" => clean(&call.linkedid),
+            "exten" => clean(&call.exten),
+            "context" => clean(&call.context),
+            "time" => clock::local_datetime(when),
+            "date" => clock::local_date(when),
+            "profile" => profile.name.clone(),
+            _ => return None,
+        };
+        Some(v)
+    }
+}
+
+/// Builds the ticket a call gets. Pure: tested without OTRS. `when` is the
+/// time of the call (a queued ticket keeps it).
+pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &Caller, when: SystemTime) -> NewTicket {
+    let vars = placeholders(config, profile, call, caller, when);
+    let customer_user = caller
+        .customer
+        .as_ref()
+        .map(|c| c.login.clone())
+        .unwrap_or_else(|| config.general.unknown_customer.clone());
+    let mut title = template::render(&profile.title, &vars);
+    if config.general.title_call_id && !call.uniqueid.is_empty() {
+        title = format!("{title} {}", call_marker(&call.key()));
+    }
+    NewTicket {
+        title,
+        queue: profile.queue.clone(),
+        state: profile.state.clone(),
+        priority: profile.priority.clone(),
+        ticket_type: profile.ticket_type.clone(),
+        customer_user,
+        subject: template::render(&profile.subject, &vars),
+        body: template::render(&profile.body, &vars),
+        from: None,
+    }
+}
+
+/// Runs the whole flow for one call; never waits past `deadline`.
+pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline: Instant) -> Outcome {
+    let when = SystemTime::now();
+    let (caller, lookup_time) = identify_timed(&svc.index, &call.caller);
+    let ticket = ticket_for(&svc.config, profile, call, &caller, when);
+    let outcome = |result| caller.outcome(&ticket.customer_user, result, lookup_time);
+
+    // Reasons not to try OTRS now: the customer is not known yet, or OTRS
+    // failed a moment ago and the spool worker is watching for it.
+    let skip = if caller.matches.is_none() {
+        Some("customer database not available".to_string())
+    } else {
+        svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
+    };
+    if skip.is_none() && !profile.repeat_window.is_zero() && svc.otrs.can_search() {
+        if let Some(t) = append_to_recent(svc, profile, call, &caller, &ticket, deadline) {
+            return outcome(TicketResult::Appended(t));
+        }
+    }
+    let attempted = skip.is_none();
+    let (reason, maybe_delivered) = match skip {
+        Some(reason) => (reason, false),
+        None => match svc.otrs.create(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+            Ok(t) => {
+                if !profile.repeat_window.is_zero() {
+                    if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
+                        svc.recent.remember(&key, &t, profile.repeat_window);
+                    }
+                }
+                return outcome(TicketResult::Created(t));
+            }
+            Err(e) if e.is_permanent() => return outcome(TicketResult::Failed(e.to_string())),
+            Err(e) => {
+                if e.is_outage() && svc.health.mark_down(&e.to_string()) {
+                    crate::log_warning!("OTRS is down ({e}): new calls queue their tickets until it answers again");
+                }
+                (e.to_string(), e.maybe_delivered())
+            }
+        },
+    };
+    let mut job = Job::new_ticket(when, call.clone(), profile.clone(), caller.customer.as_deref().cloned(), caller.matches);
+    job.attempts = u32::from(attempted);
+    job.maybe_delivered = maybe_delivered;
+    job.last_error = reason.clone();
+    match svc.spool.write(&job) {
+        Ok(()) => outcome(TicketResult::Queued(reason)),
+        Err(e) => {
+            crate::log_error!("cannot write ticket job to spool {}: {e}", svc.spool.dir().display());
+            outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}")))
+        }
+    }
+}
+
+/// A repeat call: finds the customer's (or number's) ticket from a call
+/// within the window that is still open, and adds the call as a phone
+/// article. None when there is none, or OTRS did not cooperate in time (the
+/// call then gets a ticket of its own).
+fn append_to_recent(
+    svc: &Services,
+    profile: &Profile,
+    call: &CallInfo,
+    caller: &Caller,
+    ticket: &NewTicket,
+    deadline: Instant,
+) -> Option<TicketCreated> {
+    let key = repeat_key(caller, &call.caller, &svc.config.general.plan)?;
+    // A ticket this module remembers, if OTRS still has it open...
+    let remembered = svc.recent.within(&key, profile.repeat_window).and_then(|t| {
+        let info = svc.otrs.get(&t.ticket_id, deadline).ok()?;
+        OPEN_STATE_TYPES.contains(&info.state_type.as_str()).then_some(t.ticket_id)
+    });
+    let candidate = match remembered {
+        Some(id) => id,
+        None => {
+            // ...else ask OTRS: finds known customers' tickets after a
+            // restart, or created by another PBX.
+            let login = caller.customer.as_ref()?.login.clone();
+            let minutes = (profile.repeat_window.as_secs() / 60).max(1).to_string();
+            let mut criteria: Vec<(&str, &str)> = vec![
+                ("CustomerUserLogin", login.as_str()),
+                ("TicketCreateTimeNewerMinutes", minutes.as_str()),
+                ("SortBy", "Age"),
+                ("OrderBy", "Up"),
+            ];
+            criteria.extend(OPEN_STATE_TYPES.iter().map(|s| ("StateType", *s)));
+            let found = svc.otrs.search(&criteria, deadline).ok()?;
+            found.into_iter().next()?
+        }
+    };
+    let article = Article::phone("customer", &ticket.subject, &ticket.body);
+    match svc.otrs.update(&candidate, &TicketChange::default(), Some(&article), deadline) {
+        Ok(u) => {
+            let t = TicketCreated {
+                ticket_id: u.ticket_id,
+                ticket_number: u.ticket_number,
+                article_id: u.article_id.unwrap_or_default(),
+            };
+            svc.recent.remember(&key, &t, profile.repeat_window);
+            Some(t)
+        }
+        Err(e) => {
+            crate::log_warning!("repeat call {}: adding to ticket {candidate} failed ({e}); creating a new ticket", call.key());
+            None
+        }
+    }
+}
+
+/// Values for `display` and `agent_url`: the ticket texts' placeholders
+/// (at `when`, the time of the call) plus the ticket's id, number and the
+/// status. The same for a ticket created at call time and one created later
+/// from the spool.
+pub fn render_handoff(
+    config: &Config,
+    profile: &Profile,
+    call: &CallInfo,
+    outcome: &Outcome,
+    when: SystemTime,
+    template_text: &str,
+) -> String {
+    let caller = Caller { display: outcome.caller.clone(), customer: outcome.customer.clone(), matches: outcome.matches };
+    let base = placeholders(config, profile, call, &caller, when);
+    let t = outcome.ticket();
+    template::render(template_text, |name| match name {
+        "ticket_id" => Some(t.map(|t| t.ticket_id.clone()).unwrap_or_default()),
+        "ticket_number" => Some(t.map(|t| t.ticket_number.clone()).unwrap_or_default()),
+        "status" => Some(outcome.status().as_str().to_string()),
+        _ => base(name),
+    })
+}
+
+/// The ticket in the agent interface (`agent_url`), empty without one.
+pub fn agent_url(config: &Config, profile: &Profile, call: &CallInfo, outcome: &Outcome, when: SystemTime) -> String {
+    match (&config.general.agent_url, outcome.ticket()) {
+        (Some(tpl), Some(_)) => render_handoff(config, profile, call, outcome, when, tpl),
+        _ => String::new(),
+    }
+}
+
+/// The event of a call's created or appended ticket (None without one), for
+/// screen-pop and CTI tools: raised by the app at call time and by the spool
+/// worker when it creates a queued ticket.
+pub fn ticket_event(call: &CallInfo, outcome: &Outcome, url: &str, source: Source) -> Option<TicketEvent> {
+    let t = outcome.ticket()?;
+    Some(TicketEvent {
+        status: outcome.status().as_str().to_string(),
+        channel: call.channel.clone(),
+        uniqueid: call.uniqueid.clone(),
+        linkedid: call.linkedid.clone(),
+        caller: outcome.caller.clone(),
+        customer_user: outcome.customer_user.clone(),
+        customer_id: outcome.customer_id.clone(),
+        ticket_id: t.ticket_id.clone(),
+        ticket_number: t.ticket_number.clone(),
+        url: url.to_string(),
+        source,
+    })
+}
+
+/// What OTRSCallEnd() achieved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EndResult {
+    /// The outcome article is in the ticket.
+    Added,
+    /// It waits in the spool (with the queued ticket, or for OTRS).
+    Queued(String),
+    /// The call has no ticket to write to.
+    Skipped(String),
+    Failed(String),
+}
+
+/// Adds a call's outcome to its ticket: at once when the ticket exists,
+/// else together with the queued ticket; when OTRS cannot take it now, the
+/// outcome is queued on its own (the worker finds the ticket by its call
+/// marker).
+pub fn apply_call_end(
+    svc: &Services,
+    key: &str,
+    status: &str,
+    ticket_id: &str,
+    end: &CallEnd,
+    deadline: Instant,
+) -> EndResult {
+    if !svc.otrs.can_search() {
+        return EndResult::Skipped("api = rpc cannot add articles to a ticket".into());
+    }
+    match status {
+        "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
+            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+            match svc.otrs.update(ticket_id, &change, Some(&end.article()), deadline) {
+                Ok(_) => EndResult::Added,
+                Err(e) if e.is_permanent() => EndResult::Failed(e.to_string()),
+                Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
+            }
+        }
+        "QUEUED" => match svc.spool.attach_end(key, end) {
+            Ok(true) => EndResult::Queued("with the queued ticket".into()),
+            // the worker created the ticket meanwhile: queue the outcome on
+            // its own; the worker finds the ticket by the call marker
+            Ok(false) => queue_end(svc, key, None, end, "ticket created from the spool meanwhile"),
+            Err(e) => EndResult::Failed(format!("spool: {e}")),
+        },
+        "" => EndResult::Skipped("OTRSTicket() did not run on this channel".into()),
+        other => EndResult::Skipped(format!("OTRSSTATUS is {other}")),
+    }
+}
+
+fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {
+    if ticket_id.is_none() && !svc.config.general.title_call_id {
+        return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
+    }
+    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
+        Ok(()) => EndResult::Queued(why.to_string()),
+        Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeat_key_groups_by_customer_or_number() {
+        let plan = number::NumberPlan {
+            country_code: "7".into(),
+            national_prefix: "8".into(),
+            international_prefixes: vec!["00".into()],
+            national_number_length: None,
+        };
+        let unknown = Caller { display: "x".into(), customer: None, matches: Some(0) };
+        assert_eq!(repeat_key(&unknown, "+7 916 122-96-24", &plan), repeat_key(&unknown, "89161229624", &plan));
+        assert_eq!(repeat_key(&unknown, "anonymous", &plan), None);
+        let known = Caller {
+            display: "x".into(),
+            customer: Some(Arc::new(Customer {
+                login: "ivanov".into(),
+                customer_id: "ACME".into(),
+                first_name: String::new(),
+                last_name: String::new(),
+                email: String::new(),
+            })),
+            matches: Some(1),
+        };
+        assert_eq!(repeat_key(&known, "89161229624", &plan).as_deref(), Some("customer:ivanov"));
+    }
+
+    #[test]
+    fn call_marker_is_safe_for_titles_and_search() {
+        assert_eq!(call_marker("1700000000.42"), "[call:1700000000.42]");
+        assert_eq!(call_marker("a*b%c [x]"), "[call:abcx]");
+    }
+
+
+    // ---- handle_call and apply_call_end against an OTRS in memory
+
+    use super::super::testing::{self, call, world, world_with, World};
+    use super::super::Status;
+    use crate::otrs::fake::{FakeOtrs, Op};
+    use crate::otrs::{ClientError, SoapError};
+    use crate::spool::Task;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(3)
+    }
+
+    fn default_profile(w: &World) -> Profile {
+        w.svc.config.profile("default").expect("default").clone()
+    }
+
+    fn repeat_profile(w: &World) -> Profile {
+        w.svc.config.profile("repeat").expect("repeat").clone()
+    }
+
+    fn refused() -> ClientError {
+        ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "Queue 'Raw' unknown".into() })
+    }
+
+    /// The jobs in the spool.
+    fn jobs(w: &World) -> Vec<crate::spool::Job> {
+        w.svc.spool.list().unwrap().iter().map(|id| w.svc.spool.read(id).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_known_caller_gets_a_ticket_of_their_own() {
+        let w = world("known");
+        let c = call("8 (916) 122-96-24", "1700000000.1");
+        let o = handle_call(&w.svc, &default_profile(&w), &c, soon());
+        assert_eq!(o.status(), Status::Created, "{:?}", o.result);
+        assert_eq!((o.customer_user.as_str(), o.customer_id.as_str(), o.matches), ("ivanov", "ACME", Some(1)));
+        assert!(o.lookup_time.is_some());
+        let tickets = w.otrs.tickets();
+        assert_eq!(tickets.len(), 1);
+        assert_eq!(o.ticket().map(|t| t.ticket_id.as_str()), Some(tickets[0].id.as_str()));
+        // the marker carries the node: another PBX's uniqueid 1700000000.1 is another call
+        assert_eq!(tickets[0].title, "Call from Ivan Ivanov (8 (916) 122-96-24) [call:pbx-a-1700000000.1]");
+        assert_eq!(tickets[0].customer_user, "ivanov");
+        assert!(w.svc.spool.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn two_nodes_with_the_same_uniqueid_get_different_markers() {
+        let config = testing::config();
+        let profile = config.profile("default").unwrap().clone();
+        let caller = Caller { display: "123".into(), customer: None, matches: Some(0) };
+        let a = call("123", "1700000000.42");
+        let b = CallInfo { node: "pbx-b".into(), ..a.clone() };
+        let title = |c: &CallInfo| ticket_for(&config, &profile, c, &caller, SystemTime::now()).title;
+        assert!(title(&a).ends_with(" [call:pbx-a-1700000000.42]"), "{}", title(&a));
+        assert!(title(&b).ends_with(" [call:pbx-b-1700000000.42]"), "{}", title(&b));
+        // a call of before nodes were told apart (from an old spool job)
+        let old = CallInfo { node: String::new(), ..a };
+        assert!(title(&old).ends_with(" [call:1700000000.42]"), "{}", title(&old));
+    }
+
+    #[test]
+    fn an_unknown_caller_gets_a_ticket_for_the_unknown_customer() {
+        let w = world("unknown");
+        let o = handle_call(&w.svc, &default_profile(&w), &call("84951110000", "1700000000.2"), soon());
+        assert_eq!(o.status(), Status::Created);
+        assert_eq!((o.customer_user.as_str(), o.customer_id.as_str(), o.matches), ("unknown", "", Some(0)));
+        assert_eq!(w.otrs.tickets()[0].customer_user, "unknown");
+    }
+
+    #[test]
+    fn an_anonymous_caller_is_not_looked_up() {
+        let w = world("anonymous");
+        let o = handle_call(&w.svc, &default_profile(&w), &call("anonymous", "1700000000.3"), soon());
+        assert_eq!(o.status(), Status::Created);
+        assert_eq!((o.caller.as_str(), o.matches, o.lookup_time), ("anonymous", Some(0), None));
+        assert!(w.otrs.tickets()[0].title.starts_with("Call from unknown caller (anonymous) "));
+    }
+
+    #[test]
+    fn a_repeat_call_is_added_to_the_open_ticket() {
+        let w = world("repeat");
+        let p = repeat_profile(&w);
+        let first = handle_call(&w.svc, &p, &call("89161229624", "1700000000.4"), soon());
+        let again = handle_call(&w.svc, &p, &call("+7 916 122 96 24", "1700000000.5"), soon());
+        assert_eq!((first.status(), again.status()), (Status::Created, Status::Appended));
+        assert_eq!(first.ticket().map(|t| &t.ticket_id), again.ticket().map(|t| &t.ticket_id));
+        let tickets = w.otrs.tickets();
+        assert_eq!(tickets.len(), 1, "no second ticket");
+        assert_eq!(tickets[0].articles.len(), 2, "the repeat call is an article");
+        assert_eq!(tickets[0].articles[1].sender_type, "customer");
+        // a profile without a window: a ticket of its own
+        let other = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.6"), soon());
+        assert_eq!(other.status(), Status::Created);
+        assert_eq!(w.otrs.tickets().len(), 2);
+    }
+
+    #[test]
+    fn a_repeat_call_of_an_unknown_number_is_added_to_its_remembered_ticket() {
+        let w = world("repeat-unknown");
+        let p = repeat_profile(&w);
+        handle_call(&w.svc, &p, &call("84951110000", "1700000000.7"), soon());
+        let again = handle_call(&w.svc, &p, &call("+7 495 111 00 00", "1700000000.8"), soon());
+        assert_eq!(again.status(), Status::Appended);
+        assert_eq!(w.otrs.tickets().len(), 1);
+        // withheld numbers are never grouped
+        let a = handle_call(&w.svc, &p, &call("anonymous", "1700000000.9"), soon());
+        let b = handle_call(&w.svc, &p, &call("anonymous", "1700000000.10"), soon());
+        assert_eq!((a.status(), b.status()), (Status::Created, Status::Created));
+    }
+
+    #[test]
+    fn a_repeat_call_finds_the_open_ticket_in_otrs_after_a_restart() {
+        let w = world("repeat-search");
+        let id = w.otrs.add_ticket("made by another PBX", "ivanov", "open");
+        let o = handle_call(&w.svc, &repeat_profile(&w), &call("89161229624", "1700000000.11"), soon());
+        assert_eq!(o.status(), Status::Appended);
+        assert_eq!(o.ticket().map(|t| t.ticket_id.clone()), Some(id));
+        assert_eq!(w.otrs.count(Op::Create), 0);
+    }
+
+    #[test]
+    fn a_closed_ticket_gets_the_repeat_call_a_new_one() {
+        let w = world("repeat-closed");
+        let p = repeat_profile(&w);
+        let first = handle_call(&w.svc, &p, &call("89161229624", "1700000000.12"), soon());
+        w.otrs.set_state_type(&first.ticket().unwrap().ticket_id, "closed");
+        let again = handle_call(&w.svc, &p, &call("89161229624", "1700000000.13"), soon());
+        assert_eq!(again.status(), Status::Created);
+        assert_ne!(first.ticket().map(|t| &t.ticket_id), again.ticket().map(|t| &t.ticket_id));
+        assert_eq!(w.otrs.tickets().len(), 2);
+    }
+
+    #[test]
+    fn a_repeat_call_whose_article_fails_gets_a_ticket_of_its_own() {
+        let w = world("repeat-update-fails");
+        let p = repeat_profile(&w);
+        handle_call(&w.svc, &p, &call("89161229624", "1700000000.14"), soon());
+        w.otrs.fail(Op::Update, ClientError::Timeout);
+        let again = handle_call(&w.svc, &p, &call("89161229624", "1700000000.15"), soon());
+        assert_eq!(again.status(), Status::Created);
+        assert_eq!(w.otrs.tickets().len(), 2);
+    }
+
+    #[test]
+    fn otrs_refusing_the_ticket_fails_the_call_and_queues_nothing() {
+        let w = world("refused");
+        w.otrs.fail(Op::Create, refused());
+        let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.16"), soon());
+        assert_eq!(o.status(), Status::Failed);
+        assert!(o.error().contains("InvalidParameter"), "{}", o.error());
+        assert!(o.ticket().is_none());
+        assert!(jobs(&w).is_empty());
+        assert!(w.svc.health.otrs_down().is_none(), "a refusal is not an outage");
+    }
+
+    #[test]
+    fn a_timeout_queues_the_ticket_as_maybe_delivered_and_marks_otrs_down() {
+        let w = world("timeout");
+        w.otrs.fail(Op::Create, ClientError::Timeout);
+        let c = call("89161229624", "1700000000.17");
+        let o = handle_call(&w.svc, &default_profile(&w), &c, soon());
+        assert_eq!(o.status(), Status::Queued);
+        assert_eq!(o.error(), "OTRS did not answer in time");
+        let jobs = jobs(&w);
+        assert_eq!(jobs.len(), 1);
+        let j = &jobs[0];
+        assert_eq!((j.key.as_str(), j.attempts, j.maybe_delivered), ("pbx-a-1700000000.17", 1, true));
+        let Task::Create(t) = &j.task else { panic!("{j:?}") };
+        assert_eq!((t.call.clone(), t.matches, t.customer.as_ref().map(|c| c.login.as_str())), (c, Some(1), Some("ivanov")));
+        assert!(w.svc.health.otrs_down().is_some());
+    }
+
+    #[test]
+    fn an_outage_queues_the_ticket_and_the_next_calls_do_not_wait_for_otrs() {
+        let w = world("outage");
+        w.otrs.fail(Op::Create, ClientError::Connect("connection refused".into()));
+        let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.18"), soon());
+        assert_eq!(o.status(), Status::Queued);
+        assert!(!jobs(&w)[0].maybe_delivered, "nothing reached OTRS");
+        // negative cache: the next call goes straight to the spool
+        let next = handle_call(&w.svc, &default_profile(&w), &call("84951110000", "1700000000.19"), soon());
+        assert_eq!(next.status(), Status::Queued);
+        assert!(next.error().starts_with("OTRS down (cannot reach OTRS: connection refused)"), "{}", next.error());
+        assert_eq!(w.otrs.count(Op::Create), 1, "not asked again");
+        let jobs = jobs(&w);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs.iter().map(|j| j.attempts).collect::<Vec<_>>(), [1, 0]);
+    }
+
+    #[test]
+    fn refused_credentials_queue_the_ticket_without_calling_otrs_down() {
+        let w = world("authfail");
+        w.otrs.fail(Op::Create, ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() }));
+        let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.20"), soon());
+        assert_eq!(o.status(), Status::Queued);
+        assert!(w.svc.health.otrs_down().is_none());
+    }
+
+    #[test]
+    fn without_the_customer_database_the_ticket_is_queued_with_the_number() {
+        let w = world_with("no-db", FakeOtrs::new(), testing::unloaded_index());
+        let c = call("89161229624", "1700000000.21");
+        let o = handle_call(&w.svc, &default_profile(&w), &c, soon());
+        assert_eq!(o.status(), Status::Queued);
+        assert_eq!((o.error(), o.matches), ("customer database not available", None));
+        assert_eq!(w.otrs.count(Op::Create), 0);
+        let jobs = jobs(&w);
+        let Task::Create(t) = &jobs[0].task else { panic!() };
+        assert_eq!((t.call.caller.as_str(), t.matches, t.customer.is_none(), jobs[0].attempts), ("89161229624", None, true, 0));
+    }
+
+    #[test]
+    fn a_spool_that_cannot_take_the_job_fails_the_call() {
+        let w = world("spool-gone");
+        w.otrs.fail(Op::Create, ClientError::Timeout);
+        std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+        let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.22"), soon());
+        assert_eq!(o.status(), Status::Failed);
+        assert!(o.error().starts_with("OTRS did not answer in time; spool write failed: "), "{}", o.error());
+    }
+
+    #[test]
+    fn with_rpc_there_are_no_repeat_calls_and_no_searches() {
+        let w = world_with("rpc", FakeOtrs::rpc(), testing::index());
+        let p = repeat_profile(&w);
+        let a = handle_call(&w.svc, &p, &call("89161229624", "1700000000.23"), soon());
+        let b = handle_call(&w.svc, &p, &call("89161229624", "1700000000.24"), soon());
+        assert_eq!((a.status(), b.status()), (Status::Created, Status::Created));
+        assert_eq!((w.otrs.count(Op::Search), w.otrs.count(Op::Get), w.otrs.count(Op::Update)), (0, 0, 0));
+        // and no call outcomes: rpc.pl cannot add articles
+        let end = testing::missed_call();
+        let r = apply_call_end(&w.svc, &a_key(), "CREATED", "1", &end, soon());
+        assert!(matches!(r, EndResult::Skipped(_)), "{r:?}");
+    }
+
+    fn a_key() -> String {
+        call("1", "1700000000.99").key()
+    }
+
+    #[test]
+    fn a_call_outcome_goes_into_its_ticket() {
+        let w = world("end-added");
+        let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.25"), soon());
+        let id = o.ticket().unwrap().ticket_id.clone();
+        let r = apply_call_end(&w.svc, &call("", "1700000000.25").key(), "CREATED", &id, &testing::missed_call(), soon());
+        assert_eq!(r, EndResult::Added);
+        let t = &w.otrs.tickets()[0];
+        assert_eq!((t.state.as_str(), t.priority.as_str(), t.articles.len()), ("open", "4 high", 2));
+        assert_eq!(t.articles[1].sender_type, "system");
+    }
+
+    #[test]
+    fn a_call_outcome_waits_with_its_queued_ticket_or_alone() {
+        let w = world("end-queued");
+        w.otrs.fail(Op::Create, ClientError::Timeout);
+        let c = call("89161229624", "1700000000.26");
+        handle_call(&w.svc, &default_profile(&w), &c, soon());
+        let r = apply_call_end(&w.svc, &c.key(), "QUEUED", "", &testing::missed_call(), soon());
+        assert!(matches!(&r, EndResult::Queued(why) if why == "with the queued ticket"), "{r:?}");
+        let jobs = jobs(&w);
+        assert_eq!(jobs.len(), 1);
+        assert!(jobs[0].creates_ticket() && jobs[0].end().is_some());
+        // the worker made the ticket meanwhile: the outcome waits on its own
+        let r = apply_call_end(&w.svc, &call("", "1700000000.27").key(), "QUEUED", "", &testing::missed_call(), soon());
+        assert!(matches!(&r, EndResult::Queued(_)), "{r:?}");
+        let update = jobs_of_key(&w, "pbx-a-1700000000.27");
+        assert!(matches!(&update[..], [j] if matches!(&j.task, Task::Update { ticket_id: None, .. })), "{update:?}");
+        // OTRS down when the outcome comes: queued for its known ticket
+        let o = {
+            w.otrs.heal();
+            w.svc.health.mark_up();
+            handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.28"), soon())
+        };
+        let id = o.ticket().unwrap().ticket_id.clone();
+        w.otrs.fail(Op::Update, ClientError::Timeout);
+        let r = apply_call_end(&w.svc, &call("", "1700000000.28").key(), "APPENDED", &id, &testing::missed_call(), soon());
+        assert!(matches!(&r, EndResult::Queued(_)), "{r:?}");
+        let update = jobs_of_key(&w, "pbx-a-1700000000.28");
+        assert!(matches!(&update[..], [j] if matches!(&j.task, Task::Update { ticket_id: Some(t), .. } if *t == id)), "{update:?}");
+        // refused outright: failed, nothing queued
+        w.otrs.fail(Op::Update, refused());
+        let r = apply_call_end(&w.svc, &call("", "1700000000.28").key(), "CREATED", &id, &testing::missed_call(), soon());
+        assert!(matches!(&r, EndResult::Failed(_)), "{r:?}");
+    }
+
+    #[test]
+    fn a_call_without_a_ticket_has_no_outcome_to_add() {
+        let w = world("end-skipped");
+        for (status, want) in [("", "did not run"), ("FAILED", "OTRSSTATUS is FAILED"), ("CREATED", "OTRSSTATUS is CREATED")] {
+            let r = apply_call_end(&w.svc, &a_key(), status, "", &testing::missed_call(), soon());
+            assert!(matches!(&r, EndResult::Skipped(why) if why.contains(want)), "{status}: {r:?}");
+        }
+        // without the title marker a queued outcome could never find its ticket
+        let mut w = world("end-no-marker");
+        w.svc.config.general.title_call_id = false;
+        let r = apply_call_end(&w.svc, &a_key(), "QUEUED", "", &testing::missed_call(), soon());
+        assert!(matches!(&r, EndResult::Failed(why) if why.contains("title_call_id")), "{r:?}");
+    }
+
+    fn jobs_of_key(w: &World, key: &str) -> Vec<crate::spool::Job> {
+        jobs(w).into_iter().filter(|j| j.key == key).collect()
+    }
+
+}

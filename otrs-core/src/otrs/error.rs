@@ -1,0 +1,199 @@
+//! Why a request to OTRS failed, and what the URL may be: shared by both
+//! clients and the configuration.
+
+use std::fmt;
+
+use crate::text::one_line;
+
+/// Longest `Display` text of an error (log line / channel variable).
+pub(crate) const MAX_REASON_CHARS: usize = 200;
+
+/// Why a reply did not carry the expected result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SoapError {
+    /// `<Error>` inside a normal reply with HTTP 200 (e.g. `TicketCreate.AuthFail`).
+    Operation { code: String, message: String },
+    /// `<Fault>` envelope, HTTP 500 from Znuny (samples 27, 28, 30).
+    Fault { code: String, message: String },
+    /// Non-200 status without a SOAP envelope (sample 29, proxies, 404...).
+    Http { status: u16, detail: String },
+    /// Not XML, truncated, wrong reply element or missing fields.
+    Malformed(String),
+}
+
+impl SoapError {
+    /// The credentials or the session were refused (`*.AuthFail`).
+    pub fn is_auth_fail(&self) -> bool {
+        matches!(self, SoapError::Operation { code, .. } if code.ends_with(".AuthFail"))
+    }
+}
+
+impl fmt::Display for SoapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            SoapError::Operation { code, message } => format!("{code}: {message}"),
+            SoapError::Fault { code, message } => format!("SOAP fault {code}: {message}"),
+            SoapError::Http { status, detail } if detail.is_empty() => format!("HTTP {status}"),
+            SoapError::Http { status, detail } => format!("HTTP {status}: {detail}"),
+            SoapError::Malformed(why) => format!("malformed reply: {why}"),
+        };
+        f.write_str(&one_line(&text, MAX_REASON_CHARS))
+    }
+}
+
+impl std::error::Error for SoapError {}
+
+/// Why a call failed. `Display` is one short line without secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The deadline passed after the request may have been (partly) sent.
+    Timeout,
+    /// Nothing that could change data reached OTRS: DNS failure, refused or
+    /// timed-out connect, no time left before sending, or no session could
+    /// be obtained (`SessionCreate` itself failed; its AuthFail is reported
+    /// as `Soap` so that [`ClientError::is_auth_fail`] sees it).
+    Connect(String),
+    /// OTRS answered with an error, a fault, a non-200 status or garbage.
+    Soap(SoapError),
+    /// The connection broke after the request was sent (reset, reply cut short).
+    Io(String),
+    /// The reply exceeded `max_reply_bytes`.
+    TooLarge,
+}
+
+impl ClientError {
+    /// Whether OTRS may have executed the request. When true, retrying a
+    /// `TicketCreate` could create a second ticket: search for it first.
+    pub fn maybe_delivered(&self) -> bool {
+        match self {
+            ClientError::Timeout | ClientError::Io(_) | ClientError::TooLarge => true,
+            ClientError::Connect(_) => false,
+            ClientError::Soap(e) => match e {
+                // OTRS said what it refused: nothing was done
+                SoapError::Operation { .. } | SoapError::Fault { .. } => false,
+                // a 5xx without envelope can come from a crash mid-operation
+                // or from a proxy that forwarded the request
+                SoapError::Http { status, .. } => *status >= 500,
+                // a 200 we cannot read may well report a created ticket
+                SoapError::Malformed(_) => true,
+            },
+        }
+    }
+
+    /// The credentials (or a fresh session) were refused.
+    pub fn is_auth_fail(&self) -> bool {
+        matches!(self, ClientError::Soap(e) if e.is_auth_fail())
+    }
+
+    /// OTRS refused the request itself (unknown queue, missing field):
+    /// trying again would only be refused again.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, ClientError::Soap(SoapError::Operation { .. })) && !self.is_auth_fail()
+    }
+
+    /// OTRS did not work (as opposed to refusing one request): the next
+    /// calls should not wait for it.
+    pub fn is_outage(&self) -> bool {
+        !self.is_permanent() && !self.is_auth_fail()
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ClientError::Timeout => "OTRS did not answer in time".to_string(),
+            ClientError::Connect(why) => format!("cannot reach OTRS: {why}"),
+            ClientError::Soap(e) => e.to_string(),
+            ClientError::Io(why) => format!("connection to OTRS broken: {why}"),
+            ClientError::TooLarge => "OTRS reply too large".to_string(),
+        };
+        f.write_str(&one_line(&text, MAX_REASON_CHARS))
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<SoapError> for ClientError {
+    fn from(e: SoapError) -> Self {
+        ClientError::Soap(e)
+    }
+}
+
+/// Whether `url` can be used: `http(s)://host...`, no whitespace or control
+/// characters (a CR/LF would inject headers), a host. `https` is checked
+/// against the system's CA store (ureq with rustls and native-certs).
+/// Returns a one-line reason. The one rule for otrs.conf and the clients.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("OTRS url must not contain spaces or control characters".into());
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(rest) = lower.strip_prefix("http://") {
+        rest
+    } else if let Some(rest) = lower.strip_prefix("https://") {
+        rest
+    } else {
+        return Err("OTRS url must start with http:// or https://".into());
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err("OTRS url has no host".into());
+    }
+    Ok(())
+}
+
+/// `http://user:secret@host/x` -> `http://***@host/x`, for Debug output.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest.get(..end).and_then(|auth| auth.rfind('@')) {
+        Some(at) => format!("{scheme}://***{}", rest.get(at..).unwrap_or_default()),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_display_one_short_line() {
+        let errors = [
+            ClientError::Timeout,
+            ClientError::Connect("a\nb".into()),
+            ClientError::Io("x".repeat(1000)),
+            ClientError::TooLarge,
+            ClientError::Soap(SoapError::Malformed("m\r\n".into())),
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(
+                !s.is_empty() && s.chars().count() <= MAX_REASON_CHARS + 3 && !s.contains(['\n', '\r']),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn permanent_and_outage_errors() {
+        let refused = ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "x".into() });
+        let auth = ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() });
+        assert!(refused.is_permanent() && !refused.is_outage());
+        assert!(!auth.is_permanent() && !auth.is_outage());
+        assert!(!ClientError::Timeout.is_permanent() && ClientError::Timeout.is_outage());
+        assert!(ClientError::Connect("refused".into()).is_outage());
+    }
+
+    #[test]
+    fn a_url_needs_http_and_a_host() {
+        for bad in ["", "ftp://h/x", "h/x", "http://", "http:///x", "https://", "http://:80/x", "http://u:p@/x", "http://h/x\r\nX: 1", "http://h /x"] {
+            assert!(check_url(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["http://h", "HTTPS://h:8443/otrs/rpc.pl", "http://[::1]/x", "http://u:p@h/x"] {
+            assert!(check_url(good).is_ok(), "{good:?} refused");
+        }
+    }
+}

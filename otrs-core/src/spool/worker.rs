@@ -1,0 +1,826 @@
+//! The spool worker: one background thread that creates the tickets calls
+//! had to queue. It retries with backoff while OTRS is down (and its first
+//! success marks OTRS up again), removes a job only once OTRS confirmed the
+//! ticket, searches for the call's marker before creating again when an
+//! earlier attempt may have reached OTRS (exactly one ticket per call), and
+//! moves unreadable or refused jobs aside instead of retrying them forever.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Job, NewTicketJob, SpoolError, Task};
+use crate::call::flow::{self, call_marker, display_caller, identify, Caller, Services};
+use crate::call::TicketResult;
+use crate::otrs::TicketChange;
+use crate::runtime::events::{self, Source};
+use crate::runtime::lock;
+use crate::runtime::stats::Stats;
+
+/// How long a job waits for the customer database before its ticket is
+/// created for the unknown-caller customer instead.
+pub const CUSTOMER_WAIT: Duration = Duration::from_secs(300);
+/// A background request may take longer than a call's budget.
+const MIN_REQUEST_TIME: Duration = Duration::from_secs(10);
+
+/// The time limit of one background attempt.
+fn request_time(svc: &Services) -> Duration {
+    svc.config.general.timeout.max(MIN_REQUEST_TIME)
+}
+
+pub type ServicesFn = Arc<dyn Fn() -> Option<Arc<Services>> + Send + Sync>;
+
+struct Shared {
+    stop: Mutex<bool>,
+    wake: Condvar,
+    kicked: AtomicBool,
+}
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn start(services: ServicesFn, stats: &'static Stats) -> Worker {
+        let shared = Arc::new(Shared { stop: Mutex::new(false), wake: Condvar::new(), kicked: AtomicBool::new(false) });
+        let s = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("otrs-spool".into())
+            .spawn(move || run(&s, &services, stats))
+            .ok();
+        if handle.is_none() {
+            crate::log_error!("cannot start the spool worker thread: queued tickets wait until the next load");
+        }
+        Worker { shared, handle }
+    }
+
+    /// Retry the spool now (CLI `otrs spool retry`), forgetting the backoff.
+    pub fn kick(&self) {
+        self.shared.kicked.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_all();
+    }
+
+    /// Stops the thread and waits for it: the module must not unload while
+    /// a thread it started lives.
+    pub fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        *lock(&self.shared.stop) = true;
+        self.shared.wake.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn stopping(shared: &Shared) -> bool {
+    *lock(&shared.stop)
+}
+
+/// Sleeps until `until`, a kick or stop. Returns false when stopping.
+fn wait(shared: &Shared, until: Instant) -> bool {
+    let mut stop = lock(&shared.stop);
+    loop {
+        if *stop {
+            return false;
+        }
+        if shared.kicked.swap(false, Ordering::SeqCst) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        stop = match shared.wake.wait_timeout(stop, until - now) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
+    }
+}
+
+/// What one pass over the spool came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// The spool is empty, or every job that was due was dealt with.
+    Done,
+    /// OTRS is not ready: stop this pass, try again after a backoff.
+    Blocked,
+    /// This job cannot go yet (its customer is not known yet); the others
+    /// behind it may.
+    Waiting,
+}
+
+/// When each job whose last request may have reached OTRS may be tried
+/// again (OTRS may still be working on that request).
+type NotBefore = HashMap<String, Instant>;
+
+/// The worker's memory between passes: the thread keeps one, a test steps
+/// one pass at a time without threads or sleeps.
+pub struct Retrier {
+    failures: u32,
+    not_before: NotBefore,
+    /// Jobs last written before this moment may be from a process killed
+    /// during a request (see `pass`).
+    started: SystemTime,
+}
+
+impl Default for Retrier {
+    fn default() -> Self {
+        Retrier { failures: 0, not_before: NotBefore::new(), started: SystemTime::now() }
+    }
+}
+
+impl Retrier {
+    /// One pass over the spool, oldest job first; returns what it came to
+    /// and how long to wait before the next one (the backoff while OTRS is
+    /// not ready, sooner when a job's recheck delay ends first). `stop` is
+    /// asked between jobs. A panic ends the pass as `Blocked`.
+    pub fn step(&mut self, svc: &Services, stats: &Stats, stop: &dyn Fn() -> bool) -> (Pass, Duration) {
+        let (result, due) = crate::runtime::guard::guard("spool worker", (Pass::Blocked, None), || {
+            pass(svc, stats, &mut self.not_before, self.started, stop)
+        });
+        let g = &svc.config.general;
+        let mut wait = match result {
+            Pass::Done | Pass::Waiting => {
+                self.failures = 0;
+                g.retry_interval
+            }
+            Pass::Blocked => {
+                self.failures = self.failures.saturating_add(1);
+                backoff(self.failures, g.retry_interval, g.max_retry_interval)
+            }
+        };
+        if let Some(due) = due {
+            wait = wait.min(due.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
+        }
+        (result, wait)
+    }
+}
+
+/// The wait after `failures` blocked passes in a row: `retry` doubling up
+/// to `max`.
+fn backoff(failures: u32, retry: Duration, max: Duration) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    (retry * factor).min(max.max(retry))
+}
+
+fn run(shared: &Shared, services: &ServicesFn, stats: &'static Stats) {
+    if let Some(svc) = services() {
+        svc.spool.clean_tmp();
+    }
+    let mut retrier = Retrier::default();
+    let mut next = Instant::now();
+    while wait(shared, next) {
+        let Some(svc) = services() else {
+            next = Instant::now() + Duration::from_secs(1);
+            continue;
+        };
+        let (_, wait) = retrier.step(&svc, stats, &|| stopping(shared));
+        next = Instant::now() + wait;
+    }
+}
+
+/// One pass over the spool. Also returns when the earliest job skipped
+/// for its recheck delay is due. `started`: when this worker started.
+fn pass(
+    svc: &Services,
+    stats: &Stats,
+    not_before: &mut NotBefore,
+    started: SystemTime,
+    stop: &dyn Fn() -> bool,
+) -> (Pass, Option<Instant>) {
+    let ids = match svc.spool.list() {
+        Ok(ids) => ids,
+        Err(e) => {
+            crate::log_error!("cannot read the spool {}: {e}", svc.spool.dir().display());
+            return (Pass::Blocked, None);
+        }
+    };
+    not_before.retain(|id, _| ids.contains(id));
+    if ids.is_empty() {
+        if svc.health.mark_up() {
+            crate::log_notice!("OTRS is considered up again (spool empty)");
+        }
+        return (Pass::Done, None);
+    }
+    let mut due: Option<Instant> = None;
+    for id in ids {
+        if stop() {
+            return (Pass::Done, due);
+        }
+        let job = match svc.spool.read(&id) {
+            Ok(job) => job,
+            Err(SpoolError::Corrupt(why)) => {
+                set_aside(svc, stats, &id, &format!("unreadable job: {why}"));
+                continue;
+            }
+            Err(e) => {
+                // gone meanwhile, or a transient I/O error: look again next pass
+                crate::log_warning!("spool job {id}: {e}");
+                continue;
+            }
+        };
+        if job.maybe_delivered {
+            let recheck = svc.config.general.recheck_delay;
+            let at = *not_before.entry(id.clone()).or_insert_with(|| {
+                // A job this worker has not tried yet. Wait recheck_delay
+                // from its last request, which is not the call's time:
+                // - written by a call while we run: after its request was
+                //   given up, so from the file's last write;
+                // - written before we started (Asterisk restarted after
+                //   kill -9 during a worker's request): the worker rewrites
+                //   a job (maybe_delivered) before its request, which may
+                //   then leave as late as that request's time limit
+                //   (SessionCreate first), so from the last write plus that
+                //   limit. Searching at once after a restart found nothing
+                //   while OTRS was still creating the ticket: two tickets.
+                let last = svc.spool.last_written(&id).map_or(job.created, |t| t.max(job.created));
+                let wait = if last < started { recheck + request_time(svc) } else { recheck };
+                let age = SystemTime::now().duration_since(last).unwrap_or_default();
+                Instant::now() + wait.saturating_sub(age)
+            });
+            if at > Instant::now() {
+                due = Some(due.map_or(at, |d| d.min(at)));
+                continue;
+            }
+        }
+        let pass = retry(svc, stats, job);
+        if let Pass::Waiting = pass {
+            continue;
+        }
+        if let Pass::Blocked = pass {
+            // the request of this attempt may have reached OTRS too
+            not_before.insert(id, Instant::now() + svc.config.general.recheck_delay);
+            return (Pass::Blocked, due);
+        }
+    }
+    (Pass::Done, due)
+}
+
+fn set_aside(svc: &Services, stats: &Stats, id: &str, why: &str) {
+    Stats::count(&stats.moved_aside);
+    match svc.spool.move_aside(id, why) {
+        Ok(path) => crate::log_error!("queued ticket {id} moved aside to {}: {why}", path.display()),
+        Err(e) => crate::log_error!("queued ticket {id} could not be moved aside ({e}): {why}"),
+    }
+}
+
+/// Who the job's caller is: as found at call time, or looked up now.
+fn job_caller(svc: &Services, job: &Job, t: &NewTicketJob) -> Option<Caller> {
+    if t.matches.is_some() {
+        return Some(Caller {
+            display: display_caller(&t.call.caller),
+            customer: t.customer.clone().map(Arc::new),
+            matches: t.matches,
+        });
+    }
+    let caller = identify(&svc.index, &t.call.caller);
+    if caller.matches.is_none() {
+        let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
+        if age < CUSTOMER_WAIT {
+            return None;
+        }
+        crate::log_warning!(
+            "queued ticket {}: customer database still not available after {} s; creating it for '{}'",
+            job.id,
+            age.as_secs(),
+            svc.config.general.unknown_customer
+        );
+    }
+    Some(caller)
+}
+
+fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
+    let t = match &job.task {
+        Task::Create(t) => t.as_ref().clone(),
+        Task::Update { .. } => return add_outcome(svc, stats, job),
+    };
+    let Some(caller) = job_caller(svc, &job, &t) else {
+        return Pass::Waiting;
+    };
+    let deadline = Instant::now() + request_time(svc);
+    let ticket = flow::ticket_for(&svc.config, &t.profile, &t.call, &caller, job.created);
+
+    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.otrs.can_search() {
+        let pattern = format!("*{}", call_marker(&job.key));
+        match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
+            Ok(found) if !found.is_empty() => {
+                let number = found
+                    .first()
+                    .and_then(|id| svc.otrs.get(id, deadline).ok())
+                    .map(|t| t.ticket_number)
+                    .unwrap_or_else(|| format!("id {}", found.first().cloned().unwrap_or_default()));
+                Stats::count(&stats.duplicates_avoided);
+                crate::log_notice!(
+                    "queued ticket for call {} from {}: already created by an earlier attempt: ticket {number} (not created again)",
+                    job.key,
+                    caller.display
+                );
+                let id = found.first().cloned().unwrap_or_default();
+                return finish(svc, stats, &job.id, &id);
+            }
+            Ok(_) => {}
+            // OTRS refuses the search itself (e.g. the agent may not search):
+            // waiting would not help; create, and say a duplicate is possible
+            Err(e) if e.is_permanent() => crate::log_warning!(
+                "queued ticket {}: cannot check whether an earlier attempt created it ({e}); creating it, a duplicate is possible",
+                job.id
+            ),
+            Err(e) => return later(svc, job, &e.to_string(), e.is_outage(), true),
+        }
+    }
+
+    // On disk before the request leaves: if we die mid-request, the next
+    // attempt searches before it creates.
+    let was_maybe_delivered = job.maybe_delivered;
+    job.attempts = job.attempts.saturating_add(1);
+    job.maybe_delivered = true;
+    if let Err(e) = svc.spool.update(&mut job) {
+        crate::log_error!("queued ticket {}: cannot update the job ({e}); not retrying it now", job.id);
+        return Pass::Blocked;
+    }
+    Stats::count(&stats.retries);
+    let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
+    match svc.otrs.create(&ticket, customer_id.as_deref(), deadline) {
+        Ok(created) => {
+            Stats::count(&stats.created_later);
+            crate::log_notice!(
+                "queued ticket for call {} from {} created: ticket {} (id {}) for {} after {} attempt(s)",
+                job.key,
+                caller.display,
+                created.ticket_number,
+                created.ticket_id,
+                ticket.customer_user,
+                job.attempts
+            );
+            let ticket_id = created.ticket_id.clone();
+            let outcome = caller.outcome(&ticket.customer_user, TicketResult::Created(created), None);
+            // the URL as the call would have had it, at the call's time
+            let url = flow::agent_url(&svc.config, &t.profile, &t.call, &outcome, job.created);
+            if let Some(e) = flow::ticket_event(&t.call, &outcome, &url, Source::Spool) {
+                events::emit(&e);
+            }
+            if svc.health.mark_up() {
+                crate::log_notice!("OTRS answers again: creating the queued tickets");
+            }
+            finish(svc, stats, &job.id, &ticket_id)
+        }
+        Err(e) if e.is_permanent() => {
+            set_aside(svc, stats, &job.id, &format!("OTRS refused the ticket: {e}"));
+            Pass::Done
+        }
+        Err(e) => {
+            let delivered = was_maybe_delivered || e.maybe_delivered();
+            later(svc, job, &e.to_string(), e.is_outage(), delivered)
+        }
+    }
+}
+
+/// The ticket of a job exists: remove the job, or go on with the call's
+/// outcome if OTRSCallEnd() attached one.
+fn finish(svc: &Services, stats: &Stats, id: &str, ticket_id: &str) -> Pass {
+    match svc.spool.finish_created(id, ticket_id) {
+        Ok(Some(job)) => add_outcome(svc, stats, job),
+        Ok(None) => Pass::Done,
+        Err(e) => {
+            crate::log_error!("queued ticket {id}: ticket {ticket_id} exists but the job could not be finished: {e}");
+            Pass::Done
+        }
+    }
+}
+
+/// How long an outcome waits for its ticket to show up in OTRS.
+pub const OUTCOME_WAIT: Duration = Duration::from_secs(3600);
+
+/// Adds a call's outcome (OTRSCallEnd) to its ticket.
+fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
+    let Task::Update { ticket_id, end } = &job.task else {
+        return Pass::Done; // not reached: finish() hands over update jobs only
+    };
+    let end = end.clone();
+    let deadline = Instant::now() + request_time(svc);
+    let ticket_id = match ticket_id.clone() {
+        Some(id) => id,
+        None => {
+            if svc.spool.has_ticket_job(&job.key) {
+                return Pass::Done; // its ticket is still queued: next pass
+            }
+            let pattern = format!("*{}", call_marker(&job.key));
+            match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
+                Ok(found) if !found.is_empty() => found.first().cloned().unwrap_or_default(),
+                Ok(_) => {
+                    let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
+                    if age > OUTCOME_WAIT {
+                        set_aside(svc, stats, &job.id, "call outcome: no ticket of this call found in OTRS");
+                    }
+                    return Pass::Done;
+                }
+                Err(e) => return later(svc, job, &e.to_string(), e.is_outage(), false),
+            }
+        }
+    };
+    let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+    match svc.otrs.update(&ticket_id, &change, Some(&end.article()), deadline) {
+        Ok(_) => {
+            let _ = svc.spool.remove(&job.id);
+            crate::log_notice!("call {}: outcome '{}' added to ticket id {ticket_id}", job.key, end.subject);
+            Pass::Done
+        }
+        Err(e) if e.is_permanent() => {
+            set_aside(svc, stats, &job.id, &format!("OTRS refused the call outcome: {e}"));
+            Pass::Done
+        }
+        Err(e) => {
+            job.task = Task::Update { ticket_id: Some(ticket_id), end };
+            later(svc, job, &e.to_string(), e.is_outage(), false)
+        }
+    }
+}
+
+/// Keeps the job for the next pass; `maybe_delivered`: whether any request
+/// for it so far may have reached OTRS.
+fn later(svc: &Services, mut job: Job, why: &str, outage: bool, maybe_delivered: bool) -> Pass {
+    job.maybe_delivered = maybe_delivered;
+    job.last_error = why.to_string();
+    if let Err(e) = svc.spool.update(&mut job) {
+        crate::log_error!("queued ticket {}: cannot update the job: {e}", job.id);
+    }
+    if outage && svc.health.mark_down(why) {
+        crate::log_warning!("OTRS is down ({why}): new calls queue their tickets until it answers again");
+    }
+    crate::log_notice!("queued ticket {} (call {}) not created yet: {why}; will retry", job.id, job.key);
+    Pass::Blocked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::flow::{apply_call_end, handle_call, EndResult};
+    use crate::call::testing::{self, call, capture_events, events_of, world, world_with, World};
+    use crate::call::{CallInfo, Status};
+    use crate::config::{Profile, PLACEHOLDERS, TICKET_PLACEHOLDERS};
+    use crate::otrs::fake::{FakeOtrs, Op};
+    use crate::otrs::{ClientError, SoapError};
+    use std::collections::BTreeMap;
+    use std::time::UNIX_EPOCH;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(3)
+    }
+
+    fn profile(w: &World) -> Profile {
+        w.svc.config.profile("default").unwrap().clone()
+    }
+
+    /// A retrier as if started long before the jobs were written (their
+    /// recheck then counts from their last write only).
+    fn retrier() -> Retrier {
+        Retrier { started: UNIX_EPOCH, ..Retrier::default() }
+    }
+
+    fn step(w: &World, r: &mut Retrier, stats: &Stats) -> (Pass, Duration) {
+        r.step(&w.svc, stats, &|| false)
+    }
+
+    fn jobs(w: &World) -> Vec<Job> {
+        w.svc.spool.list().unwrap().iter().map(|id| w.svc.spool.read(id).unwrap()).collect()
+    }
+
+    /// A call whose ticket was queued because OTRS failed with `e`.
+    fn queued(w: &World, c: &CallInfo, e: ClientError) {
+        w.otrs.fail(Op::Create, e);
+        let o = handle_call(&w.svc, &profile(w), c, soon());
+        assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+        // the worker's first success marks it up; the next calls try OTRS again
+        w.svc.health.mark_up();
+    }
+
+    fn connect() -> ClientError {
+        ClientError::Connect("connection refused".into())
+    }
+
+    fn refused() -> ClientError {
+        ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "no queue".into() })
+    }
+
+    #[test]
+    fn a_queued_ticket_is_created_once_otrs_answers() {
+        let w = world("w-created");
+        let stats = Stats::default();
+        queued(&w, &call("89161229624", "1700000001.1"), connect());
+        w.svc.health.mark_down("connection refused");
+        let (pass, wait) = step(&w, &mut retrier(), &stats);
+        assert_eq!((pass, wait), (Pass::Done, w.svc.config.general.retry_interval));
+        let tickets = w.otrs.tickets();
+        assert_eq!(tickets.len(), 1);
+        assert_eq!(tickets[0].title, "Call from Ivan Ivanov (89161229624) [call:pbx-a-1700000001.1]");
+        assert_eq!(tickets[0].customer_user, "ivanov");
+        assert!(jobs(&w).is_empty(), "removed once OTRS confirmed it");
+        assert_eq!((Stats::snapshot(&stats).created_later, Stats::snapshot(&stats).retries), (1, 1));
+        assert!(w.svc.health.otrs_down().is_none(), "its first success marks OTRS up");
+        // nothing left: the next pass does nothing
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.otrs.count(Op::Create), 2);
+    }
+
+    /// Every placeholder of `agent_url`, as rendered.
+    fn url_values(url: &str) -> BTreeMap<String, String> {
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        query.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_spool_created_ticket_url_renders_every_placeholder_a_call_time_one_does() {
+        capture_events();
+        let stats = Stats::default();
+        // at call time
+        let w = world("w-url-call");
+        let c = call("89161229624", "1700000001.2");
+        let o = handle_call(&w.svc, &profile(&w), &c, soon());
+        let at_call = crate::call::flow::agent_url(&w.svc.config, &profile(&w), &c, &o, SystemTime::now());
+        // the same call queued, and created by the worker
+        let w = world("w-url-spool");
+        queued(&w, &c, connect());
+        step(&w, &mut retrier(), &stats);
+        let events = events_of("1700000001.2");
+        let spooled = events.iter().find(|e| e.source == Source::Spool).expect("the worker's event");
+        assert_eq!((spooled.status.as_str(), spooled.customer_user.as_str(), spooled.customer_id.as_str()), ("CREATED", "ivanov", "ACME"));
+        let (a, b) = (url_values(&at_call), url_values(&spooled.url));
+        let names: Vec<&str> = PLACEHOLDERS.iter().chain(TICKET_PLACEHOLDERS).copied().collect();
+        assert_eq!(a.len(), names.len(), "{at_call}");
+        for name in names {
+            let (x, y) = (&a[name], &b[name]);
+            assert!(!y.is_empty() && !y.contains("${"), "{name} not rendered in the spool ticket's URL: {}", spooled.url);
+            match name {
+                // the clock may have moved on between the two
+                "time" | "date" => assert_eq!(x.len(), y.len(), "{name}"),
+                "ticket_id" => assert_eq!(y, &spooled.ticket_id),
+                "ticket_number" => assert_eq!(y, &spooled.ticket_number),
+                _ => assert_eq!(x, y, "{name}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_ticket_whose_reply_was_lost_is_found_by_its_marker_not_created_again() {
+        let w = world("w-recheck-found");
+        let stats = Stats::default();
+        // OTRS created it, the reply never came back
+        w.otrs.fail_after(Op::Create, ClientError::Timeout);
+        handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.3"), soon());
+        w.svc.health.mark_up();
+        assert!(jobs(&w)[0].maybe_delivered);
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.otrs.tickets().len(), 1, "exactly one ticket");
+        assert_eq!(w.otrs.count(Op::Create), 1);
+        assert!(jobs(&w).is_empty());
+        assert_eq!(stats.snapshot().duplicates_avoided, 1);
+    }
+
+    #[test]
+    fn a_ticket_whose_request_was_lost_is_searched_then_created() {
+        let w = world("w-recheck-none");
+        let stats = Stats::default();
+        queued(&w, &call("89161229624", "1700000001.4"), ClientError::Timeout);
+        assert!(jobs(&w)[0].maybe_delivered);
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (1, 1));
+        assert_eq!(stats.snapshot().duplicates_avoided, 0);
+    }
+
+    #[test]
+    fn a_recheck_waits_for_its_delay() {
+        let mut w = world("w-recheck-delay");
+        w.svc.config.general.recheck_delay = Duration::from_secs(30);
+        let stats = Stats::default();
+        queued(&w, &call("89161229624", "1700000001.5"), ClientError::Timeout);
+        let (pass, wait) = step(&w, &mut retrier(), &stats);
+        assert_eq!(pass, Pass::Done);
+        assert!(wait <= Duration::from_secs(30) && wait > Duration::from_secs(5), "{wait:?}");
+        assert_eq!((w.otrs.count(Op::Search), w.otrs.count(Op::Create)), (0, 1), "not yet");
+        // written before this worker started (a restart after kill -9): the
+        // request's own time limit is added
+        let mut fresh = Retrier { started: SystemTime::now() + Duration::from_secs(1), ..Retrier::default() };
+        let (_, wait) = step(&w, &mut fresh, &stats);
+        assert!(wait > Duration::from_secs(5), "{wait:?}");
+    }
+
+    #[test]
+    fn a_search_that_fails_blocks_the_job_and_a_refused_one_creates_it() {
+        let w = world("w-recheck-errors");
+        let stats = Stats::default();
+        queued(&w, &call("89161229624", "1700000001.6"), ClientError::Timeout);
+        w.otrs.fail(Op::Search, connect());
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Blocked);
+        assert_eq!(w.otrs.count(Op::Create), 1, "not created blindly");
+        let j = &jobs(&w)[0];
+        assert!(j.maybe_delivered && j.last_error.contains("connection refused"), "{j:?}");
+        // the agent may not search: created anyway (a duplicate is possible)
+        w.otrs.fail(Op::Search, ClientError::Soap(SoapError::Operation { code: "TicketSearch.AccessDenied".into(), message: "x".into() }));
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.otrs.tickets().len(), 1);
+        assert!(jobs(&w).is_empty());
+    }
+
+    #[test]
+    fn a_refused_ticket_is_moved_aside() {
+        let w = world("w-refused");
+        let stats = Stats::default();
+        queued(&w, &call("89161229624", "1700000001.7"), connect());
+        w.otrs.fail(Op::Create, refused());
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert!(jobs(&w).is_empty());
+        assert_eq!((w.svc.spool.stats().bad, stats.snapshot().moved_aside), (1, 1));
+        assert!(w.otrs.tickets().is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_job_is_moved_aside() {
+        let w = world("w-corrupt");
+        let stats = Stats::default();
+        let id = crate::spool::new_job_id("x", SystemTime::now());
+        std::fs::write(w.svc.spool.dir().join(format!("{id}.job")), "not a job\n").unwrap();
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.svc.spool.stats().bad, 1);
+    }
+
+    #[test]
+    fn an_outage_backs_off_and_keeps_the_job() {
+        let w = world("w-backoff");
+        let stats = Stats::default();
+        queued(&w, &call("89161229624", "1700000001.8"), connect());
+        queued(&w, &call("84951110000", "1700000001.9"), connect());
+        w.otrs.fail_always(Op::Create, connect());
+        let g = &w.svc.config.general;
+        let mut r = retrier();
+        let waits: Vec<Duration> = (0..3).map(|_| step(&w, &mut r, &stats)).map(|(p, d)| {
+            assert_eq!(p, Pass::Blocked);
+            d
+        }).collect();
+        assert_eq!(waits, [g.retry_interval, g.retry_interval * 2, g.retry_interval * 4]);
+        let jobs = jobs(&w);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].attempts, 4, "the call's attempt and three of the worker's");
+        assert_eq!(jobs[1].attempts, 1, "the pass stops at the first job OTRS did not take");
+        assert!(jobs[0].last_error.contains("connection refused"));
+        assert!(w.svc.health.otrs_down().is_some());
+        // OTRS back: both created, the backoff forgotten
+        w.otrs.heal();
+        assert_eq!(step(&w, &mut r, &stats), (Pass::Done, g.retry_interval));
+        assert_eq!(w.otrs.tickets().len(), 2);
+    }
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_maximum() {
+        let (retry, max) = (Duration::from_secs(10), Duration::from_secs(300));
+        let waits: Vec<u64> = (1..=8).map(|n| backoff(n, retry, max).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(u32::MAX, retry, max), max);
+        assert_eq!(backoff(3, retry, Duration::from_secs(1)), retry, "never below the first wait");
+    }
+
+    #[test]
+    fn a_call_outcome_attached_to_a_queued_ticket_follows_it_into_otrs() {
+        let w = world("w-end-attached");
+        let stats = Stats::default();
+        let c = call("89161229624", "1700000001.10");
+        queued(&w, &c, connect());
+        assert!(matches!(apply_call_end(&w.svc, &c.key(), "QUEUED", "", &testing::missed_call(), soon()), EndResult::Queued(_)));
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        let t = &w.otrs.tickets()[0];
+        assert_eq!((t.articles.len(), t.state.as_str(), t.priority.as_str()), (2, "open", "4 high"));
+        assert_eq!(t.articles[1].subject, "Missed call (NOANSWER)");
+        assert!(jobs(&w).is_empty());
+    }
+
+    #[test]
+    fn an_outcome_on_its_own_waits_for_its_ticket_then_finds_it_by_the_marker() {
+        let w = world("w-end-waits");
+        let stats = Stats::default();
+        let c = call("89161229624", "1700000001.11");
+        // the outcome is older than the ticket job of the same call
+        w.svc.spool.write(&Job::update(&c.key(), None, testing::missed_call(), "queued before its ticket")).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        queued(&w, &c, connect());
+        w.otrs.fail(Op::Create, connect());
+        let mut r = retrier();
+        assert_eq!(step(&w, &mut r, &stats).0, Pass::Blocked);
+        assert_eq!((w.otrs.count(Op::Search), w.otrs.count(Op::Update)), (0, 0), "waits for its ticket");
+        assert_eq!(jobs(&w).len(), 2);
+        // the ticket is created; the outcome is looked at before it in that pass
+        assert_eq!(step(&w, &mut r, &stats).0, Pass::Done);
+        assert_eq!(jobs(&w).len(), 1);
+        // next pass: found by its marker and written
+        assert_eq!(step(&w, &mut r, &stats).0, Pass::Done);
+        assert!(jobs(&w).is_empty());
+        let t = &w.otrs.tickets()[0];
+        assert_eq!((t.articles.len(), t.state.as_str()), (2, "open"));
+    }
+
+    #[test]
+    fn an_outcome_whose_ticket_never_shows_up_is_moved_aside_after_an_hour() {
+        let w = world("w-end-orphan");
+        let stats = Stats::default();
+        let mut job = Job::update("pbx-a-1700000001.12", None, testing::missed_call(), "x");
+        w.svc.spool.write(&job).unwrap();
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!((jobs(&w).len(), w.svc.spool.stats().bad), (1, 0), "still waiting");
+        w.svc.spool.remove(&job.id).unwrap();
+        job.created = SystemTime::now() - OUTCOME_WAIT - Duration::from_secs(1);
+        job.id = crate::spool::new_job_id(&job.key, job.created);
+        w.svc.spool.write(&job).unwrap();
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!((jobs(&w).len(), w.svc.spool.stats().bad), (0, 1));
+    }
+
+    #[test]
+    fn an_outcome_otrs_refuses_is_moved_aside_and_one_it_cannot_take_waits() {
+        let w = world("w-end-update-errors");
+        let stats = Stats::default();
+        let id = w.otrs.add_ticket("t [call:pbx-a-1700000001.13]", "ivanov", "open");
+        w.svc.spool.write(&Job::update("pbx-a-1700000001.13", Some(&id), testing::missed_call(), "x")).unwrap();
+        w.otrs.fail(Op::Update, ClientError::Timeout);
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Blocked);
+        assert_eq!(jobs(&w).len(), 1);
+        w.otrs.fail(Op::Update, ClientError::Soap(SoapError::Operation { code: "TicketUpdate.InvalidParameter".into(), message: "x".into() }));
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!((jobs(&w).len(), w.svc.spool.stats().bad), (0, 1));
+    }
+
+    #[test]
+    fn a_job_waits_for_the_customer_database_then_goes_to_the_unknown_customer() {
+        let w = world_with("w-no-db", FakeOtrs::new(), testing::unloaded_index());
+        let stats = Stats::default();
+        let c = call("89161229624", "1700000001.14");
+        handle_call(&w.svc, &profile(&w), &c, soon());
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.otrs.count(Op::Create), 0, "waits for the database");
+        assert_eq!(jobs(&w).len(), 1);
+        // still down after CUSTOMER_WAIT: the ticket is not held back any longer
+        let mut job = jobs(&w).remove(0);
+        w.svc.spool.remove(&job.id).unwrap();
+        job.created = SystemTime::now() - CUSTOMER_WAIT - Duration::from_secs(1);
+        job.id = crate::spool::new_job_id(&job.key, job.created);
+        w.svc.spool.write(&job).unwrap();
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.otrs.tickets()[0].customer_user, "unknown");
+    }
+
+    #[test]
+    fn a_job_looks_its_caller_up_once_the_database_is_back() {
+        let w = world_with("w-db-back", FakeOtrs::new(), testing::unloaded_index());
+        let c = call("89161229624", "1700000001.15");
+        handle_call(&w.svc, &profile(&w), &c, soon());
+        let w2 = World { svc: crate::call::flow::Services { index: std::sync::Arc::new(testing::index()), ..w.svc }, ..w };
+        assert_eq!(step(&w2, &mut retrier(), &Stats::default()).0, Pass::Done);
+        assert_eq!(w2.otrs.tickets()[0].customer_user, "ivanov");
+    }
+
+    #[test]
+    fn with_rpc_a_maybe_delivered_ticket_is_created_without_a_search() {
+        let w = world_with("w-rpc", FakeOtrs::rpc(), testing::index());
+        queued(&w, &call("89161229624", "1700000001.16"), ClientError::Timeout);
+        assert_eq!(step(&w, &mut retrier(), &Stats::default()).0, Pass::Done);
+        assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (0, 1));
+    }
+
+    #[test]
+    fn a_stop_ends_the_pass_between_jobs() {
+        let w = world("w-stop");
+        queued(&w, &call("89161229624", "1700000001.17"), connect());
+        let (pass, _) = retrier().step(&w.svc, &Stats::default(), &|| true);
+        assert_eq!(pass, Pass::Done);
+        assert_eq!(w.otrs.count(Op::Create), 1, "only the call's own attempt");
+    }
+
+    #[test]
+    fn old_jobs_keyed_by_the_bare_uniqueid_are_found_and_created_by_it() {
+        let w = world("w-old-key");
+        let stats = Stats::default();
+        // as a version before node names wrote it (no call.node, bare key)
+        let old = CallInfo { node: String::new(), ..call("89161229624", "1700000001.18") };
+        let mut job = Job::new_ticket(SystemTime::now(), old, profile(&w), Some(testing::ivanov()), Some(1));
+        job.maybe_delivered = true;
+        assert_eq!(job.key, "1700000001.18");
+        let id = w.otrs.add_ticket("Call from Ivan Ivanov (89161229624) [call:1700000001.18]", "ivanov", "new");
+        w.svc.spool.write(&job).unwrap();
+        assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+        assert_eq!(w.otrs.tickets().len(), 1, "found by its old marker: {id}");
+        // and one not created yet keeps its old marker
+        let old = CallInfo { node: String::new(), ..call("89161229624", "1700000001.19") };
+        w.svc.spool.write(&Job::new_ticket(SystemTime::now(), old, profile(&w), Some(testing::ivanov()), Some(1))).unwrap();
+        step(&w, &mut retrier(), &stats);
+        assert!(w.otrs.tickets()[1].title.ends_with(" [call:1700000001.19]"));
+    }
+}
