@@ -14,6 +14,7 @@ use otrs_core::otrs::generic_client::GenericClient;
 use otrs_core::otrs::rpc_client::RpcClient;
 use otrs_core::otrs::{Settings, TicketApi};
 use otrs_core::runtime::health::Health;
+use otrs_core::runtime::lock;
 use otrs_core::runtime::stats::Stats;
 use otrs_core::spool::worker::Worker;
 use otrs_core::spool::Spool;
@@ -88,7 +89,7 @@ pub fn install(config: Config) -> Result<(), String> {
                 config.general.refresh_interval,
                 config.general.full_refresh_interval,
             );
-            *REFRESHER.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            *lock(&REFRESHER) = Some(r);
             index
         }
     };
@@ -113,7 +114,7 @@ pub fn install(config: Config) -> Result<(), String> {
         node: NODE.clone(),
     });
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
-    let mut worker = WORKER.lock().unwrap_or_else(|p| p.into_inner());
+    let mut worker = lock(&WORKER);
     if worker.is_none() {
         *worker = Some(Worker::start(Arc::new(current), &STATS));
     }
@@ -122,7 +123,7 @@ pub fn install(config: Config) -> Result<(), String> {
 
 /// Makes the spool worker retry now.
 pub fn kick_worker() -> bool {
-    match WORKER.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+    match lock(&WORKER).as_ref() {
         Some(w) => {
             w.kick();
             true
@@ -132,7 +133,7 @@ pub fn kick_worker() -> bool {
 }
 
 fn stop_refresher() {
-    let r = REFRESHER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let r = lock(&REFRESHER).take();
     if let Some(r) = r {
         r.stop();
     }
@@ -142,7 +143,7 @@ fn stop_refresher() {
 /// keeps a library mapped while a thread it started lives, and the next
 /// `module load` would then find the old copy.
 pub fn shutdown() {
-    let worker = WORKER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let worker = lock(&WORKER).take();
     if let Some(w) = worker {
         w.stop();
     }

@@ -45,11 +45,13 @@ mod table;
 mod test_support;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::number::{canonical_key, NumberPlan};
+// poisoning ignored: the data behind these locks is always left consistent
+use crate::runtime::lock;
 use cursor::Cursor;
 use db::CustomerRow;
 use index::Index;
@@ -157,13 +159,6 @@ const APPLY_BATCH: usize = 16;
 
 /// How long a lookup spins for the read lock before it sleeps on it.
 const SPIN_LIMIT: Duration = Duration::from_millis(1);
-
-/// Locks, ignoring poisoning: the data behind these locks is always left
-/// consistent (swaps and plain assignments), and a panic elsewhere must not
-/// make every later call panic too.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Customers by canonical phone number, loaded from `customer_user`.
 pub struct CustomerIndex {

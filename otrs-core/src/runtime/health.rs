@@ -5,6 +5,8 @@
 //! marks OTRS up again.
 
 use std::sync::Mutex;
+
+use super::lock;
 use std::time::SystemTime;
 
 #[derive(Default)]
@@ -15,12 +17,12 @@ pub struct Health {
 impl Health {
     /// `Some((since, reason))` while OTRS is believed down.
     pub fn otrs_down(&self) -> Option<(SystemTime, String)> {
-        self.otrs_down.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.otrs_down).clone()
     }
 
     /// Returns true when this changed the state (so it is logged once).
     pub fn mark_down(&self, reason: &str) -> bool {
-        let mut d = self.otrs_down.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = lock(&self.otrs_down);
         let changed = d.is_none();
         if changed {
             *d = Some((SystemTime::now(), reason.to_string()));
@@ -30,7 +32,7 @@ impl Health {
 
     /// Returns true when this changed the state.
     pub fn mark_up(&self) -> bool {
-        self.otrs_down.lock().unwrap_or_else(|p| p.into_inner()).take().is_some()
+        lock(&self.otrs_down).take().is_some()
     }
 }
 

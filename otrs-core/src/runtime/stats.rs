@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use super::lock;
 use std::time::{Duration, SystemTime};
 
 /// How many recent durations the percentiles are computed over.
@@ -115,21 +117,21 @@ impl Stats {
     }
 
     pub fn record_latency(&self, d: Duration) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).latencies.record(d);
+        lock(&self.inner).latencies.record(d);
     }
 
     pub fn record_lookup(&self, d: Duration) {
-        self.lookups.lock().unwrap_or_else(|p| p.into_inner()).record(d);
+        lock(&self.lookups).record(d);
     }
 
     pub fn record_error(&self, msg: &str) {
-        let mut i = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut i = lock(&self.inner);
         i.last_error = Some((SystemTime::now(), msg.to_string()));
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let lookup = self.lookups.lock().unwrap_or_else(|p| p.into_inner()).percentiles();
-        let i = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let lookup = lock(&self.lookups).percentiles();
+        let i = lock(&self.inner);
         Snapshot {
             calls: self.calls.load(Ordering::Relaxed),
             created: self.created.load(Ordering::Relaxed),
