@@ -47,7 +47,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "$0 needs root (mariadbd is started as r
 check_setup() {
     [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null && command -v mariadb >/dev/null \
         || die "MariaDB server/client not installed: run scripts/setup-host.sh"
-    id mysql >/dev/null 2>&1 || die "no 'mysql' user on this machine (the mariadb-server package creates it)"
+    id mysql >/dev/null 2>&1 || die "no 'mysql' user on this machine: run scripts/setup-host.sh (it creates it)"
     [[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] \
         || die "OTRS_DB_PORT must be a TCP port number, got '$PORT'"
     case "$DIR" in /*) ;; *) die "OTRS_DB_DIR must be an absolute path, got '$DIR'" ;; esac
