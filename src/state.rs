@@ -14,6 +14,7 @@ use otrs_core::spool::Spool;
 use otrs_core::worker::Worker;
 use otrs_core::otrs_client::{ClientSettings, OtrsClient};
 use otrs_core::stats::Stats;
+use otrs_core::status::ConfigHistory;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background thread that keeps the customer index fresh.
@@ -28,6 +29,12 @@ pub static HEALTH: LazyLock<Arc<Health>> = LazyLock::new(|| Arc::new(Health::def
 /// Calls inside OTRSTicket() right now; unload is refused while > 0.
 pub static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 pub static LOADED_AT: Mutex<Option<SystemTime>> = Mutex::new(None);
+/// When the running otrs.conf was loaded; whether a reload failed since.
+pub static CONFIG_HISTORY: Mutex<ConfigHistory> = Mutex::new(ConfigHistory { loaded_at: None, reload_failed: None });
+
+pub fn config_history() -> std::sync::MutexGuard<'static, ConfigHistory> {
+    CONFIG_HISTORY.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub fn current() -> Option<Arc<Services>> {
     CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
