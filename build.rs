@@ -73,8 +73,8 @@ fn find_headers() -> Result<PathBuf, String> {
         "\nAsterisk headers not found (looked in: {}).\n\
          Do one of these:\n  \
          1. set {ENV_INCLUDE} to the folder that holds asterisk.h, or\n  \
-         2. install Asterisk's development headers (package asterisk-dev) so /usr/include/asterisk.h exists, or\n  \
-         3. run scripts/fetch-asterisk-headers.sh, which unpacks Debian's asterisk-dev into asterisk-headers/.\n",
+         2. install the development headers of the Asterisk you run, so /usr/include/asterisk.h exists (Debian sid, Ubuntu: asterisk-dev; FreePBX: asterisk<N>-devel for its Asterisk N; Debian 12 has no Asterisk package, so use 1. or 3.), or\n  \
+         3. run scripts/fetch-asterisk-headers.sh, which unpacks Debian sid's asterisk-dev (Asterisk 22) into asterisk-headers/.\n",
         tried.join(", ")
     ))
 }

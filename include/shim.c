@@ -53,7 +53,11 @@ void otrs_shim_log(int level, const char *file, int line, const char *func, cons
 
 void otrs_shim_verb(int level, const char *msg)
 {
-	ast_verb(level, "%s\n", msg);
+	/* ast_verb() by hand: its __FILE__ would put this file's path in the
+	 * log where the module's name belongs (as otrs_shim_log gets it). */
+	if (VERBOSITY_ATLEAST(level)) {
+		__ast_verbose("app_otrsticket", 0, "", level, "%s\n", msg);
+	}
 }
 
 void otrs_shim_channel_lock(struct ast_channel *chan)

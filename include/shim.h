@@ -17,7 +17,7 @@ struct ast_module *otrs_shim_self(void);
 
 /* ast_log with a fixed "%s" format: the message is never a format string. */
 void otrs_shim_log(int level, const char *file, int line, const char *func, const char *msg);
-/* ast_verb(level, "%s\n", msg) */
+/* ast_verb(level, "%s\n", msg), logged as from file "app_otrsticket" */
 void otrs_shim_verb(int level, const char *msg);
 
 void otrs_shim_channel_lock(struct ast_channel *chan);

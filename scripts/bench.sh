@@ -3,7 +3,8 @@
 # the pure code, then calls through the real Asterisk 22 with the module
 # loaded, against the OTRS stand-in answering in 20 ms and the real MariaDB.
 # Prints a table of every figure beside its target and writes it to
-# target/bench/table.md (raw results beside it). See BENCHMARKS.md.
+# target/bench/table.md (raw results beside it). README.md, "Benchmarks",
+# says how each figure is measured and shows the latest full table.
 #
 #   scripts/bench.sh            full run (about 10 minutes on 2 cores)
 #   scripts/bench.sh --quick    short settings, for CI: checks it still runs
@@ -164,6 +165,8 @@ EOF
         || calls_rc=$?
 fi
 
+# the table's own check: it must say what this run measured (--quick less)
+python3 bench/test_report.py >"$OUT/test_report.log" 2>&1 || { cat "$OUT/test_report.log" >&2; die "bench/test_report.py failed"; }
 python3 bench/report.py --dir "$OUT" --mode "$mode" --seconds $((SECONDS - t_start)) >"$OUT/table.md"
 cat "$OUT/table.md"
 [ "$calls_rc" = 0 ] || die "some call benchmarks failed (see above); partial table in $OUT/table.md"

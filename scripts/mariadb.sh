@@ -47,7 +47,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "$0 needs root (mariadbd is started as r
 check_setup() {
     [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null && command -v mariadb >/dev/null \
         || die "MariaDB server/client not installed: run scripts/setup-host.sh"
-    id mysql >/dev/null 2>&1 || die "no 'mysql' user on this machine (the mariadb-server package creates it)"
+    id mysql >/dev/null 2>&1 || die "no 'mysql' user on this machine: run scripts/setup-host.sh (it creates it)"
     [[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] \
         || die "OTRS_DB_PORT must be a TCP port number, got '$PORT'"
     case "$DIR" in /*) ;; *) die "OTRS_DB_DIR must be an absolute path, got '$DIR'" ;; esac
@@ -127,12 +127,22 @@ launch() {
     # setsid: off the caller's process group and terminal. --no-defaults: the
     # system's /etc/mysql settings (datadir, socket, port 3306) do not apply.
     # flush_log_at_trx_commit=2: test data, speed over durability.
-    setsid /usr/sbin/mariadbd --no-defaults --user=mysql \
-        --datadir="$DATA" --socket="$SOCK" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
-        --port="$PORT" --bind-address=127.0.0.1 --skip-name-resolve \
-        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-        --innodb-flush-log-at-trx-commit=2 \
-        </dev/null >>"$DIR/mariadbd.out" 2>&1 &
+    # Only stdin, stdout and stderr go to the server: a descriptor it
+    # inherited would stay open as long as it runs, e.g. the flock(1) lock
+    # the tests are run under, which everyone waiting for it would then wait
+    # for until MariaDB stops.
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+        done
+        exec setsid /usr/sbin/mariadbd --no-defaults --user=mysql \
+            --datadir="$DATA" --socket="$SOCK" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
+            --port="$PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+            --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+            --innodb-flush-log-at-trx-commit=2 \
+            </dev/null >>"$DIR/mariadbd.out" 2>&1
+    ) &
     pid=$!
     until answers; do
         # Right after the fork the process may still be `setsid` (not yet

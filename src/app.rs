@@ -66,12 +66,18 @@ const VARIABLES: &[&str] = &[
 ];
 
 /// Entry point Asterisk calls on the channel's thread.
+///
+/// # Safety
+/// Called by Asterisk only (registered by [`register`]): `raw` is NULL or
+/// the live channel running the application, `data` NULL or its argument
+/// string, both valid until this returns.
 pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
     otrs_core::runtime::guard::guard("OTRSTicket()", 0, || {
         // SAFETY: Asterisk passes the live channel and the argument string.
         let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
             return 0;
         };
+        // SAFETY: NULL or Asterisk's NUL-terminated argument string.
         let data = unsafe { copy_cstr(data) };
         run(&chan, &data)
     })
@@ -87,21 +93,7 @@ fn run(chan: &Channel, data: &str) -> i32 {
     if let Some(t) = outcome.lookup_time {
         STATS.record_lookup(t);
     }
-    match outcome.status() {
-        Status::Created => Stats::count(&STATS.created),
-        Status::Appended => Stats::count(&STATS.appended),
-        Status::Queued => {
-            Stats::count(&STATS.queued);
-            STATS.record_error(outcome.error());
-        }
-        Status::Failed => {
-            Stats::count(&STATS.failed);
-            STATS.record_error(outcome.error());
-        }
-    }
-    if outcome.matches == Some(0) {
-        Stats::count(&STATS.unknown_callers);
-    }
+    outcome.count_in(&STATS);
     set_variables(chan, &outcome, &handoff, handoff.varset_events);
     if let Some(name) = &handoff.display {
         if !chan.write_function("CALLERID(name)", name) {

@@ -29,12 +29,19 @@ Sets OTRSENDSTATUS: ADDED (written to the ticket), QUEUED (will be),
 SKIPPED (no ticket for this call), FAILED (see the log).
 ";
 
+/// Entry point Asterisk calls on the channel's thread (a hangup handler's).
+///
+/// # Safety
+/// Called by Asterisk only (registered by [`register`]): `raw` is NULL or
+/// the live channel running the application, `data` NULL or its argument
+/// string, both valid until this returns.
 pub unsafe extern "C" fn exec(raw: *mut sys::ast_channel, data: *const c_char) -> i32 {
     otrs_core::runtime::guard::guard("OTRSCallEnd()", 0, || {
         // SAFETY: Asterisk passes the live channel and the argument string.
         let Some(chan) = (unsafe { Channel::from_raw(raw) }) else {
             return 0;
         };
+        // SAFETY: NULL or Asterisk's NUL-terminated argument string.
         let data = unsafe { copy_cstr(data) };
         run(&chan, data.trim());
         0

@@ -8,6 +8,7 @@ use otrs_core::call::CallInfo;
 use otrs_core::otrs::generic_client;
 use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
 use otrs_core::runtime::status::{self, StatusInput};
+use otrs_core::runtime::stats::Stats;
 
 static COMMANDS: [Command; 5] = [
     Command {
@@ -25,13 +26,13 @@ static COMMANDS: [Command; 5] = [
     Command {
         command: c"otrs test lookup",
         summary: c"Show which OTRS customer a number matches",
-        usage: c"Usage: otrs test lookup <number>\n       Shows the number's normalised form and every customer record that\n       matches it, the one a call would get first. Creates nothing.\n",
+        usage: c"Usage: otrs test lookup <number>\n       Shows the number's normalised form and every customer record that\n       matches it, the one a call would get first. Creates nothing. The\n       number may contain spaces: +7 (916) 122-96-24 needs no quotes.\n",
         run: test_lookup,
     },
     Command {
         command: c"otrs test ticket",
         summary: c"Create an OTRS ticket as a call would",
-        usage: c"Usage: otrs test ticket <number> [profile]\n       Runs the whole ticket flow without a channel, as a call from <number>\n       would, and prints the result. Creates (or queues) a REAL ticket.\n",
+        usage: c"Usage: otrs test ticket <number> [profile]\n       Runs the whole ticket flow without a channel, as a call from <number>\n       would, and prints the result. Creates (or queues) a REAL ticket, and\n       counts in 'otrs show status' as a call does. The number may contain\n       spaces; the last word is the profile when it names one or has no\n       digit: otrs test ticket +7 (916) 122-96-24 vip\n",
         run: test_ticket,
     },
     Command {
@@ -43,9 +44,7 @@ static COMMANDS: [Command; 5] = [
 ];
 
 fn test_lookup(args: &[String]) -> Result<String, CliError> {
-    let [number] = args else {
-        return Err(CliError::ShowUsage);
-    };
+    let number = &otrs_core::call::args::cli_number(args).ok_or(CliError::ShowUsage)?;
     let Some(svc) = state::current() else {
         return Ok("app_otrsticket is not configured.\n".into());
     };
@@ -79,14 +78,15 @@ fn test_lookup(args: &[String]) -> Result<String, CliError> {
 }
 
 fn test_ticket(args: &[String]) -> Result<String, CliError> {
-    let (number, profile_name) = match args {
-        [n] => (n.as_str(), ""),
-        [n, p] => (n.as_str(), p.as_str()),
-        _ => return Err(CliError::ShowUsage),
-    };
+    if args.is_empty() {
+        return Err(CliError::ShowUsage);
+    }
     let Some(svc) = state::current() else {
         return Ok("app_otrsticket is not configured.\n".into());
     };
+    let (number, profile_name) = otrs_core::call::args::cli_number_and_profile(args, |p| svc.config.profile(p).is_some())
+        .ok_or(CliError::ShowUsage)?;
+    let (number, profile_name) = (number.as_str(), profile_name.as_str());
     let Some(profile) = svc.config.profile(profile_name) else {
         return Ok(format!("No profile [{profile_name}] in otrs.conf.\n"));
     };
@@ -102,6 +102,12 @@ fn test_ticket(args: &[String]) -> Result<String, CliError> {
     };
     let started = std::time::Instant::now();
     let o = flow::handle_call(&svc, profile, &call, started + svc.config.general.timeout);
+    // A real ticket (or spool job) like a call's: counted like one, so
+    // `otrs show status` agrees with the spool. Not in the latency figures,
+    // which are those of channels.
+    Stats::count(&STATS.calls);
+    Stats::count(&STATS.cli_tests);
+    o.count_in(&STATS);
     let mut out = format!(
         "Status:           {}\nTime:             {} ms\nCustomer user:    {}\nCustomer id:      {}\nMatches:          {}\n",
         o.status().as_str(),
@@ -153,6 +159,7 @@ fn show_status(args: &[String]) -> Result<String, CliError> {
     let input = StatusInput {
         version: env!("CARGO_PKG_VERSION"),
         config: svc.as_deref().map(|s| &s.config),
+        config_history: state::config_history().clone(),
         index: svc.as_deref().map(|s| s.index.status()),
         stats: STATS.snapshot(),
         in_flight: IN_FLIGHT.load(Ordering::SeqCst),

@@ -5,6 +5,10 @@
 //! `asterisk` holds every unsafe FFI call, and `app`, `cli`, `module` and
 //! `state` glue the two together.
 
+// Inside an `unsafe fn` each unsafe operation still needs its own block and
+// SAFETY comment: the function's contract is not a licence for its body.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 #[cfg(not(otrs_no_asterisk))]
 mod app;
 #[cfg(not(otrs_no_asterisk))]

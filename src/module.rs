@@ -15,18 +15,19 @@ const CONFIG_FILE: &str = "otrs.conf";
 const LOAD_SUCCESS: i32 = 0;
 const LOAD_DECLINE: i32 = 1;
 
-/// Reads and checks otrs.conf; logs why when it cannot be used.
-fn read_config(only_if_changed: bool) -> Result<Option<Config>, ()> {
+/// Reads and checks otrs.conf; logs why when it cannot be used, and
+/// returns the reason (for `otrs show status`).
+fn read_config(only_if_changed: bool) -> Result<Option<Config>, String> {
     let sections = match asterisk::config::load(CONFIG_FILE, only_if_changed) {
         Loaded::Sections(s) => s,
         Loaded::Unchanged => return Ok(None),
         Loaded::Missing => {
             otrs_core::log_error!("{CONFIG_FILE} not found in Asterisk's config directory; see otrs.conf.sample");
-            return Err(());
+            return Err(format!("{CONFIG_FILE} not found in Asterisk's config directory"));
         }
         Loaded::Invalid => {
             otrs_core::log_error!("{CONFIG_FILE} could not be parsed (see the config parser's message above)");
-            return Err(());
+            return Err(format!("{CONFIG_FILE} could not be parsed (the log names the line)"));
         }
     };
     match config::from_sections(&sections) {
@@ -38,7 +39,7 @@ fn read_config(only_if_changed: bool) -> Result<Option<Config>, ()> {
         }
         Err(e) => {
             otrs_core::log_error!("{e}");
-            Err(())
+            Err(e.to_string())
         }
     }
 }
@@ -59,17 +60,17 @@ fn load() -> i32 {
     let config = match read_config(false) {
         Ok(Some(c)) => c,
         _ => {
-            otrs_core::log_error!("app_otrsticket declined to load: fix {CONFIG_FILE} and run 'module load app_otrsticket.so'");
+            otrs_core::log_error!("declined to load: fix {CONFIG_FILE} and run 'module load app_otrsticket.so'");
             return LOAD_DECLINE;
         }
     };
     if let Err(e) = state::install(config) {
-        otrs_core::log_error!("app_otrsticket declined to load: {e}");
+        otrs_core::log_error!("declined to load: {e}");
         state::shutdown();
         return LOAD_DECLINE;
     }
     if !app::register() || !call_end_app::register() || !cli::register() {
-        otrs_core::log_error!("app_otrsticket: registering OTRSTicket(), OTRSCallEnd() or the CLI commands failed");
+        otrs_core::log_error!("registering OTRSTicket(), OTRSCallEnd() or the CLI commands failed");
         app::unregister();
         call_end_app::unregister();
         cli::unregister();
@@ -77,8 +78,10 @@ fn load() -> i32 {
         return LOAD_DECLINE;
     }
     *LOADED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
+    state::config_history().loaded(SystemTime::now());
+    // the log line already starts with the module's name
     otrs_core::log_verbose!(
-        "app_otrsticket {} loaded (Asterisk {}); this PBX's calls are keyed '{}-<uniqueid>' in OTRS",
+        "version {} loaded (Asterisk {}); this PBX's calls are keyed '{}-<uniqueid>' in OTRS",
         env!("CARGO_PKG_VERSION"),
         asterisk::version(),
         state::NODE.as_str()
@@ -94,12 +97,12 @@ pub extern "C" fn otrs_rs_unload() -> i32 {
 fn unload() -> i32 {
     let busy = IN_FLIGHT.load(Ordering::SeqCst);
     if busy > 0 {
-        otrs_core::log_warning!("app_otrsticket: {busy} call(s) inside OTRSTicket(); unload refused, try again");
+        otrs_core::log_warning!("{busy} call(s) inside OTRSTicket(); unload refused, try again");
         return -1;
     }
     // A name lookup a call gave up waiting for still runs our code.
     if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(5)) {
-        otrs_core::log_warning!("app_otrsticket: a DNS lookup for OTRS is still running; unload refused, try again");
+        otrs_core::log_warning!("a DNS lookup for OTRS is still running; unload refused, try again");
         return -1;
     }
     app::unregister();
@@ -111,7 +114,7 @@ fn unload() -> i32 {
     }
     state::shutdown();
     if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(30)) {
-        otrs_core::log_error!("app_otrsticket: a DNS lookup of the worker is still running at unload");
+        otrs_core::log_error!("a DNS lookup of the worker is still running at unload");
     }
     otrs_core::runtime::events::set_sink(None);
     logger::set_sink(None);
@@ -124,19 +127,24 @@ pub extern "C" fn otrs_rs_reload() -> i32 {
 }
 
 fn reload() -> i32 {
-    match read_config(true) {
+    // After a failed reload the file counts as read for Asterisk: read it
+    // whole again, or an unchanged broken file would pass for a good reload.
+    let must_reread = state::config_history().must_reread();
+    let failed = |why: String| {
+        otrs_core::log_error!("{CONFIG_FILE} not reloaded, the previous configuration stays in use: {why}");
+        state::config_history().reload_failed(SystemTime::now(), &why);
+        -1
+    };
+    match read_config(!must_reread) {
         Ok(Some(c)) => {
             if let Err(e) = state::install(c) {
-                otrs_core::log_error!("app_otrsticket: otrs.conf not reloaded, the previous configuration stays in use: {e}");
-                return -1;
+                return failed(e);
             }
-            otrs_core::log_notice!("app_otrsticket: {CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
+            state::config_history().loaded(SystemTime::now());
+            otrs_core::log_notice!("{CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
             0
         }
         Ok(None) => 0,
-        Err(()) => {
-            otrs_core::log_error!("app_otrsticket: {CONFIG_FILE} not reloaded; the previous configuration stays in use");
-            -1
-        }
+        Err(why) => failed(why),
     }
 }

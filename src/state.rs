@@ -18,6 +18,7 @@ use otrs_core::runtime::lock;
 use otrs_core::runtime::stats::Stats;
 use otrs_core::spool::worker::Worker;
 use otrs_core::spool::Spool;
+use otrs_core::runtime::status::ConfigHistory;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background thread that keeps the customer index fresh.
@@ -39,6 +40,13 @@ pub static NODE: LazyLock<String> = LazyLock::new(|| {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     otrs_core::call::node_name(&crate::asterisk::system_name(), host.trim(), &crate::asterisk::entity_id())
 });
+
+/// When the running otrs.conf was loaded; whether a reload failed since.
+pub static CONFIG_HISTORY: Mutex<ConfigHistory> = Mutex::new(ConfigHistory { loaded_at: None, reload_failed: None });
+
+pub fn config_history() -> std::sync::MutexGuard<'static, ConfigHistory> {
+    lock(&CONFIG_HISTORY)
+}
 
 pub fn current() -> Option<Arc<Services>> {
     CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()

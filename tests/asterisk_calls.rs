@@ -12,7 +12,7 @@ const CALL_WAIT: Duration = Duration::from_secs(10);
 
 fn restore_default_config(w: &World) {
     let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn otrs_error_reply_gives_failed_and_the_call_goes_on() {
 fn otrs_never_answering_costs_at_most_the_timeout() {
     let w = world();
     let out = reconfigure(&otrs_conf(&w.standin.url(), "timeout = 1000", ""));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     w.standin.set_mode("hang");
     let call = place_call(b"89161229624");
     let r = wait_result(&call, Duration::from_secs(10));
@@ -239,7 +239,7 @@ fn otrs_never_answering_costs_at_most_the_timeout() {
 fn reload_with_a_changed_queue_takes_effect() {
     let w = world();
     let out = reconfigure(&otrs_conf(&w.standin.url(), "", "queue = Postmaster"));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     restore_default_config(&w);
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
@@ -275,6 +275,44 @@ fn config_without_url_declines_the_load_with_a_clear_message() {
 
 #[test]
 #[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn reload_of_a_broken_file_keeps_the_running_configuration_and_says_why() {
+    let w = world();
+    let mark = log_mark();
+    let why = "invalid value 'soon' for option 'timeout' in [general] of otrs.conf: expected a whole number from 100 to 60000";
+    let first = reconfigure(&otrs_conf(&w.standin.url(), "timeout = soon", ""));
+    let line1 = status_line(&cli("otrs show status"), "Configuration:");
+    // the same broken file once more, unchanged: Asterisk's config API calls
+    // it unchanged, and that must not pass for a successful reload
+    let again = cli("module reload app_otrsticket.so");
+    let line2 = status_line(&cli("otrs show status"), "Configuration:");
+    // the previous configuration still serves calls
+    let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+    restore_default_config(&w);
+    let restored = status_line(&cli("otrs show status"), "Configuration:");
+    let log = log_since(mark);
+
+    assert!(first.contains("reported a reload failure"), "{first}");
+    for line in [&line1, &line2] {
+        assert!(line.starts_with("last reload failed at "), "{line}");
+        assert!(line.contains(&format!(": {why}; running the configuration of ")), "{line}");
+    }
+    assert!(again.contains("reported a reload failure") && !again.contains("successfully"), "{again}");
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    assert!(restored.starts_with("loaded "), "after a good reload: {restored}");
+    // The log says why, each time, and names the module once per line (the
+    // file log's format is `[date] LEVEL[thread] app_otrsticket: message`).
+    let reasons: Vec<&str> = log.lines().filter(|l| l.contains(&format!("] app_otrsticket: {why}"))).collect();
+    assert_eq!(reasons.len(), 2, "{log}");
+    assert!(reasons.iter().all(|l| l.contains(" ERROR[")), "{reasons:?}");
+    assert!(!log.contains("app_otrsticket: app_otrsticket"), "the module named twice:\n{log}");
+    assert!(log.lines().any(|l| l.contains(" NOTICE[") && l.contains("] app_otrsticket: otrs.conf reloaded; ")), "{log}");
+    // verbose lines too, not named after the C shim's source file
+    let created = log.lines().find(|l| l.contains("OTRSTicket: ") && l.contains(": created ticket ")).unwrap_or_else(|| panic!("{log}"));
+    assert!(created.contains(" VERBOSE[") && created.contains(" app_otrsticket: ") && !created.contains("shim.c"), "{created}");
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn unload_and_load_again_after_calls() {
     let w = world();
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
@@ -283,9 +321,14 @@ fn unload_and_load_again_after_calls() {
     assert!(!module_running(), "unload: {out}");
     // really gone from the process: a new version loaded next would be used
     assert!(!module_mapped(), "app_otrsticket.so still mapped after unload");
+    let mark = log_mark();
     let out = cli("module load app_otrsticket.so");
     assert!(module_running(), "load: {out}");
     assert!(module_mapped());
+    // the load's log line names the module once
+    let log = log_since(mark);
+    let loaded = log.lines().find(|l| l.contains(" loaded (Asterisk ")).unwrap_or_else(|| panic!("no load line:\n{log}"));
+    assert!(loaded.contains("] app_otrsticket: version ") && !loaded.contains("app_otrsticket: app_otrsticket"), "{loaded}");
     wait_customers_loaded();
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
@@ -435,7 +478,7 @@ fn variables_publish_varset_events_only_when_configured() {
     // varset_events = yes: one VarSet per variable, as Set() gives; the same
     // AMI login sees them, so the empty list above is not for want of rights
     let out = reconfigure(&otrs_conf(&w.standin.url(), "varset_events = yes", ""));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     let mut reader = ami_login("call,dialplan");
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     restore_default_config(&w);
@@ -606,6 +649,49 @@ fn cli_debug_logs_soap_with_secrets_masked() {
     assert!(lines.iter().any(|l| l.contains("<tic:SessionID>********</tic:SessionID>")), "session id not masked");
 }
 
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn cli_numbers_may_be_typed_with_spaces() {
+    let w = world();
+    let out = cli("otrs test lookup +7 (916) 122-96-24");
+    assert!(out.contains("Number:           +7 (916) 122-96-24"), "{out}");
+    assert!(out.contains("Normalised:       9161229624"), "{out}");
+    assert!(out.lines().any(|l| l.contains("* ivanov")), "{out}");
+    // the last word names a profile: the rest is the number
+    let out = cli("otrs test ticket +7 (916) 122-96-24 outcome");
+    assert!(out.contains("Status:           CREATED") && out.contains("Customer user:    ivanov"), "{out}");
+    assert_eq!(w.standin.tickets().len(), 1);
+    // a misspelt profile (no digit) is not taken as part of the number
+    let out = cli("otrs test ticket 8 916 122 96 24 outcom");
+    assert!(out.contains("No profile [outcom]"), "{out}");
+    assert_eq!(w.standin.tickets().len(), 1, "a ticket for a misspelt profile");
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn cli_test_ticket_with_otrs_down_counts_as_a_queued_call() {
+    let w = world();
+    let before = cli("otrs show status");
+    w.standin.set_mode("refuse");
+    let out = cli("otrs test ticket 89161229624");
+    let after = cli("otrs show status");
+    w.standin.set_mode("normal");
+    assert!(out.contains("Status:           QUEUED"), "{out}");
+    let error = status_line(&out, "Error:");
+    assert!(!error.is_empty(), "{out}");
+    // one story: the job in the spool is a queued call with its error
+    assert!(status_line(&after, "Spool:").starts_with("1 queued"), "{after}");
+    assert_eq!(counter(&after, "Queued:"), counter(&before, "Queued:") + 1, "{after}");
+    assert_eq!(counter(&after, "Calls:"), counter(&before, "Calls:") + 1, "{after}");
+    assert!(status_line(&after, "Calls:").contains("'otrs test ticket'"), "{after}");
+    assert!(status_line(&after, "Last error:").starts_with(&format!("{error} at ")), "{after}");
+    // and it becomes the ticket once OTRS answers
+    drain_spool();
+    let tickets = wait_tickets(&w, 1, Duration::from_secs(10));
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["customer_user"], "ivanov");
+}
+
 // ------------------------------------------------------------- call outcome
 
 fn outcome_call(caller: &[u8], operator: &str) -> (Call, CallResult) {
@@ -685,7 +771,7 @@ fn api_rpc_creates_the_ticket_through_rpc_pl() {
     // OTRS 6+/Znuny: the ticket, without its article, and one warning
     let mark = log_mark();
     let out = reconfigure(&rpc_conf(&w.standin.url()));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     let r = wait_result(&place_call(b"89165551234"), CALL_WAIT);
     let r2 = wait_result(&place_call(b"89165551234"), CALL_WAIT);
     restore_default_config(&w);
@@ -708,7 +794,7 @@ fn api_rpc_on_otrs_5_adds_the_article() {
     let w = world();
     let old = StandIn::start(&["--otrs-version", "5"]);
     let out = reconfigure(&rpc_conf(&old.url()));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     restore_default_config(&w);
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
@@ -725,7 +811,7 @@ fn api_rpc_wrong_password_is_an_error_not_a_ticket() {
     let w = world();
     let conf = rpc_conf(&w.standin.url()).replace("password = RpcPass2024", "password = wrong");
     let out = reconfigure(&conf);
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     restore_default_config(&w);
     assert_ne!(r.var("STATUS"), "CREATED", "{r:?}");
@@ -812,7 +898,7 @@ fn https_url_with_a_ca_in_the_system_store() {
     let https = |port: u16| w.standin.url().replace(&format!("http://{}", w.standin.addr), &format!("https://127.0.0.1:{port}"));
 
     let out = reconfigure(&otrs_conf(&https(trusted.1), "", ""));
-    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(!out.contains("reload failure"), "{out}");
     let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
     assert_eq!(w.standin.tickets()[0]["ticket_number"], r.var("TICKETNUMBER"));

@@ -20,6 +20,7 @@ pub struct Section {
 pub const PLACEHOLDERS: &[&str] = &[
     "caller",
     "caller_name",
+    "customer",
     "customer_name",
     "customer_user",
     "customer_id",
@@ -43,7 +44,7 @@ pub const DEFAULT_DISPLAY: &str = "${caller_name} #${ticket_number}";
 pub const DEFAULT_TITLE: &str = "Call from ${caller_name} (${caller})";
 pub const DEFAULT_SUBJECT: &str = "Phone call from ${caller}";
 pub const DEFAULT_BODY: &str = "Incoming call from ${caller} at ${time}.\\n\
-Customer: ${customer_name} (login ${customer_user}, customer ${customer_id}).\\n\
+Customer: ${customer}.\\n\
 Dialled: ${exten}@${context}, channel ${channel}, call ${uniqueid}.";
 
 #[derive(Clone, PartialEq)]
@@ -580,5 +581,105 @@ mod tests {
         let vip = c.profile("VIP").unwrap();
         assert_eq!(vip.ticket_type.as_deref(), Some("Incident"));
         assert_eq!(vip.priority, "4 high");
+    }
+
+    // ------------------------------------------- configs/otrs.conf.sample
+
+    const SAMPLE: &str = include_str!("../../configs/otrs.conf.sample");
+
+    /// Reads Asterisk config text as the module gets it from Asterisk's
+    /// config API (the subset the sample uses): `[section]`, `name = value`,
+    /// `;` to the end of the line a comment unless written `\;`.
+    fn asterisk_sections(text: &str) -> Vec<Section> {
+        let mut sections: Vec<Section> = Vec::new();
+        for raw in text.lines() {
+            let mut line = String::new();
+            let mut chars = raw.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' if chars.peek() == Some(&';') => {
+                        line.push(';');
+                        chars.next();
+                    }
+                    ';' => break,
+                    c => line.push(c),
+                }
+            }
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                sections.push(Section { name: name.to_string(), entries: Vec::new() });
+            } else if let Some((k, v)) = line.split_once('=') {
+                let v = v.strip_prefix('>').unwrap_or(v);
+                let section = sections.last_mut().expect("an option before the first [section] of the sample");
+                section.entries.push((k.trim().to_string(), v.trim().to_string()));
+            } else {
+                assert!(line.is_empty(), "a line the sample's reader does not know: {raw:?}");
+            }
+        }
+        sections
+    }
+
+    /// The sample with its commented-out `;name = value` lines switched on,
+    /// except `examples` (options whose commented value is an example, not
+    /// the default), and except commented-out sections such as `;[vip]`.
+    fn sample_with_defaults_written_out(examples: &[&str]) -> String {
+        let mut out = String::new();
+        let mut in_real_section = false;
+        for line in SAMPLE.lines() {
+            if line.starts_with('[') {
+                in_real_section = true;
+            } else if line.starts_with(";[") {
+                in_real_section = false;
+            }
+            let option = line.strip_prefix(';').and_then(|l| l.split_once(" = ")).map(|(k, _)| k);
+            let known = |k: &str| GENERAL_KEYS.contains(&k) || PROFILE_KEYS.contains(&k);
+            match option {
+                Some(k) if in_real_section && known(k) && !examples.contains(&k) => out.push_str(&line[1..]),
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn the_sample_config_loads_without_a_warning() {
+        let (c, warnings) = from_sections(&asterisk_sections(SAMPLE)).expect("the sample is a valid otrs.conf");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(c.general.timeout, Duration::from_millis(3000));
+        assert!(c.profile("default").is_some());
+    }
+
+    #[test]
+    fn the_samples_commented_out_values_are_the_defaults() {
+        // these are commented out with an example value, not the default
+        let examples =
+            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority"];
+        let written_out = sample_with_defaults_written_out(&examples);
+        let switched_on = written_out.lines().filter(|l| !SAMPLE.contains(&format!("\n{l}\n"))).count();
+        assert!(switched_on >= 15, "only {switched_on} commented-out options found:\n{written_out}");
+        let (as_shipped, _) = from_sections(&asterisk_sections(SAMPLE)).unwrap();
+        let (spelt_out, warnings) = from_sections(&asterisk_sections(&written_out)).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(as_shipped, spelt_out, "a commented-out value in the sample is not the default");
+        // and a commented-out example is not: the check above can fail
+        let with_example = sample_with_defaults_written_out(&["spool_dir"]);
+        assert_ne!(as_shipped, from_sections(&asterisk_sections(&with_example)).unwrap().0);
+    }
+
+    #[test]
+    fn the_samples_number_example_is_true_as_written() {
+        let (c, _) = from_sections(&asterisk_sections(SAMPLE)).unwrap();
+        let same = ["89161229624", "+7 (916) 122-96-24", "8 916 122 9624", "+79161229624", "0079161229624", "81079161229624", "9161229624"];
+        let text: String = SAMPLE.lines().map(|l| l.trim_start_matches(';').trim()).collect::<Vec<_>>().join(" ");
+        for n in same {
+            assert!(text.contains(n), "{n} is not in the sample's example");
+            assert_eq!(crate::number::canonical(n, &c.general.plan).as_deref(), Some("9161229624"), "{n}");
+        }
+        // national_number_length = 10 (commented out) is what lets this one match
+        assert_ne!(crate::number::canonical("79161229624", &c.general.plan).as_deref(), Some("9161229624"));
+        let mut plan = c.general.plan.clone();
+        plan.national_number_length = Some(10);
+        assert_eq!(crate::number::canonical("79161229624", &plan).as_deref(), Some("9161229624"));
     }
 }

@@ -86,6 +86,13 @@ fn command_for(e: *mut sys::ast_cli_entry) -> Option<&'static Command> {
     (offset < count).then(|| unsafe { &*cmds.add(offset) })
 }
 
+/// The handler of every entry: Asterisk calls it with CLI_INIT when the
+/// entries are registered, CLI_GENERATE for completion, else to run one.
+///
+/// # Safety
+/// Called by Asterisk only: `e` is one of the entries [`register`] gave it
+/// (still registered), `a` NULL or its arguments for this call, with `argc`
+/// valid strings in `argv`.
 unsafe extern "C" fn handler(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_args) -> *mut c_char {
     otrs_core::runtime::guard::guard("CLI command", std::ptr::null_mut(), || {
         // SAFETY: Asterisk passes its entry and args for this call.
@@ -93,14 +100,21 @@ unsafe extern "C" fn handler(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys
     })
 }
 
+/// # Safety
+/// As for [`handler`].
 unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_args) -> *mut c_char {
     let Some(command) = command_for(e) else {
         return std::ptr::null_mut();
     };
     match cmd {
         CLI_INIT => {
-            (*e).command = command.command.as_ptr() as *mut c_char;
-            (*e).usage = command.usage.as_ptr();
+            // SAFETY: `e` is our registered entry (command_for found it);
+            // Asterisk reads these fields after CLI_INIT returns, and both
+            // strings are 'static.
+            unsafe {
+                (*e).command = command.command.as_ptr() as *mut c_char;
+                (*e).usage = command.usage.as_ptr();
+            }
             return std::ptr::null_mut();
         }
         CLI_GENERATE => return std::ptr::null_mut(),
@@ -109,13 +123,19 @@ unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_ar
     if a.is_null() {
         return std::ptr::null_mut();
     }
-    let argc = usize::try_from((*a).argc).unwrap_or(0);
-    let words = usize::try_from((*e).args).unwrap_or(0);
-    let argv = (*a).argv;
-    let mut extra = Vec::new();
-    for i in words..argc {
-        extra.push(copy_cstr(*argv.add(i)));
-    }
+    // SAFETY: `a` is Asterisk's (non-NULL) args for this call and `e` our
+    // entry; argv holds argc valid C strings, and the command's own `args`
+    // words come first.
+    let (extra, fd) = unsafe {
+        let argc = usize::try_from((*a).argc).unwrap_or(0);
+        let words = usize::try_from((*e).args).unwrap_or(0);
+        let argv = (*a).argv;
+        let mut extra = Vec::new();
+        for i in words..argc {
+            extra.push(copy_cstr(*argv.add(i)));
+        }
+        (extra, (*a).fd)
+    };
     // on a thread of its own: see asterisk::thread
     let run = command.run;
     let result = super::thread::run_on_own_thread(move || {
@@ -125,7 +145,11 @@ unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_ar
     match result {
         Ok(text) => {
             let out = cstring(&text);
-            sys::ast_cli((*a).fd, c"%s".as_ptr(), out.as_ptr());
+            // SAFETY: the output goes to the CLI's fd as a "%s" argument,
+            // never as a format; `out` lives across the call.
+            unsafe {
+                sys::ast_cli(fd, c"%s".as_ptr(), out.as_ptr());
+            }
             std::ptr::null_mut()
         }
         Err(CliError::ShowUsage) => CLI_SHOWUSAGE as *mut c_char,

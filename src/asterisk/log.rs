@@ -3,8 +3,12 @@
 use super::{cstring, sys};
 use otrs_core::runtime::logger::Level;
 
+/// Asterisk's file logs print `file: message`, its console `file:line
+/// function: message`: the module's name as the file, and no function (a
+/// message names its own context, e.g. "OTRSTicket: ..."), so neither says
+/// a name twice.
 const FILE: &std::ffi::CStr = c"app_otrsticket";
-const FUNC: &std::ffi::CStr = c"OTRSTicket";
+const FUNC: &std::ffi::CStr = c"";
 
 /// Asterisk's log levels (__LOG_DEBUG ... __LOG_VERBOSE).
 fn ast_level(level: Level) -> i32 {
@@ -17,11 +21,10 @@ fn ast_level(level: Level) -> i32 {
     }
 }
 
-/// Writes one line to Asterisk's logger. Control characters are replaced so
-/// a hostile caller ID cannot forge extra log lines.
+/// Writes one line to Asterisk's logger (see [`otrs_core::runtime::logger::line`]:
+/// no control characters, the module's name once).
 pub fn sink(level: Level, msg: &str) {
-    let clean: String = msg.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let text = cstring(&clean);
+    let text = cstring(&otrs_core::runtime::logger::line(msg));
     // SAFETY: the shim passes `text` as a "%s" argument, never as a format.
     unsafe {
         if level == Level::Verbose {

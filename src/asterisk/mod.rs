@@ -2,7 +2,8 @@
 //! here, behind small safe wrappers; the rest of the module never sees a raw
 //! pointer.
 
-#[allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, clippy::all)]
+// bindgen's output (its helper types' unsafe fns do not wrap their bodies)
+#[allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, clippy::all, unsafe_op_in_unsafe_fn)]
 pub mod sys {
     include!(concat!(env!("OUT_DIR"), "/asterisk_bindings.rs"));
 }
@@ -30,7 +31,8 @@ pub unsafe fn copy_cstr(p: *const c_char) -> String {
     if p.is_null() {
         String::new()
     } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
+        // SAFETY: non-NULL, and NUL-terminated per this function's contract.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
     }
 }
 

@@ -110,6 +110,27 @@ pub fn call_marker(key: &str) -> String {
     format!("[call:{clean}]")
 }
 
+/// `${customer}`: who the caller is, as a phrase that reads well for every
+/// caller: "Ivan Ivanov (login ivanov, customer ACME)", or why there is no
+/// customer (unknown number, withheld number, database not available).
+fn describe_customer(c: Option<&Customer>, matches: Option<usize>, raw_caller: &str) -> String {
+    match c {
+        Some(c) => {
+            let mut details = format!("login {}", c.login);
+            if !c.customer_id.is_empty() {
+                details.push_str(&format!(", customer {}", c.customer_id));
+            }
+            match c.full_name() {
+                name if name.is_empty() => details,
+                name => format!("{name} ({details})"),
+            }
+        }
+        None if number::is_anonymous(raw_caller) => "anonymous caller (the number was withheld)".to_string(),
+        None if matches.is_none() => "not known (the customer database could not be asked)".to_string(),
+        None => "unknown caller (no customer record matches this number)".to_string(),
+    }
+}
+
 fn placeholders<'a>(
     config: &'a Config,
     profile: &'a Profile,
@@ -126,6 +147,7 @@ fn placeholders<'a>(
                 Some(c) => c.login.clone(),
                 None => "unknown caller".to_string(),
             },
+            "customer" => describe_customer(c, caller.matches, &call.caller),
             "customer_name" => c.map(Customer::full_name).unwrap_or_default(),
             "customer_user" => c.map(|c| c.login.clone()).unwrap_or_else(|| config.general.unknown_customer.clone()),
             "customer_id" => c.map(|c| c.customer_id.clone()).unwrap_or_default(),
@@ -425,5 +447,63 @@ mod tests {
         assert_eq!(call_marker("a*b%c [x]"), "[call:abcx]");
     }
 
+    fn body_for(caller: Caller, raw: &str) -> String {
+        let general = crate::config::Section {
+            name: "general".into(),
+            entries: [
+                ("url", "http://otrs.example/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"),
+                ("user", "agent"),
+                ("password", "pw"),
+                ("dbuser", "otrs"),
+                ("unknown_customer", "phone-unknown"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let default = crate::config::Section { name: "default".into(), entries: vec![("queue".into(), "Raw".into())] };
+        let (config, _) = crate::config::from_sections(&[general, default]).unwrap();
+        let call = CallInfo {
+            caller: raw.into(),
+            channel: "PJSIP/trunk-1".into(),
+            uniqueid: "1700000000.1".into(),
+            linkedid: String::new(),
+            exten: "4509".into(),
+            context: "otrs".into(),
+            node: "pbx-a".into(),
+        };
+        ticket_for(&config, config.profile("").unwrap(), &call, &caller, SystemTime::now()).body
+    }
 
+    fn customer_line(body: &str) -> &str {
+        body.lines().find(|l| l.starts_with("Customer:")).unwrap_or_else(|| panic!("{body}"))
+    }
+
+    #[test]
+    fn the_default_body_reads_well_for_every_caller() {
+        let ivanov = Customer {
+            login: "ivanov".into(),
+            customer_id: "ACME".into(),
+            first_name: "Ivan".into(),
+            last_name: "Ivanov".into(),
+            email: String::new(),
+        };
+        let known = Caller { display: "89161229624".into(), customer: Some(Arc::new(ivanov.clone())), matches: Some(1) };
+        assert_eq!(customer_line(&body_for(known, "89161229624")), "Customer: Ivan Ivanov (login ivanov, customer ACME).");
+        let nameless = Customer { first_name: String::new(), last_name: String::new(), customer_id: String::new(), ..ivanov };
+        let known = Caller { display: "89161229624".into(), customer: Some(Arc::new(nameless)), matches: Some(1) };
+        assert_eq!(customer_line(&body_for(known, "89161229624")), "Customer: login ivanov.");
+        let unknown = Caller { display: "84951110000".into(), customer: None, matches: Some(0) };
+        assert_eq!(
+            customer_line(&body_for(unknown, "84951110000")),
+            "Customer: unknown caller (no customer record matches this number)."
+        );
+        let anonymous = Caller { display: "anonymous".into(), customer: None, matches: Some(0) };
+        assert_eq!(customer_line(&body_for(anonymous, "")), "Customer: anonymous caller (the number was withheld).");
+        let no_db = Caller { display: "89161229624".into(), customer: None, matches: None };
+        assert_eq!(
+            customer_line(&body_for(no_db, "89161229624")),
+            "Customer: not known (the customer database could not be asked)."
+        );
+    }
 }

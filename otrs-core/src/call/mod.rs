@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::customers::Customer;
 use crate::otrs::TicketCreated;
+use crate::runtime::stats::Stats;
 
 /// What the app knows about the call, copied off the channel.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -160,11 +161,60 @@ impl Outcome {
             TicketResult::Created(_) | TicketResult::Appended(_) => "",
         }
     }
+
+    /// Counts what the flow ended in: created, added to an open ticket,
+    /// queued or failed (its error becomes the last error), and an unknown
+    /// caller. Calls and `otrs test ticket` count the same way, so the
+    /// spool's depth, `Queued` and `Last error` tell one story.
+    pub fn count_in(&self, stats: &Stats) {
+        match &self.result {
+            TicketResult::Created(_) => Stats::count(&stats.created),
+            TicketResult::Appended(_) => Stats::count(&stats.appended),
+            TicketResult::Queued(why) => {
+                Stats::count(&stats.queued);
+                stats.record_error(why);
+            }
+            TicketResult::Failed(why) => {
+                Stats::count(&stats.failed);
+                stats.record_error(why);
+            }
+        }
+        if self.matches == Some(0) {
+            Stats::count(&stats.unknown_callers);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome(result: TicketResult, matches: Option<usize>) -> Outcome {
+        Outcome { matches, ..Outcome::failed("") }.with(result)
+    }
+
+    impl Outcome {
+        fn with(mut self, result: TicketResult) -> Outcome {
+            self.result = result;
+            self
+        }
+    }
+
+    #[test]
+    fn outcomes_move_their_counter_and_the_last_error() {
+        let t = TicketCreated { ticket_id: "1".into(), ticket_number: "2".into(), article_id: "3".into() };
+        let s = Stats::default();
+        outcome(TicketResult::Created(t.clone()), Some(1)).count_in(&s);
+        outcome(TicketResult::Appended(t), Some(2)).count_in(&s);
+        outcome(TicketResult::Queued("OTRS down (connection refused)".into()), Some(0)).count_in(&s);
+        let snap = s.snapshot();
+        assert_eq!((snap.created, snap.appended, snap.queued, snap.failed, snap.unknown_callers), (1, 1, 1, 0, 1));
+        assert_eq!(snap.last_error.map(|e| e.1).as_deref(), Some("OTRS down (connection refused)"));
+        outcome(TicketResult::Failed("TicketCreate.InvalidParameter".into()), None).count_in(&s);
+        let snap = s.snapshot();
+        assert_eq!((snap.failed, snap.unknown_callers), (1, 1));
+        assert_eq!(snap.last_error.map(|e| e.1).as_deref(), Some("TicketCreate.InvalidParameter"));
+    }
 
     #[test]
     fn call_keys_carry_the_node() {

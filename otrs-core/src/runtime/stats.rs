@@ -79,6 +79,9 @@ pub struct Stats {
     pub duplicates_avoided: AtomicU64,
     /// Jobs moved aside (unreadable, or refused by OTRS).
     pub moved_aside: AtomicU64,
+    /// `otrs test ticket` runs: each is also counted as a call above (it
+    /// runs the same flow and creates or queues a real ticket).
+    pub cli_tests: AtomicU64,
     inner: Mutex<Inner>,
     /// Customer lookups of calls: their own lock, so recording one never
     /// waits for a status snapshot of the other window.
@@ -104,6 +107,7 @@ pub struct Snapshot {
     pub created_later: u64,
     pub duplicates_avoided: u64,
     pub moved_aside: u64,
+    pub cli_tests: u64,
     pub last_error: Option<(SystemTime, String)>,
     /// Time in OTRSTicket(), per call.
     pub latency: Percentiles,
@@ -143,6 +147,7 @@ impl Stats {
             created_later: self.created_later.load(Ordering::Relaxed),
             duplicates_avoided: self.duplicates_avoided.load(Ordering::Relaxed),
             moved_aside: self.moved_aside.load(Ordering::Relaxed),
+            cli_tests: self.cli_tests.load(Ordering::Relaxed),
             last_error: i.last_error.clone(),
             latency: i.latencies.percentiles(),
             lookup,

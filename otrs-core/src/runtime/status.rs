@@ -10,9 +10,38 @@ use crate::customers::IndexStatus;
 use crate::spool::SpoolStats;
 use crate::runtime::stats::Snapshot;
 
+/// Which otrs.conf runs: when it was loaded, and whether a later reload
+/// failed (the previous configuration then stays in use).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigHistory {
+    pub loaded_at: Option<SystemTime>,
+    /// When the last reload failed, and why; cleared by a good one.
+    pub reload_failed: Option<(SystemTime, String)>,
+}
+
+impl ConfigHistory {
+    pub fn loaded(&mut self, at: SystemTime) {
+        self.loaded_at = Some(at);
+        self.reload_failed = None;
+    }
+
+    pub fn reload_failed(&mut self, at: SystemTime, reason: &str) {
+        self.reload_failed = Some((at, reason.to_string()));
+    }
+
+    /// Whether the next reload must read otrs.conf even if it did not
+    /// change: Asterisk's config API calls a file unchanged once it has
+    /// read it, also when the module refused what it read, and "unchanged"
+    /// must not pass for a successful reload while the old settings run.
+    pub fn must_reread(&self) -> bool {
+        self.reload_failed.is_some()
+    }
+}
+
 pub struct StatusInput<'a> {
     pub version: &'a str,
     pub config: Option<&'a Config>,
+    pub config_history: ConfigHistory,
     pub index: Option<IndexStatus>,
     pub stats: Snapshot,
     pub in_flight: usize,
@@ -53,6 +82,21 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(o, "Loaded since:     {}", when(s.loaded_at));
     match s.config {
         Some(c) => {
+            let loaded = when(s.config_history.loaded_at);
+            match &s.config_history.reload_failed {
+                Some((at, why)) => {
+                    let _ = writeln!(
+                        o,
+                        "Configuration:    last reload failed at {}: {}; running the configuration of {}",
+                        clock::local_datetime(*at),
+                        why,
+                        loaded
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "Configuration:    loaded {loaded}");
+                }
+            }
             let g = &c.general;
             // a user:password@ in the URL is shown as ***@
             let _ = writeln!(o, "OTRS URL:         {}", crate::otrs::redact_url(&g.url));
@@ -105,7 +149,9 @@ pub fn render(s: &StatusInput) -> String {
         );
     }
     let st = &s.stats;
-    let _ = writeln!(o, "Calls:            {} (in progress {})", st.calls, s.in_flight);
+    // `otrs test ticket` counts as a call everywhere; say how many were such
+    let cli = if st.cli_tests > 0 { format!("; {} of them 'otrs test ticket'", st.cli_tests) } else { String::new() };
+    let _ = writeln!(o, "Calls:            {} (in progress {}{cli})", st.calls, s.in_flight);
     let _ = writeln!(o, "Tickets created:  {}", st.created);
     let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
     let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
@@ -168,6 +214,7 @@ mod tests {
         let text = render(&StatusInput {
             version: "1.2.3",
             config: Some(&c),
+            config_history: ConfigHistory::default(),
             index: None,
             stats: Snapshot { calls: 5, created: 3, queued: 2, ..Snapshot::default() },
             in_flight: 1,
@@ -187,6 +234,7 @@ mod tests {
         let input = StatusInput {
             version: "1",
             config: Some(&c2),
+            config_history: ConfigHistory::default(),
             index: None,
             stats: Snapshot::default(),
             in_flight: 0,
@@ -197,5 +245,49 @@ mod tests {
         };
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
+    }
+
+    fn status_with(history: ConfigHistory) -> String {
+        let c = config();
+        render(&StatusInput {
+            version: "1",
+            config: Some(&c),
+            config_history: history,
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: None,
+            spool: None,
+            otrs_down: None,
+        })
+    }
+
+    fn line<'t>(text: &'t str, label: &str) -> &'t str {
+        text.lines().find_map(|l| l.strip_prefix(label)).unwrap_or_else(|| panic!("no {label} in:\n{text}")).trim()
+    }
+
+    #[test]
+    fn a_failed_reload_says_why_and_which_configuration_runs() {
+        let loaded = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let failed = loaded + Duration::from_secs(3600);
+        let mut h = ConfigHistory::default();
+        h.loaded(loaded);
+        assert!(!h.must_reread());
+        assert_eq!(line(&status_with(h.clone()), "Configuration:"), format!("loaded {}", clock::local_datetime(loaded)));
+        h.reload_failed(failed, "invalid value 'soon' for option 'timeout' in [general] of otrs.conf");
+        assert!(h.must_reread());
+        assert_eq!(
+            line(&status_with(h.clone()), "Configuration:"),
+            format!(
+                "last reload failed at {}: invalid value 'soon' for option 'timeout' in [general] of otrs.conf; running the configuration of {}",
+                clock::local_datetime(failed),
+                clock::local_datetime(loaded)
+            )
+        );
+        // a good reload clears the failure
+        h.loaded(failed + Duration::from_secs(60));
+        assert!(!h.must_reread() && h.reload_failed.is_none());
+        assert!(line(&status_with(h), "Configuration:").starts_with("loaded "));
     }
 }
