@@ -201,8 +201,11 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     let outcome = |result| caller.outcome(&ticket.customer_user, result, lookup_time);
 
     // Reasons not to try OTRS now: the customer is not known yet, or OTRS
-    // failed a moment ago and the spool worker is watching for it.
-    let skip = if caller.matches.is_none() {
+    // failed a moment ago and the spool worker is watching for it. Never
+    // while the spool cannot take jobs: a skipped ticket would be lost.
+    let skip = if svc.health.spool_broken().is_some() {
+        None
+    } else if caller.matches.is_none() {
         Some("customer database not available".to_string())
     } else {
         svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
@@ -237,13 +240,54 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     job.attempts = u32::from(attempted);
     job.maybe_delivered = maybe_delivered;
     job.last_error = reason.clone();
-    match svc.spool.write(&job) {
+    match spool_write(svc, &job) {
         Ok(()) => outcome(TicketResult::Queued(reason)),
+        Err(e) if !attempted && Instant::now() < deadline => {
+            // The spool cannot keep the ticket: OTRS may still take it, in
+            // what is left of the budget.
+            match svc.otrs.create(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+                Ok(t) => {
+                    if svc.health.mark_up() {
+                        crate::log_notice!("OTRS answers again: calls create their tickets directly");
+                    }
+                    outcome(TicketResult::Created(t))
+                }
+                Err(e2) => {
+                    if e2.is_outage() {
+                        svc.health.mark_down(&e2.to_string());
+                    }
+                    outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}; OTRS: {e2}")))
+                }
+            }
+        }
+        Err(e) => outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}"))),
+    }
+}
+
+/// Writes `job` to the spool, keeping the spool's health: a failure is
+/// counted and logged at ERROR once until a write succeeds again.
+pub fn spool_write(svc: &Services, job: &Job) -> Result<(), crate::spool::SpoolError> {
+    spool_noted(svc, svc.spool.write(job))
+}
+
+/// Records what a spool write came to (see [`spool_write`]).
+pub fn spool_noted<T>(svc: &Services, r: Result<T, crate::spool::SpoolError>) -> Result<T, crate::spool::SpoolError> {
+    match &r {
+        Ok(_) => {
+            if svc.health.spool_ok() {
+                crate::log_notice!("spool {} takes jobs again", svc.spool.dir().display());
+            }
+        }
         Err(e) => {
-            crate::log_error!("cannot write ticket job to spool {}: {e}", svc.spool.dir().display());
-            outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}")))
+            if svc.health.spool_failed(&e.to_string()) {
+                crate::log_error!(
+                    "spool {} cannot take jobs ({e}): calls try OTRS directly; a ticket OTRS cannot take now is lost",
+                    svc.spool.dir().display()
+                );
+            }
         }
     }
+    r
 }
 
 /// A repeat call: finds the customer's (or number's) ticket from a call
@@ -403,7 +447,7 @@ fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, 
     if ticket_id.is_none() && !svc.config.general.title_call_id {
         return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
     }
-    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
+    match spool_write(svc, &Job::update(key, ticket_id, end.clone(), why)) {
         Ok(()) => EndResult::Queued(why.to_string()),
         Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
     }

@@ -50,6 +50,10 @@ pub struct StatusInput<'a> {
     pub spool: Option<SpoolStats>,
     /// Since when, and why, OTRS is believed down.
     pub otrs_down: Option<(SystemTime, String)>,
+    /// Since when, and why, the spool cannot take jobs.
+    pub spool_broken: Option<(SystemTime, String)>,
+    /// Spool writes that failed since load.
+    pub spool_failures: u64,
 }
 
 fn age(t: SystemTime) -> String {
@@ -130,6 +134,14 @@ pub fn render(s: &StatusInput) -> String {
         }
     }
     match &s.otrs_down {
+        Some((since, why)) if s.spool_broken.is_some() => {
+            let _ = writeln!(
+                o,
+                "OTRS:             DOWN since {} ({}): new calls still try OTRS, the spool cannot keep their tickets",
+                clock::local_datetime(*since),
+                why
+            );
+        }
         Some((since, why)) => {
             let _ = writeln!(o, "OTRS:             DOWN since {} ({}): new calls queue their tickets", clock::local_datetime(*since), why);
         }
@@ -147,6 +159,17 @@ pub fn render(s: &StatusInput) -> String {
             sp.bad,
             s.spool_dir.as_deref().unwrap_or("")
         );
+    }
+    if let Some((since, why)) = &s.spool_broken {
+        let _ = writeln!(
+            o,
+            "Spool state:      CANNOT TAKE JOBS since {} ({}); {} failed writes since load",
+            clock::local_datetime(*since),
+            why,
+            s.spool_failures
+        );
+    } else if s.spool_failures > 0 {
+        let _ = writeln!(o, "Spool state:      ok ({} failed writes since load)", s.spool_failures);
     }
     let st = &s.stats;
     // `otrs test ticket` counts as a call everywhere; say how many were such
@@ -209,6 +232,29 @@ mod tests {
     }
 
     #[test]
+    fn a_spool_that_cannot_take_jobs_is_shown_with_its_reason() {
+        let c = config();
+        let text = render(&StatusInput {
+            version: "1",
+            config: Some(&c),
+            config_history: ConfigHistory::default(),
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: Some("/var/spool/asterisk/otrs".into()),
+            spool: Some(SpoolStats::default()),
+            otrs_down: Some((SystemTime::now(), "connection refused".into())),
+            spool_broken: Some((SystemTime::now(), "No space left on device (os error 28)".into())),
+            spool_failures: 3,
+        });
+        let state = line(&text, "Spool state:");
+        assert!(state.contains("CANNOT TAKE JOBS since") && state.contains("No space left on device"), "{text}");
+        assert!(state.ends_with("; 3 failed writes since load"), "{text}");
+        assert!(line(&text, "OTRS:").contains("new calls still try OTRS"), "not the false 'queue their tickets': {text}");
+    }
+
+    #[test]
     fn shows_settings_and_state_but_no_password() {
         let c = config();
         let text = render(&StatusInput {
@@ -222,6 +268,8 @@ mod tests {
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats { depth: 2, oldest: Some(SystemTime::now()), bad: 1 }),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
+            spool_broken: None,
+            spool_failures: 0,
         });
         assert!(text.starts_with("app_otrsticket 1.2.3\n"), "{text}");
         assert!(text.contains("OTRS user:        agent (password set: yes)"), "{text}");
@@ -242,6 +290,8 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
         };
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
@@ -260,6 +310,8 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
         })
     }
 

@@ -146,6 +146,9 @@ pub struct Spool {
     /// (attaching an outcome) and the worker (finishing the job), so an
     /// outcome is never removed together with a job it arrived too late for.
     edit: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Tests: every write fails as on a full disk (reads and removals work).
+    #[cfg(test)]
+    pub(crate) full: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Spool {
@@ -155,6 +158,8 @@ impl Spool {
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
         let spool = Spool {
             edit: std::sync::Arc::new(std::sync::Mutex::new(())),
+            #[cfg(test)]
+            full: Default::default(),
             dir: dir.to_path_buf(),
             bad: dir.join(BAD_DIR),
         };
@@ -201,6 +206,10 @@ impl Spool {
     /// (the worker searches first when `maybe_delivered`), never zero times.
     pub fn write(&self, job: &Job) -> Result<(), SpoolError> {
         check_id(&job.id)?;
+        #[cfg(test)]
+        if self.full.load(Ordering::SeqCst) {
+            return Err(SpoolError::Io(io::Error::from_raw_os_error(libc::ENOSPC)));
+        }
         let text = encode(job);
         if text.len() as u64 > MAX_JOB_BYTES {
             return Err(SpoolError::Io(io::Error::new(
@@ -212,8 +221,26 @@ impl Spool {
                 ),
             )));
         }
-        write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes())?;
+        match write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes()) {
+            // the folder was removed after load (tmpfiles cleanup, an admin)
+            Err(e) if e.kind() == ErrorKind::NotFound && self.recreate()? => {
+                write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes())?;
+            }
+            r => r?,
+        }
         Ok(())
+    }
+
+    /// Creates the spool folder and `bad/` again if they are gone; true when
+    /// it had to.
+    pub fn recreate(&self) -> Result<bool, SpoolError> {
+        if self.dir.is_dir() && self.bad.is_dir() {
+            return Ok(false);
+        }
+        make_dir(&self.dir).map_err(|e| at(&self.dir, e))?;
+        make_dir(&self.bad).map_err(|e| at(&self.bad, e))?;
+        crate::log_warning!("spool folder {} was gone: created it again", self.dir.display());
+        Ok(true)
     }
 
     /// The ids of the waiting jobs, oldest first (ids sort by creation time).
@@ -221,7 +248,11 @@ impl Spool {
     /// `bad/` and anything else are ignored.
     pub fn list(&self) -> Result<Vec<String>, SpoolError> {
         let mut ids = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(|e| at(&self.dir, e))? {
+        let entries = match fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound && self.recreate()? => return Ok(ids),
+            r => r.map_err(|e| at(&self.dir, e))?,
+        };
+        for entry in entries {
             let entry = entry.map_err(|e| at(&self.dir, e))?;
             let name = entry.file_name();
             let Some(id) = name.to_str().and_then(|n| n.strip_suffix(JOB_SUFFIX)) else {

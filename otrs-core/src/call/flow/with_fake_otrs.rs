@@ -212,14 +212,61 @@ fn without_the_customer_database_the_ticket_is_queued_with_the_number() {
     assert_eq!((t.call.caller.as_str(), t.matches, t.customer.is_none(), jobs[0].attempts), ("89161229624", None, true, 0));
 }
 
-#[test]
-fn a_spool_that_cannot_take_the_job_fails_the_call() {
-    let w = world("spool-gone");
-    w.otrs.fail(Op::Create, ClientError::Timeout);
+/// Makes the spool folder unusable even for root: a file where it was.
+fn break_spool(w: &World) {
     std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+    std::fs::write(w.svc.spool.dir(), "not a folder").unwrap();
+}
+
+#[test]
+fn a_spool_that_cannot_take_the_job_fails_the_call_otrs_failed() {
+    let w = world("spool-broken");
+    w.otrs.fail(Op::Create, ClientError::Timeout);
+    break_spool(&w);
     let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.22"), soon());
     assert_eq!(o.status(), Status::Failed);
     assert!(o.error().starts_with("OTRS did not answer in time; spool write failed: "), "{}", o.error());
+    assert!(w.svc.health.spool_broken().is_some());
+    assert_eq!(w.svc.health.spool_failures(), 1);
+}
+
+#[test]
+fn a_spool_folder_removed_after_load_is_created_again() {
+    let w = world("spool-gone");
+    w.otrs.fail(Op::Create, ClientError::Timeout);
+    std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.25"), soon());
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert_eq!(jobs(&w).len(), 1);
+    assert!(w.svc.spool.dir().join("bad").is_dir());
+    assert!(w.svc.health.spool_broken().is_none());
+}
+
+#[test]
+fn a_full_spool_never_costs_a_ticket_otrs_could_take() {
+    let w = world("spool-full");
+    // OTRS failed a moment ago: the call would queue without asking it...
+    w.svc.health.mark_down("connection refused");
+    w.svc.spool.full.store(true, std::sync::atomic::Ordering::SeqCst);
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.26"), soon());
+    // ...but the spool cannot keep the job: OTRS is asked within the budget
+    assert_eq!(o.status(), Status::Created, "{:?}", o.result);
+    assert_eq!(w.otrs.tickets().len(), 1);
+    assert!(w.svc.health.otrs_down().is_none(), "OTRS answered");
+    let (_, why) = w.svc.health.spool_broken().expect("the spool's state");
+    assert!(why.contains("No space left on device"), "{why}");
+    // while the spool is broken, calls do not skip OTRS even when it is down
+    w.svc.health.mark_down("connection refused");
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.27"), soon());
+    assert_eq!(o.status(), Status::Created, "{:?}", o.result);
+    assert_eq!(w.otrs.count(Op::Create), 2);
+    // the first write that works again clears it
+    w.svc.spool.full.store(false, std::sync::atomic::Ordering::SeqCst);
+    w.otrs.fail(Op::Create, ClientError::Connect("refused".into()));
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.28"), soon());
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert!(w.svc.health.spool_broken().is_none());
+    assert_eq!(w.svc.health.spool_failures(), 1, "the direct tickets wrote nothing");
 }
 
 #[test]

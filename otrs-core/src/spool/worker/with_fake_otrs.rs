@@ -359,3 +359,77 @@ fn old_jobs_keyed_by_the_bare_uniqueid_are_found_and_created_by_it() {
     step(&w, &mut retrier(), &stats);
     assert!(w.otrs.tickets()[1].title.ends_with(" [call:1700000001.19]"));
 }
+
+fn set_full(w: &World, full: bool) {
+    w.svc.spool.full.store(full, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_full_spool_does_not_keep_the_worker_from_otrs() {
+    let w = world("w-full");
+    let stats = Stats::default();
+    // OTRS went down, two calls queued, then the disk filled up
+    queued(&w, &call("89161229624", "1700000001.30"), connect());
+    queued(&w, &call("84951110000", "1700000001.31"), connect());
+    w.svc.health.mark_down("connection refused");
+    set_full(&w, true);
+    // OTRS is back: the worker cannot record its attempts, and tries anyway
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 2, "both created");
+    assert!(jobs(&w).is_empty(), "removing works on a full disk");
+    assert!(w.svc.health.otrs_down().is_none(), "OTRS up: new calls create their tickets");
+    assert!(w.svc.health.spool_broken().is_some(), "shown in status");
+}
+
+#[test]
+fn an_attempt_the_full_spool_could_not_record_is_searched_before_it_is_repeated() {
+    let w = world("w-full-recheck");
+    let stats = Stats::default();
+    queued(&w, &call("89161229624", "1700000001.32"), connect());
+    assert!(!jobs(&w)[0].maybe_delivered);
+    set_full(&w, true);
+    // OTRS creates it, the reply is lost; the job on disk cannot say so
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    let mut r = retrier();
+    assert_eq!(step(&w, &mut r, &stats).0, Pass::Blocked);
+    assert!(!jobs(&w)[0].maybe_delivered, "not recorded");
+    // the worker remembers: it searches, finds it, creates no second one
+    assert_eq!(step(&w, &mut r, &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "exactly one ticket");
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
+}
+
+#[test]
+fn an_empty_spool_does_not_make_a_dead_otrs_up() {
+    let w = world("w-probe-dead");
+    let stats = Stats::default();
+    // a call just failed; its job is not in the spool yet
+    w.svc.health.mark_down("connection refused");
+    w.otrs.fail_always(Op::Get, connect());
+    let (pass, _) = step(&w, &mut retrier(), &stats);
+    assert_eq!(pass, Pass::Blocked);
+    assert!(w.svc.health.otrs_down().is_some(), "still down: it was asked, it failed");
+    assert_eq!(w.otrs.count(Op::Get), 1, "probed");
+}
+
+#[test]
+fn the_worker_probes_otrs_while_it_is_believed_down() {
+    let w = world("w-probe-up");
+    let stats = Stats::default();
+    w.svc.health.mark_down("connection refused");
+    // nothing queued: OTRS is asked all the same, and found up
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.count(Op::Get), 1);
+    assert!(w.svc.health.otrs_down().is_none());
+    // not asked while up
+    step(&w, &mut retrier(), &stats);
+    assert_eq!(w.otrs.count(Op::Get), 1);
+}
+
+#[test]
+fn a_spool_folder_removed_under_the_worker_is_created_again() {
+    let w = world("w-gone");
+    std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+    assert_eq!(step(&w, &mut retrier(), &Stats::default()).0, Pass::Done);
+    assert!(w.svc.spool.dir().join("bad").is_dir());
+}
