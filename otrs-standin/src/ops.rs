@@ -984,7 +984,9 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         (None, Some(c)) => format!("\"{}\" <{}>", c.full_name(), c.email),
         (None, None) => customer_user.clone(),
     };
-    let title = sv(&t, "Title").unwrap_or_default();
+    // Kernel/System/Ticket.pm, TicketCreate: substr($Param{Title}, 0, 255)
+    // (characters: the SOAP layer hands Perl decoded strings)
+    let title: String = sv(&t, "Title").unwrap_or_default().chars().take(255).collect();
     let now = ctx.now;
 
     let mut st = lock(ctx.store);
@@ -1509,8 +1511,12 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     let title_c = conds("Title");
     let cid_c = conds("CustomerID");
     let cu_c = conds("CustomerUserLogin");
-    let cid_raw = arr(h, "CustomerIDRaw");
-    let cu_raw = arr(h, "CustomerUserLoginRaw");
+    // The GenericInterface operation hands Kernel::System::Ticket only the
+    // parameters its _GetParams lists (Kernel/GenericInterface/Operation/
+    // Ticket/TicketSearch.pm): CustomerID and CustomerUserLogin, never their
+    // Raw forms, which it drops without a word.
+    let cid_raw: Option<Vec<String>> = None;
+    let cu_raw: Option<Vec<String>> = None;
 
     // article search index fields
     let content_search = match str_param("ContentSearch") {

@@ -294,6 +294,9 @@ fn search_semantics() {
     assert_eq!(search(&sh, ""), vec![c.clone(), b.clone(), a.clone()]);
     assert_eq!(search(&sh, "<tic:CustomerUserLogin>ivanov</tic:CustomerUserLogin>"), vec![c.clone(), a.clone()]);
     assert_eq!(search(&sh, "<tic:CustomerUserLogin>IVAN*</tic:CustomerUserLogin>"), vec![c.clone(), a.clone()]);
+    // the GenericInterface drops the Raw forms (_GetParams): no filter at all
+    assert_eq!(search(&sh, "<tic:CustomerUserLoginRaw>nobody</tic:CustomerUserLoginRaw>"), vec![c.clone(), b.clone(), a.clone()]);
+    assert_eq!(search(&sh, "<tic:CustomerUserLogin>iv*</tic:CustomerUserLogin><tic:CustomerUserLoginRaw>iv*</tic:CustomerUserLoginRaw>"), vec![c.clone(), a.clone()]);
     assert_eq!(search(&sh, "<tic:StateType>open</tic:StateType>"), vec![b.clone()]);
     // MariaDB compares the state type names without regard to case
     assert_eq!(search(&sh, "<tic:StateType>Open</tic:StateType>"), vec![b.clone()]);

@@ -45,6 +45,10 @@ fn repeat_key(caller: &Caller, raw: &str, plan: &number::NumberPlan) -> Option<S
     }
 }
 
+/// At most this many tickets a repeat-call search found are checked for
+/// the caller's exact login (a pattern may have matched others' first).
+const MAX_REPEAT_CANDIDATES: usize = 5;
+
 /// State types of a ticket still being worked on. `StateType` takes a list
 /// over SOAP (see the samples).
 const OPEN_STATE_TYPES: &[&str] = &["new", "open", "pending reminder", "pending auto"];
@@ -108,6 +112,19 @@ fn identify_timed(index: &CustomerIndex, raw: &str) -> (Caller, Option<Duration>
 pub fn call_marker(key: &str) -> String {
     let clean: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(80).collect();
     format!("[call:{clean}]")
+}
+
+/// Znuny keeps the first 255 characters of a title: `substr($Param{Title},
+/// 0, 255)` in Kernel/System/Ticket.pm's TicketCreate (Perl counts
+/// characters, not bytes).
+pub const MAX_TITLE_CHARS: usize = 255;
+
+/// `title` and the call's marker, cut so that the marker always survives
+/// Znuny's cut: the text is shortened, never the marker.
+pub fn with_marker(title: &str, marker: &str) -> String {
+    let room = MAX_TITLE_CHARS.saturating_sub(marker.chars().count() + 1);
+    let text: String = title.chars().take(room).collect();
+    format!("{} {marker}", text.trim_end())
 }
 
 /// `${customer}`: who the caller is, as a phrase that reads well for every
@@ -178,7 +195,7 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
         .unwrap_or_else(|| config.general.unknown_customer.clone());
     let mut title = template::render(&profile.title, &vars);
     if config.general.title_call_id && !call.uniqueid.is_empty() {
-        title = format!("{title} {}", call_marker(&call.key()));
+        title = with_marker(&title, &call_marker(&call.key()));
     }
     NewTicket {
         title,
@@ -315,15 +332,27 @@ fn append_to_recent(
             // restart, or created by another PBX.
             let login = caller.customer.as_ref()?.login.clone();
             let minutes = (profile.repeat_window.as_secs() / 60).max(1).to_string();
+            // The login is data, not a pattern. TicketSearch takes
+            // CustomerUserLogin as a pattern (`*` is a wildcard: see
+            // Kernel/System/Ticket/TicketSearch.pm) and CustomerUserLoginRaw
+            // as is, but the GenericInterface operation passes only the
+            // former on (_GetParams in Kernel/GenericInterface/Operation/
+            // Ticket/TicketSearch.pm). So both are sent, and every ticket
+            // found is checked for the exact login before it is used.
             let mut criteria: Vec<(&str, &str)> = vec![
                 ("CustomerUserLogin", login.as_str()),
+                ("CustomerUserLoginRaw", login.as_str()),
                 ("TicketCreateTimeNewerMinutes", minutes.as_str()),
                 ("SortBy", "Age"),
                 ("OrderBy", "Up"),
             ];
             criteria.extend(OPEN_STATE_TYPES.iter().map(|s| ("StateType", *s)));
             let found = svc.otrs.search(&criteria, deadline).ok()?;
-            found.into_iter().next()?
+            found.into_iter().take(MAX_REPEAT_CANDIDATES).find(|id| {
+                svc.otrs.get(id, deadline).is_ok_and(|t| {
+                    t.customer_user_id.to_lowercase() == login.to_lowercase() && OPEN_STATE_TYPES.contains(&t.state_type.as_str())
+                })
+            })?
         }
     };
     let article = Article::phone("customer", &ticket.subject, &ticket.body);
@@ -483,6 +512,22 @@ mod tests {
             matches: Some(1),
         };
         assert_eq!(repeat_key(&known, "89161229624", &plan).as_deref(), Some("customer:ivanov"));
+    }
+
+    #[test]
+    fn the_marker_always_fits_in_znunys_255_characters() {
+        let marker = call_marker(&format!("pbx-a-{}", "9".repeat(200)));
+        assert_eq!(marker.chars().count(), 87, "the key is cut at 80 characters: {marker}");
+        for text in ["short".to_string(), "x".repeat(300), "Ж".repeat(300), format!("{} tail", "a".repeat(166))] {
+            let t = with_marker(&text, &marker);
+            assert!(t.chars().count() <= MAX_TITLE_CHARS, "{} characters", t.chars().count());
+            let kept: String = t.chars().take(MAX_TITLE_CHARS).collect();
+            assert!(kept.ends_with(&format!(" {marker}")), "{kept}");
+        }
+        assert_eq!(with_marker("Call from Ivan", "[call:1.2]"), "Call from Ivan [call:1.2]");
+        // Cyrillic: 2 bytes a character, counted as one as Perl does
+        let t = with_marker(&"Ж".repeat(300), "[call:1.2]");
+        assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
     }
 
     #[test]

@@ -42,12 +42,42 @@ pub(crate) struct FakeOtrs {
     state: Mutex<State>,
     /// false: behaves as rpc.pl (no search, no update).
     searchable: bool,
+    /// Whether TicketSearch honours CustomerUserLoginRaw (Znuny's GI
+    /// TicketSearch drops it: false by default).
+    raw_login_search: bool,
+}
+
+/// TicketSearch's pattern match of a value: `*` is any text, no case.
+fn like(value: &str, pattern: &str) -> bool {
+    let (value, pattern) = (value.to_lowercase(), pattern.to_lowercase());
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = value.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
 }
 
 impl FakeOtrs {
     /// A GenericInterface OTRS.
     pub fn new() -> FakeOtrs {
-        FakeOtrs { state: Mutex::new(State::default()), searchable: true }
+        FakeOtrs { state: Mutex::new(State::default()), searchable: true, raw_login_search: false }
+    }
+
+    /// A GenericInterface OTRS whose TicketSearch honours
+    /// CustomerUserLoginRaw or not.
+    pub fn with_raw_login_search(raw_login_search: bool) -> FakeOtrs {
+        FakeOtrs { raw_login_search, ..FakeOtrs::new() }
     }
 
     /// An rpc.pl OTRS: tickets can be created and read only.
@@ -148,7 +178,9 @@ impl TicketApi for FakeOtrs {
         let fault = self.enter(Op::Create);
         with_fault(fault, || {
             let mut s = lock(&self.state);
-            let mut ticket = new_ticket(s.tickets.len(), &t.title, &t.customer_user);
+            // Znuny's TicketCreate keeps 255 characters of the title
+            let title: String = t.title.chars().take(255).collect();
+            let mut ticket = new_ticket(s.tickets.len(), &title, &t.customer_user);
             ticket.state = t.state.clone();
             ticket.priority = t.priority.clone();
             ticket.articles.push(Article::phone("customer", &t.subject, &t.body));
@@ -169,12 +201,16 @@ impl TicketApi for FakeOtrs {
         }
         with_fault(fault, || {
             let s = lock(&self.state);
+            let raw_login = self.raw_login_search && criteria.iter().any(|(k, _)| *k == "CustomerUserLoginRaw");
             let state_types: Vec<&str> = criteria.iter().filter(|(k, _)| *k == "StateType").map(|(_, v)| *v).collect();
             let matches = |t: &FakeTicket| {
                 criteria.iter().all(|(k, v)| match *k {
                     // Znuny's wildcard: only a leading `*` is sent
                     "Title" => v.strip_prefix('*').map_or(t.title == *v, |end| t.title.ends_with(end)),
-                    "CustomerUserLogin" => t.customer_user == *v,
+                    // Znuny: a pattern (`*` any text, no case), unless
+                    // CustomerUserLoginRaw is given, which is compared as is
+                    "CustomerUserLogin" if !raw_login => like(&t.customer_user, v),
+                    "CustomerUserLoginRaw" if self.raw_login_search => t.customer_user.to_lowercase() == v.to_lowercase(),
                     _ => true,
                 }) && (state_types.is_empty() || state_types.contains(&t.state_type.as_str()))
             };

@@ -350,3 +350,38 @@ fn a_call_without_a_ticket_has_no_outcome_to_add() {
 fn jobs_of_key(w: &World, key: &str) -> Vec<crate::spool::Job> {
     jobs(w).into_iter().filter(|j| j.key == key).collect()
 }
+
+/// Ivanov, and a customer whose login holds TicketSearch's wildcard.
+fn star_world(tag: &str, raw_login_search: bool) -> World {
+    let star = crate::customers::Customer { login: "iv*".into(), customer_id: "STAR".into(), ..testing::ivanov() };
+    let index = crate::customers::index_for_tests(&[(testing::ivanov(), "+7 916 122-96-24"), (star, "+7 495 111-22-33")], testing::plan());
+    world_with(tag, FakeOtrs::with_raw_login_search(raw_login_search), index)
+}
+
+#[test]
+fn a_repeat_call_never_lands_on_another_customers_ticket() {
+    for raw in [false, true] {
+        let w = star_world(&format!("repeat-star-{raw}"), raw);
+        // Ivanov's open ticket, made elsewhere (so not remembered here)
+        let ivanovs = w.otrs.add_ticket("Ivanov's ticket", "ivanov", "open");
+        let o = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.40"), soon());
+        assert_eq!(o.status(), Status::Created, "Raw honoured: {raw}: {:?}", o.result);
+        assert_eq!(o.customer_user, "iv*");
+        let tickets = w.otrs.tickets();
+        assert_eq!(tickets.len(), 2);
+        assert_eq!(tickets.iter().find(|t| t.id == ivanovs).map(|t| t.articles.len()), Some(0), "nothing added to Ivanov's ticket");
+        // and iv*'s own open ticket is found by its exact login
+        let again = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.41"), soon());
+        assert_eq!(again.status(), Status::Appended, "{:?}", again.result);
+    }
+}
+
+#[test]
+fn a_repeat_call_search_sends_the_login_raw_as_well() {
+    let w = star_world("repeat-raw-criteria", true);
+    w.otrs.add_ticket("Ivanov's ticket", "ivanov", "open");
+    // with Raw honoured, the search itself finds nothing of Ivanov's: no TicketGet needed
+    let o = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.42"), soon());
+    assert_eq!(o.status(), Status::Created);
+    assert_eq!(w.otrs.count(Op::Get), 0);
+}

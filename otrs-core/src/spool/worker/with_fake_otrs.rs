@@ -433,3 +433,21 @@ fn a_spool_folder_removed_under_the_worker_is_created_again() {
     assert_eq!(step(&w, &mut retrier(), &Stats::default()).0, Pass::Done);
     assert!(w.svc.spool.dir().join("bad").is_dir());
 }
+
+#[test]
+fn a_title_template_longer_than_znunys_limit_still_gives_exactly_one_ticket() {
+    let w = world("w-long-title");
+    let stats = Stats::default();
+    let mut p = profile(&w);
+    p.title = format!("{} ${{caller_name}}", "Very verbose helpdesk title ".repeat(12));
+    // OTRS created it (cutting the title at 255 characters), the reply was lost
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    let o = handle_call(&w.svc, &p, &call("89161229624", "1700000001.40"), soon());
+    assert_eq!(o.status(), Status::Queued);
+    w.svc.health.mark_up();
+    let title = &w.otrs.tickets()[0].title;
+    assert!(title.ends_with(" [call:pbx-a-1700000001.40]"), "the marker survived the cut: {title}");
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "found by its marker, not created again");
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
+}
