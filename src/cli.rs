@@ -169,6 +169,7 @@ fn show_status(args: &[String]) -> Result<String, CliError> {
         otrs_down: state::HEALTH.otrs_down(),
         spool_broken: state::HEALTH.spool_broken(),
         spool_failures: state::HEALTH.spool_failures(),
+        not_configured: state::not_configured(),
     };
     Ok(status::render(&input))
 }

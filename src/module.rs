@@ -57,17 +57,25 @@ pub extern "C" fn otrs_rs_load() -> i32 {
 fn load() -> i32 {
     logger::set_sink(Some(asterisk::log::sink));
     otrs_core::runtime::events::set_sink(Some(app::ami_sink));
-    let config = match read_config(false) {
-        Ok(Some(c)) => c,
-        _ => {
-            otrs_core::log_error!("declined to load: fix {CONFIG_FILE} and run 'module load app_otrsticket.so'");
-            return LOAD_DECLINE;
-        }
+    // An unusable otrs.conf must not drop the helpdesk line: without
+    // OTRSTicket() Asterisk would hang up every call reaching it. So the
+    // applications are registered all the same, and only say why.
+    let installed = match read_config(false) {
+        Ok(Some(c)) => state::install(c).map_err(|e| {
+            state::shutdown();
+            e
+        }),
+        Ok(None) => Err(format!("{CONFIG_FILE} could not be read")),
+        Err(why) => Err(why),
     };
-    if let Err(e) = state::install(config) {
-        otrs_core::log_error!("declined to load: {e}");
-        state::shutdown();
-        return LOAD_DECLINE;
+    match &installed {
+        Ok(()) => state::set_not_configured(None),
+        Err(why) => {
+            otrs_core::log_error!(
+                "not configured ({why}): OTRSTicket() sets OTRSSTATUS=FAILED and the calls go on; fix {CONFIG_FILE} and run 'module reload app_otrsticket.so'"
+            );
+            state::set_not_configured(Some(why));
+        }
     }
     if !app::register() || !call_end_app::register() || !cli::register() {
         otrs_core::log_error!("registering OTRSTicket(), OTRSCallEnd() or the CLI commands failed");
@@ -78,6 +86,9 @@ fn load() -> i32 {
         return LOAD_DECLINE;
     }
     *LOADED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
+    if installed.is_err() {
+        return LOAD_SUCCESS;
+    }
     state::config_history().loaded(SystemTime::now());
     // the log line already starts with the module's name
     otrs_core::log_verbose!(
@@ -129,9 +140,17 @@ pub extern "C" fn otrs_rs_reload() -> i32 {
 fn reload() -> i32 {
     // After a failed reload the file counts as read for Asterisk: read it
     // whole again, or an unchanged broken file would pass for a good reload.
-    let must_reread = state::config_history().must_reread();
+    // Not configured yet: the file may be unchanged since the failed load
+    // for Asterisk's config API; read it whole.
+    let unconfigured = state::current().is_none();
+    let must_reread = state::config_history().must_reread() || unconfigured;
     let failed = |why: String| {
-        otrs_core::log_error!("{CONFIG_FILE} not reloaded, the previous configuration stays in use: {why}");
+        if unconfigured {
+            otrs_core::log_error!("{CONFIG_FILE} still unusable, calls still get OTRSSTATUS=FAILED: {why}");
+            state::set_not_configured(Some(&why));
+        } else {
+            otrs_core::log_error!("{CONFIG_FILE} not reloaded, the previous configuration stays in use: {why}");
+        }
         state::config_history().reload_failed(SystemTime::now(), &why);
         -1
     };
@@ -140,6 +159,7 @@ fn reload() -> i32 {
             if let Err(e) = state::install(c) {
                 return failed(e);
             }
+            state::set_not_configured(None);
             state::config_history().loaded(SystemTime::now());
             otrs_core::log_notice!("{CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
             0

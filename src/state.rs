@@ -44,6 +44,18 @@ pub static NODE: LazyLock<String> = LazyLock::new(|| {
 /// When the running otrs.conf was loaded; whether a reload failed since.
 pub static CONFIG_HISTORY: Mutex<ConfigHistory> = Mutex::new(ConfigHistory { loaded_at: None, reload_failed: None });
 
+/// Why the module runs without a configuration (otrs.conf unusable at
+/// load): OTRSTicket() then only says so and lets the call go on.
+pub static NOT_CONFIGURED: Mutex<Option<String>> = Mutex::new(None);
+
+pub fn not_configured() -> Option<String> {
+    lock(&NOT_CONFIGURED).clone()
+}
+
+pub fn set_not_configured(why: Option<&str>) {
+    *lock(&NOT_CONFIGURED) = why.map(str::to_string);
+}
+
 pub fn config_history() -> std::sync::MutexGuard<'static, ConfigHistory> {
     lock(&CONFIG_HISTORY)
 }

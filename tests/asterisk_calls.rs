@@ -251,7 +251,7 @@ fn reload_with_a_changed_queue_takes_effect() {
 
 #[test]
 #[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
-fn config_without_url_declines_the_load_with_a_clear_message() {
+fn config_without_url_keeps_the_line_up_and_says_why() {
     let w = world();
     let out = cli("module unload app_otrsticket.so");
     assert!(!out.contains("failed") && !out.contains("Unable"), "{out}");
@@ -263,14 +263,32 @@ fn config_without_url_declines_the_load_with_a_clear_message() {
     write_etc("otrs.conf", &conf);
     let mark = log_mark();
     let _ = cli("module load app_otrsticket.so");
+    // loaded, degraded: the call still goes on to the operator
     let loaded = module_running();
-    write_etc("otrs.conf", &otrs_conf(&w.standin.url(), "", ""));
-    let out = cli("module load app_otrsticket.so");
+    let status = cli("otrs show status");
+    let call = place_call(b"89161229624");
+    let r = wait_result(&call, CALL_WAIT);
+    let reached = operator_reached(&call);
+    // a reload with a fixed file brings it up
+    let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
+    let up = status_line(&cli("otrs show status"), "Configuration:");
+    if !module_running() {
+        cli("module load app_otrsticket.so");
+    }
     let log = log_since(mark);
     assert!(log.contains("missing required option 'url' in [general] of otrs.conf"), "no clear message in the log");
-    assert!(!loaded, "loaded without url");
-    assert!(module_running(), "{out}");
+    assert!(loaded, "the module declined: calls would hit 'No application OTRSTicket'");
+    assert!(
+        status_line(&status, "Configuration:").starts_with("NOT CONFIGURED: missing required option 'url' in [general] of otrs.conf"),
+        "{status}"
+    );
+    assert_eq!(r.var("STATUS"), "FAILED", "{r:?}");
+    assert!(r.var("ERROR").starts_with("module not configured: missing required option 'url'"), "{r:?}");
+    assert!(reached, "the call did not go on to Dial()");
+    assert!(up.starts_with("loaded "), "reload: {out}; status: {up}");
     wait_customers_loaded();
+    let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
 }
 
 #[test]

@@ -54,6 +54,8 @@ pub struct StatusInput<'a> {
     pub spool_broken: Option<(SystemTime, String)>,
     /// Spool writes that failed since load.
     pub spool_failures: u64,
+    /// Why there is no configuration (otrs.conf unusable at load).
+    pub not_configured: Option<String>,
 }
 
 fn age(t: SystemTime) -> String {
@@ -115,9 +117,17 @@ pub fn render(s: &StatusInput) -> String {
             let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
             let _ = writeln!(o, "Profiles:         {}", names.join(", "));
         }
-        None => {
-            let _ = writeln!(o, "Configuration:    none loaded");
-        }
+        None => match &s.not_configured {
+            Some(why) => {
+                let _ = writeln!(
+                    o,
+                    "Configuration:    NOT CONFIGURED: {why}; calls get OTRSSTATUS=FAILED and go on; fix otrs.conf and run 'module reload app_otrsticket.so'"
+                );
+            }
+            None => {
+                let _ = writeln!(o, "Configuration:    none loaded");
+            }
+        },
     }
     if let Some(i) = &s.index {
         let state = if !i.loaded {
@@ -247,11 +257,34 @@ mod tests {
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
             spool_broken: Some((SystemTime::now(), "No space left on device (os error 28)".into())),
             spool_failures: 3,
+            not_configured: None,
         });
         let state = line(&text, "Spool state:");
         assert!(state.contains("CANNOT TAKE JOBS since") && state.contains("No space left on device"), "{text}");
         assert!(state.ends_with("; 3 failed writes since load"), "{text}");
         assert!(line(&text, "OTRS:").contains("new calls still try OTRS"), "not the false 'queue their tickets': {text}");
+    }
+
+    #[test]
+    fn a_module_without_configuration_says_why_and_what_calls_get() {
+        let text = render(&StatusInput {
+            version: "1",
+            config: None,
+            config_history: ConfigHistory::default(),
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: None,
+            spool: None,
+            otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: Some("missing required option 'url' in [general] of otrs.conf".into()),
+        });
+        let c = line(&text, "Configuration:");
+        assert!(c.starts_with("NOT CONFIGURED: missing required option 'url'"), "{text}");
+        assert!(c.contains("OTRSSTATUS=FAILED") && c.contains("module reload"), "{text}");
     }
 
     #[test]
@@ -270,6 +303,7 @@ mod tests {
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
             spool_broken: None,
             spool_failures: 0,
+            not_configured: None,
         });
         assert!(text.starts_with("app_otrsticket 1.2.3\n"), "{text}");
         assert!(text.contains("OTRS user:        agent (password set: yes)"), "{text}");
@@ -292,6 +326,7 @@ mod tests {
             otrs_down: None,
             spool_broken: None,
             spool_failures: 0,
+            not_configured: None,
         };
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
@@ -312,6 +347,7 @@ mod tests {
             otrs_down: None,
             spool_broken: None,
             spool_failures: 0,
+            not_configured: None,
         })
     }
 
