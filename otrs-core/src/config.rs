@@ -408,6 +408,12 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     let Some(general) = sections.iter().find(|s| s.name.eq_ignore_ascii_case("general")) else {
         return err("otrs.conf has no [general] section (it needs at least url, user, password, dbuser, unknown_customer)");
     };
+    let repeated = sections.iter().filter(|s| s.name.eq_ignore_ascii_case("general")).count();
+    if repeated > 1 {
+        warnings.push(format!(
+            "section [general] appears {repeated} times in otrs.conf: only the first is used, the others are ignored"
+        ));
+    }
     warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
     let general = parse_general(general)?;
     let mut profiles = BTreeMap::new();
@@ -441,6 +447,14 @@ mod tests {
             name: name.into(),
             entries: entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
+    }
+
+    #[test]
+    fn a_repeated_general_section_is_a_warning_naming_it() {
+        let second = section("general", &[("timeout", "100")]);
+        let (c, warnings) = from_sections(&[general(), second, section("default", &[("queue", "Raw")])]).unwrap();
+        assert!(warnings.iter().any(|w| w.starts_with("section [general] appears 2 times")), "{warnings:?}");
+        assert_ne!(c.general.timeout.as_millis(), 100, "the first one is used");
     }
 
     fn general() -> Section {
