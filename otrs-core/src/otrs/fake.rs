@@ -196,8 +196,9 @@ impl TicketApi for FakeOtrs {
 
     fn search(&self, criteria: &[(&str, &str)], _deadline: Instant) -> Result<Vec<String>, ClientError> {
         let fault = self.enter(Op::Search);
-        if !self.searchable {
-            return Err(refused("TicketSearch", "rpc.pl has no TicketSearch"));
+        // rpc.pl: the search by title only (RpcClient::search)
+        if !self.searchable && !matches!(criteria, [("Title", _)]) {
+            return Err(refused("TicketSearch", "rpc.pl searches by title only"));
         }
         with_fault(fault, || {
             let s = lock(&self.state);
@@ -268,5 +269,9 @@ impl TicketApi for FakeOtrs {
 
     fn can_search(&self) -> bool {
         self.searchable
+    }
+
+    fn can_find_by_title(&self) -> bool {
+        true
     }
 }

@@ -54,6 +54,13 @@ pub trait TicketApi: Send + Sync {
         true
     }
 
+    /// Whether `search` can at least find a ticket by its title's call
+    /// marker (`Title` alone): what the spool worker's recheck needs for
+    /// exactly one ticket per call. rpc.pl can, through TicketSearch.
+    fn can_find_by_title(&self) -> bool {
+        self.can_search()
+    }
+
     /// Forgets a cached session (after a configuration reload).
     fn clear_session(&self) {}
 }
@@ -84,6 +91,10 @@ impl<T: TicketApi + ?Sized> TicketApi for Arc<T> {
 
     fn can_search(&self) -> bool {
         (**self).can_search()
+    }
+
+    fn can_find_by_title(&self) -> bool {
+        (**self).can_find_by_title()
     }
 
     fn clear_session(&self) {

@@ -354,7 +354,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     let deadline = Instant::now() + request_time(svc);
     let ticket = flow::ticket_for(&svc.config, &t.profile, &t.call, &caller, job.created);
 
-    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.otrs.can_search() {
+    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.otrs.can_find_by_title() {
         let pattern = format!("*{}", call_marker(&job.key));
         asked_otrs();
         match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {

@@ -324,11 +324,23 @@ fn a_job_looks_its_caller_up_once_the_database_is_back() {
 }
 
 #[test]
-fn with_rpc_a_maybe_delivered_ticket_is_created_without_a_search() {
+fn with_rpc_a_ticket_whose_request_was_lost_is_searched_by_title_then_created() {
     let w = world_with("w-rpc", FakeOtrs::rpc(), testing::index());
     queued(&w, &call("89161229624", "1700000001.16"), ClientError::Timeout);
     assert_eq!(step(&w, &mut retrier(), &Stats::default()).0, Pass::Done);
-    assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (0, 1));
+    assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (1, 1));
+}
+
+#[test]
+fn with_rpc_a_ticket_whose_reply_was_lost_is_found_not_created_again() {
+    let w = world_with("w-rpc-found", FakeOtrs::rpc(), testing::index());
+    let stats = Stats::default();
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.18"), soon());
+    w.svc.health.mark_up();
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "exactly one ticket with api = rpc too");
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
 }
 
 #[test]
