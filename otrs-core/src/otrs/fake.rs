@@ -125,6 +125,14 @@ impl FakeOtrs {
         id
     }
 
+    /// An agent renames a ticket.
+    pub fn rename(&self, ticket_id: &str, title: &str) {
+        let mut s = lock(&self.state);
+        if let Some(t) = s.tickets.iter_mut().find(|t| t.id == ticket_id) {
+            t.title = title.to_string();
+        }
+    }
+
     /// Changes a ticket's state type (an agent closed it...).
     pub fn set_state_type(&self, ticket_id: &str, state_type: &str) {
         let mut s = lock(&self.state);

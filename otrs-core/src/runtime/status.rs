@@ -188,6 +188,13 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(o, "Tickets created:  {}", st.created);
     let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
     let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
+    if st.rechecks_empty > 0 {
+        let _ = writeln!(
+            o,
+            "Rechecks:         WARNING {} found no ticket for a call OTRS may have created: created again; if an agent renamed it or moved it to a queue this agent cannot read, it has a twin (see README)",
+            st.rechecks_empty
+        );
+    }
     let _ = writeln!(o, "Failed:           {}", st.failed);
     let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);
     match &st.last_error {
@@ -263,6 +270,7 @@ mod tests {
         assert!(state.contains("CANNOT TAKE JOBS since") && state.contains("No space left on device"), "{text}");
         assert!(state.ends_with("; 3 failed writes since load"), "{text}");
         assert!(line(&text, "OTRS:").contains("new calls still try OTRS"), "not the false 'queue their tickets': {text}");
+        assert!(!text.contains("Rechecks:"), "no warning without a reason: {text}");
     }
 
     #[test]

@@ -373,7 +373,14 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
                 let id = found.first().cloned().unwrap_or_default();
                 return finish(svc, stats, &job.id, &id);
             }
-            Ok(_) => {}
+            Ok(_) => {
+                Stats::count(&stats.rechecks_empty);
+                crate::log_warning!(
+                    "queued ticket {}: no ticket of call {} found in OTRS although an earlier attempt may have created it; creating it (a renamed ticket, or one moved to a queue this agent cannot read, would now have a twin)",
+                    job.id,
+                    job.key
+                );
+            }
             // OTRS refuses the search itself (e.g. the agent may not search):
             // waiting would not help; create, and say a duplicate is possible
             Err(e) if e.is_permanent() => crate::log_warning!(

@@ -133,6 +133,37 @@ fn a_ticket_whose_request_was_lost_is_searched_then_created() {
     assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
     assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (1, 1));
     assert_eq!(stats.snapshot().duplicates_avoided, 0);
+    assert_eq!(stats.snapshot().rechecks_empty, 1, "shown as a warning in status");
+}
+
+#[test]
+fn a_ticket_an_agent_renamed_before_the_recheck_is_counted_as_a_warning() {
+    let w = world("w-renamed");
+    let stats = Stats::default();
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.19"), soon());
+    w.svc.health.mark_up();
+    w.otrs.rename(&w.otrs.tickets()[0].id, "Customer wants a callback");
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    // without call_id_field the title is the only key: a twin, and a warning
+    assert_eq!(w.otrs.tickets().len(), 2);
+    assert_eq!(stats.snapshot().rechecks_empty, 1);
+    let text = crate::runtime::status::render(&crate::runtime::status::StatusInput {
+        version: "1",
+        config: None,
+        config_history: Default::default(),
+        index: None,
+        stats: stats.snapshot(),
+        in_flight: 0,
+        loaded_at: None,
+        spool_dir: None,
+        spool: None,
+        otrs_down: None,
+        spool_broken: None,
+        spool_failures: 0,
+        not_configured: None,
+    });
+    assert!(text.contains("Rechecks:         WARNING 1 found no ticket"), "{text}");
 }
 
 #[test]
