@@ -69,6 +69,10 @@ pub struct General {
     /// Append `[call:<pbx>-<uniqueid>]` to ticket titles, so a retry can find a
     /// ticket an unanswered attempt created (no duplicates).
     pub title_call_id: bool,
+    /// A ticket dynamic field (text) that carries the call key: TicketCreate
+    /// sets it, the recheck searches it; unlike the title, OTRS neither cuts
+    /// it nor do agents edit it by accident. GenericInterface only.
+    pub call_id_field: Option<String>,
     /// Where queued tickets wait; None = Asterisk's spool directory + "/otrs".
     pub spool_dir: Option<String>,
     /// First wait before the spool is retried; doubles up to `max_retry_interval`.
@@ -188,6 +192,7 @@ const GENERAL_KEYS: &[&str] = &[
     "refresh_interval",
     "full_refresh_interval",
     "title_call_id",
+    "call_id_field",
     "spool_dir",
     "retry_interval",
     "max_retry_interval",
@@ -341,6 +346,16 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
         full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
         title_call_id: o.boolean("title_call_id", true)?,
+        call_id_field: match o.get("call_id_field").filter(|v| !v.is_empty()) {
+            // Znuny's dynamic field names: letters and digits only
+            Some(v) if v.bytes().all(|b| b.is_ascii_alphanumeric()) && v.len() <= 200 => Some(v.to_string()),
+            Some(v) => {
+                return err(format!(
+                    "invalid value '{v}' for option 'call_id_field' in [general] of otrs.conf: a dynamic field name (letters and digits)"
+                ))
+            }
+            None => None,
+        },
         spool_dir: o.get("spool_dir").filter(|v| !v.is_empty()).map(str::to_string),
         retry_interval: Duration::from_secs(o.number("retry_interval", 10, 1, 3600)?),
         max_retry_interval: Duration::from_secs(o.number("max_retry_interval", 300, 1, 86_400)?),

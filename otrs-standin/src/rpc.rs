@@ -1032,6 +1032,7 @@ fn ticket_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
         lock: lock_name,
         responsible_id: responsible,
         time_unit_total: 0.0,
+        dynamic_fields: Vec::new(),
     };
     ticket.add_history(now, 0, "NewTicket", format!("%%{}%%{}%%{}%%{}%%{}", tn, queue, priority, state, id));
     if !customer_id.is_empty() || !customer_user.is_empty() {

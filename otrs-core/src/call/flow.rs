@@ -207,7 +207,59 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
         subject: template::render(&profile.subject, &vars),
         body: template::render(&profile.body, &vars),
         from: None,
+        dynamic_fields: match (&config.general.call_id_field, config.general.api) {
+            (Some(field), crate::config::Api::Generic) if !call.uniqueid.is_empty() => vec![(field.clone(), call.key())],
+            _ => Vec::new(),
+        },
     }
+}
+
+/// TicketCreate; when OTRS has no `call_id_field` (it refuses the
+/// DynamicField), once more without it, within the same deadline: a
+/// misspelt field name must not cost tickets.
+pub fn create_ticket(
+    svc: &Services,
+    ticket: &NewTicket,
+    customer_id: Option<&str>,
+    deadline: Instant,
+) -> Result<TicketCreated, crate::otrs::ClientError> {
+    match svc.otrs.create(ticket, customer_id, deadline) {
+        Err(e) if !ticket.dynamic_fields.is_empty() && e.is_permanent() && e.to_string().contains("DynamicField") => {
+            crate::log_error!(
+                "call_id_field: OTRS refused the ticket dynamic field ({e}); creating the ticket without it: create the field (README) or remove call_id_field"
+            );
+            let plain = NewTicket { dynamic_fields: Vec::new(), ..ticket.clone() };
+            svc.otrs.create(&plain, customer_id, deadline)
+        }
+        r => r,
+    }
+}
+
+/// The tickets of call `key` in OTRS: by `call_id_field` when set, else (or
+/// when that finds none: a ticket created before the field was set) by the
+/// title's marker. Every value in it is data: the key is the sanitised one.
+pub fn find_call_tickets(svc: &Services, key: &str, deadline: Instant) -> Result<Vec<String>, crate::otrs::ClientError> {
+    if let (Some(field), true) = (&svc.config.general.call_id_field, svc.otrs.can_search()) {
+        let criterion = format!("DynamicField_{field}/Equals");
+        let found = svc.otrs.search(&[(criterion.as_str(), key)], deadline)?;
+        if !found.is_empty() {
+            // Znuny's GenericInterface drops a criterion on a field it does
+            // not have (_GetDynamicFields loops over the configured ones):
+            // then every ticket matches. A value no ticket has tells.
+            let control = svc.otrs.search(&[(criterion.as_str(), "no-such-call-0")], deadline)?;
+            if control.is_empty() {
+                return Ok(found);
+            }
+            crate::log_warning!(
+                "call_id_field = {field}: OTRS has no such ticket dynamic field (its TicketSearch ignores it); looking for the title's call marker instead"
+            );
+        }
+    }
+    if !svc.config.general.title_call_id {
+        return Ok(Vec::new());
+    }
+    let pattern = format!("*{}", call_marker(key));
+    svc.otrs.search(&[("Title", pattern.as_str())], deadline)
 }
 
 /// Runs the whole flow for one call; never waits past `deadline`.
@@ -235,7 +287,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
-        None => match svc.otrs.create(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+        None => match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
             Ok(t) => {
                 if !profile.repeat_window.is_zero() {
                     if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
@@ -262,7 +314,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         Err(e) if !attempted && Instant::now() < deadline => {
             // The spool cannot keep the ticket: OTRS may still take it, in
             // what is left of the budget.
-            match svc.otrs.create(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+            match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
                 Ok(t) => {
                     if svc.health.mark_up() {
                         crate::log_notice!("OTRS answers again: calls create their tickets directly");
@@ -473,7 +525,7 @@ pub fn apply_call_end(
 }
 
 fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {
-    if ticket_id.is_none() && !svc.config.general.title_call_id {
+    if ticket_id.is_none() && !svc.config.general.title_call_id && svc.config.general.call_id_field.is_none() {
         return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
     }
     match spool_write(svc, &Job::update(key, ticket_id, end.clone(), why)) {

@@ -28,6 +28,7 @@ pub(crate) struct FakeTicket {
     pub priority: String,
     /// The first one is the ticket's own (from `create`).
     pub articles: Vec<Article>,
+    pub dynamic_fields: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -45,6 +46,9 @@ pub(crate) struct FakeOtrs {
     /// Whether TicketSearch honours CustomerUserLoginRaw (Znuny's GI
     /// TicketSearch drops it: false by default).
     raw_login_search: bool,
+    /// The ticket dynamic fields this OTRS has; a search on another one
+    /// ignores that criterion, as Znuny's GI does.
+    dynamic_fields: Vec<String>,
 }
 
 /// TicketSearch's pattern match of a value: `*` is any text, no case.
@@ -71,13 +75,18 @@ fn like(value: &str, pattern: &str) -> bool {
 impl FakeOtrs {
     /// A GenericInterface OTRS.
     pub fn new() -> FakeOtrs {
-        FakeOtrs { state: Mutex::new(State::default()), searchable: true, raw_login_search: false }
+        FakeOtrs { state: Mutex::new(State::default()), searchable: true, raw_login_search: false, dynamic_fields: Vec::new() }
     }
 
     /// A GenericInterface OTRS whose TicketSearch honours
     /// CustomerUserLoginRaw or not.
     pub fn with_raw_login_search(raw_login_search: bool) -> FakeOtrs {
         FakeOtrs { raw_login_search, ..FakeOtrs::new() }
+    }
+
+    /// A GenericInterface OTRS with these ticket dynamic fields.
+    pub fn with_dynamic_fields(fields: &[&str]) -> FakeOtrs {
+        FakeOtrs { dynamic_fields: fields.iter().map(|f| f.to_string()).collect(), ..FakeOtrs::new() }
     }
 
     /// An rpc.pl OTRS: tickets can be created and read only.
@@ -162,6 +171,7 @@ fn new_ticket(n: usize, title: &str, customer_user: &str) -> FakeTicket {
         state_type: "new".into(),
         priority: "3 normal".into(),
         articles: Vec::new(),
+        dynamic_fields: Vec::new(),
     }
 }
 
@@ -183,6 +193,15 @@ fn with_fault<T>(fault: Option<(ClientError, bool)>, work: impl FnOnce() -> Resu
 
 impl TicketApi for FakeOtrs {
     fn create(&self, t: &NewTicket, _customer_id: Option<&str>, _deadline: Instant) -> Result<TicketCreated, ClientError> {
+        // Znuny refuses a field it does not have (DynamicField->Name
+        // invalid); checked before any injected fault is used up
+        if let Some((name, _)) = t.dynamic_fields.iter().find(|(n, _)| !self.dynamic_fields.contains(n)) {
+            lock(&self.state).calls.push(Op::Create);
+            return Err(ClientError::Soap(SoapError::Operation {
+                code: "TicketCreate.InvalidParameter".into(),
+                message: format!("TicketCreate: DynamicField->Name parameter is invalid! ({name})"),
+            }));
+        }
         let fault = self.enter(Op::Create);
         with_fault(fault, || {
             let mut s = lock(&self.state);
@@ -192,6 +211,7 @@ impl TicketApi for FakeOtrs {
             ticket.state = t.state.clone();
             ticket.priority = t.priority.clone();
             ticket.articles.push(Article::phone("customer", &t.subject, &t.body));
+            ticket.dynamic_fields = t.dynamic_fields.clone();
             let created = TicketCreated {
                 ticket_id: ticket.id.clone(),
                 ticket_number: ticket.number.clone(),
@@ -216,6 +236,12 @@ impl TicketApi for FakeOtrs {
                 criteria.iter().all(|(k, v)| match *k {
                     // Znuny's wildcard: only a leading `*` is sent
                     "Title" => v.strip_prefix('*').map_or(t.title == *v, |end| t.title.ends_with(end)),
+                    k if k.starts_with("DynamicField_") => match k.trim_start_matches("DynamicField_").split_once('/') {
+                        Some((name, "Equals")) if self.dynamic_fields.iter().any(|f| f == name) => {
+                            t.dynamic_fields.iter().any(|(n, x)| n == name && x == v)
+                        }
+                        _ => true,
+                    },
                     // Znuny: a pattern (`*` any text, no case), unless
                     // CustomerUserLoginRaw is given, which is compared as is
                     "CustomerUserLogin" if !raw_login => like(&t.customer_user, v),

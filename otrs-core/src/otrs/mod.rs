@@ -161,6 +161,9 @@ pub struct NewTicket {
     pub body: String,
     /// Article `From`; Znuny fills it from the customer user when absent.
     pub from: Option<String>,
+    /// Ticket dynamic fields to set (name, value): the call key in
+    /// `call_id_field`. GenericInterface only.
+    pub dynamic_fields: Vec<(String, String)>,
 }
 
 /// An article added with `TicketUpdate` (sample 08).

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Job, NewTicketJob, SpoolError, Task};
-use crate::call::flow::{self, call_marker, display_caller, identify, Caller, Services};
+use crate::call::flow::{self, display_caller, identify, Caller, Services};
 use crate::call::TicketResult;
 use crate::otrs::TicketChange;
 use crate::runtime::events::{self, Source};
@@ -354,10 +354,10 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     let deadline = Instant::now() + request_time(svc);
     let ticket = flow::ticket_for(&svc.config, &t.profile, &t.call, &caller, job.created);
 
-    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.otrs.can_find_by_title() {
-        let pattern = format!("*{}", call_marker(&job.key));
+    let findable = svc.config.general.title_call_id || (svc.config.general.call_id_field.is_some() && svc.otrs.can_search());
+    if job.maybe_delivered && findable && !job.key.is_empty() && svc.otrs.can_find_by_title() {
         asked_otrs();
-        match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
+        match flow::find_call_tickets(svc, &job.key, deadline) {
             Ok(found) if !found.is_empty() => {
                 let number = found
                     .first()
@@ -405,7 +405,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     Stats::count(&stats.retries);
     asked_otrs();
     let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
-    match svc.otrs.create(&ticket, customer_id.as_deref(), deadline) {
+    match flow::create_ticket(svc, &ticket, customer_id.as_deref(), deadline) {
         Ok(created) => {
             Stats::count(&stats.created_later);
             crate::log_notice!(
@@ -469,9 +469,8 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
             if svc.spool.has_ticket_job(&job.key) {
                 return Pass::Done; // its ticket is still queued: next pass
             }
-            let pattern = format!("*{}", call_marker(&job.key));
             asked_otrs();
-            match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
+            match flow::find_call_tickets(svc, &job.key, deadline) {
                 Ok(found) if !found.is_empty() => found.first().cloned().unwrap_or_default(),
                 Ok(_) => {
                     let age = SystemTime::now().duration_since(job.created).unwrap_or_default();

@@ -494,3 +494,44 @@ fn a_title_template_longer_than_znunys_limit_still_gives_exactly_one_ticket() {
     assert_eq!(w.otrs.tickets().len(), 1, "found by its marker, not created again");
     assert_eq!(stats.snapshot().duplicates_avoided, 1);
 }
+
+fn df_world(tag: &str, otrs: FakeOtrs) -> World {
+    let mut w = world_with(tag, otrs, testing::index());
+    w.svc.config.general.call_id_field = Some("CallID".into());
+    w
+}
+
+#[test]
+fn with_call_id_field_a_renamed_ticket_is_still_found_exactly_once() {
+    let w = df_world("w-df-renamed", FakeOtrs::with_dynamic_fields(&["CallID"]));
+    let stats = Stats::default();
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.50"), soon());
+    w.svc.health.mark_up();
+    let t = &w.otrs.tickets()[0];
+    assert_eq!(t.dynamic_fields, [("CallID".to_string(), "pbx-a-1700000001.50".to_string())]);
+    // an agent renames it before the recheck: the title marker is gone
+    w.otrs.rename(&t.id, "Customer wants a callback");
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "found by the dynamic field");
+    assert_eq!((stats.snapshot().duplicates_avoided, stats.snapshot().rechecks_empty), (1, 0));
+}
+
+#[test]
+fn a_call_id_field_otrs_does_not_have_costs_no_ticket_and_no_twin() {
+    // call_id_field set, the field never created in OTRS
+    let w = df_world("w-df-missing", FakeOtrs::new());
+    let stats = Stats::default();
+    let o = handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.51"), soon());
+    assert_eq!(o.status(), Status::Created, "created without the field: {:?}", o.result);
+    // a lost reply: the field search matches every ticket (criterion
+    // ignored by OTRS); the control search tells, the title marker finds it
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("84951110000", "1700000001.52"), soon());
+    w.svc.health.mark_up();
+    assert_eq!(w.otrs.tickets().len(), 2);
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    let tickets = w.otrs.tickets();
+    assert_eq!(tickets.len(), 2, "no twin: {:?}", tickets.iter().map(|t| &t.title).collect::<Vec<_>>());
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
+}
