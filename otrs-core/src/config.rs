@@ -683,7 +683,7 @@ mod tests {
     fn the_samples_commented_out_values_are_the_defaults() {
         // these are commented out with an example value, not the default
         let examples =
-            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority"];
+            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority", "call_id_field"];
         let written_out = sample_with_defaults_written_out(&examples);
         let switched_on = written_out.lines().filter(|l| !SAMPLE.contains(&format!("\n{l}\n"))).count();
         assert!(switched_on >= 15, "only {switched_on} commented-out options found:\n{written_out}");
