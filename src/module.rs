@@ -116,12 +116,20 @@ fn unload() -> i32 {
         otrs_core::log_warning!("a DNS lookup for OTRS is still running; unload refused, try again");
         return -1;
     }
+    // A job write a call could not wait for (slow disk) still runs our code.
+    if !otrs_core::spool::join_writers(std::time::Duration::from_secs(5)) {
+        otrs_core::log_warning!("a spool write is still running; unload refused, try again");
+        return -1;
+    }
     app::unregister();
     call_end_app::unregister();
     cli::unregister();
     // A call may have entered between the check and the unregister.
     while IN_FLIGHT.load(Ordering::SeqCst) > 0 {
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if !otrs_core::spool::join_writers(std::time::Duration::from_secs(30)) {
+        otrs_core::log_error!("a spool write is still running at unload");
     }
     state::shutdown();
     if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(30)) {

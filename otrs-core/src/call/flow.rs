@@ -309,7 +309,23 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     job.attempts = u32::from(attempted);
     job.maybe_delivered = maybe_delivered;
     job.last_error = reason.clone();
-    match spool_write(svc, &job) {
+    // The budget covers the durable write too: on a slow disk the call goes
+    // on at the deadline (plus a moment) and a thread finishes the write.
+    let (health, dir, key) = (svc.health.clone(), svc.spool.dir().to_path_buf(), call.key());
+    let written = svc.spool.write_until(job, deadline.max(Instant::now()) + WRITE_GRACE, move |r| {
+        note_spool(&health, &dir, r);
+        if let Err(e) = r {
+            crate::log_error!("call {key}: the ticket's job could not be written to the spool ({e})");
+        }
+    });
+    let written = match written {
+        Some(r) => r,
+        None => {
+            crate::log_warning!("call {}: the spool is slow; the call goes on, the job is still being written", call.key());
+            return outcome(TicketResult::Queued(format!("{reason}; being written to the spool")));
+        }
+    };
+    match written {
         Ok(()) => outcome(TicketResult::Queued(reason)),
         Err(e) if !attempted && Instant::now() < deadline => {
             // The spool cannot keep the ticket: OTRS may still take it, in
@@ -341,22 +357,30 @@ pub fn spool_write(svc: &Services, job: &Job) -> Result<(), crate::spool::SpoolE
 
 /// Records what a spool write came to (see [`spool_write`]).
 pub fn spool_noted<T>(svc: &Services, r: Result<T, crate::spool::SpoolError>) -> Result<T, crate::spool::SpoolError> {
-    match &r {
+    note_spool(&svc.health, svc.spool.dir(), &r);
+    r
+}
+
+/// How long past its deadline a call waits for its job to be durable
+/// before it goes on and leaves the write to a thread.
+pub const WRITE_GRACE: Duration = Duration::from_millis(50);
+
+fn note_spool<T>(health: &Health, dir: &std::path::Path, r: &Result<T, crate::spool::SpoolError>) {
+    match r {
         Ok(_) => {
-            if svc.health.spool_ok() {
-                crate::log_notice!("spool {} takes jobs again", svc.spool.dir().display());
+            if health.spool_ok() {
+                crate::log_notice!("spool {} takes jobs again", dir.display());
             }
         }
         Err(e) => {
-            if svc.health.spool_failed(&e.to_string()) {
+            if health.spool_failed(&e.to_string()) {
                 crate::log_error!(
                     "spool {} cannot take jobs ({e}): calls try OTRS directly; a ticket OTRS cannot take now is lost",
-                    svc.spool.dir().display()
+                    dir.display()
                 );
             }
         }
     }
-    r
 }
 
 /// A repeat call: finds the customer's (or number's) ticket from a call

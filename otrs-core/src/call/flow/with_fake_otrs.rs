@@ -385,3 +385,26 @@ fn a_repeat_call_search_sends_the_login_raw_as_well() {
     assert_eq!(o.status(), Status::Created);
     assert_eq!(w.otrs.count(Op::Get), 0);
 }
+
+#[test]
+fn a_slow_spool_disk_does_not_keep_the_call_past_its_budget() {
+    let w = world("spool-slow");
+    w.otrs.fail(Op::Create, ClientError::Connect("refused".into()));
+    w.svc.spool.slow_ms.store(700, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.60"), started + Duration::from_millis(100));
+    let took = started.elapsed();
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert!(o.error().ends_with("; being written to the spool"), "{}", o.error());
+    assert!(took < Duration::from_millis(100) + WRITE_GRACE + Duration::from_millis(50), "the call waited {took:?}");
+    // the job is still made durable
+    assert!(crate::spool::join_writers(Duration::from_secs(5)));
+    assert_eq!(jobs(&w).len(), 1);
+    // a write that finishes in time is waited for
+    w.svc.spool.slow_ms.store(10, std::sync::atomic::Ordering::SeqCst);
+    w.svc.health.mark_down("refused");
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.61"), Instant::now() + Duration::from_millis(500));
+    assert_eq!(o.status(), Status::Queued);
+    assert!(!o.error().contains("being written"), "{}", o.error());
+    assert_eq!(jobs(&w).len(), 2);
+}
