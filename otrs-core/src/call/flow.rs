@@ -284,6 +284,12 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
             return outcome(TicketResult::Appended(t));
         }
     }
+    // A repeat-call search that used up the budget is not OTRS failing:
+    // queue without calling OTRS down.
+    let skip = match skip {
+        None if Instant::now() >= deadline => Some("no time left for OTRS after the repeat-call search".to_string()),
+        s => s,
+    };
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
@@ -396,9 +402,13 @@ fn append_to_recent(
     deadline: Instant,
 ) -> Option<TicketCreated> {
     let key = repeat_key(caller, &call.caller, &svc.config.general.plan)?;
+    // Finding the ticket gets half of what is left: a slow search must leave
+    // the call time for a ticket of its own.
+    let now = Instant::now();
+    let find_by = now + deadline.saturating_duration_since(now) / 2;
     // A ticket this module remembers, if OTRS still has it open...
     let remembered = svc.recent.within(&key, profile.repeat_window).and_then(|t| {
-        let info = svc.otrs.get(&t.ticket_id, deadline).ok()?;
+        let info = svc.otrs.get(&t.ticket_id, find_by).ok()?;
         OPEN_STATE_TYPES.contains(&info.state_type.as_str()).then_some(t.ticket_id)
     });
     let candidate = match remembered {
@@ -423,9 +433,9 @@ fn append_to_recent(
                 ("OrderBy", "Up"),
             ];
             criteria.extend(OPEN_STATE_TYPES.iter().map(|s| ("StateType", *s)));
-            let found = svc.otrs.search(&criteria, deadline).ok()?;
+            let found = svc.otrs.search(&criteria, find_by).ok()?;
             found.into_iter().take(MAX_REPEAT_CANDIDATES).find(|id| {
-                svc.otrs.get(id, deadline).is_ok_and(|t| {
+                svc.otrs.get(id, find_by).is_ok_and(|t| {
                     t.customer_user_id.to_lowercase() == login.to_lowercase() && OPEN_STATE_TYPES.contains(&t.state_type.as_str())
                 })
             })?

@@ -37,6 +37,8 @@ struct State {
     /// (operation, error, whether OTRS did the operation before failing)
     faults: Vec<(Op, ClientError, bool)>,
     calls: Vec<Op>,
+    /// How long a TicketSearch takes (None: at once).
+    search_takes: Option<std::time::Duration>,
 }
 
 pub(crate) struct FakeOtrs {
@@ -110,6 +112,12 @@ impl FakeOtrs {
         for _ in 0..1000 {
             self.fail(op, e.clone());
         }
+    }
+
+    /// Every TicketSearch takes `d`; one that would end past its deadline
+    /// times out at the deadline, as the real clients do.
+    pub fn slow_search(&self, d: std::time::Duration) {
+        lock(&self.state).search_takes = Some(d);
     }
 
     pub fn heal(&self) {
@@ -192,7 +200,12 @@ fn with_fault<T>(fault: Option<(ClientError, bool)>, work: impl FnOnce() -> Resu
 }
 
 impl TicketApi for FakeOtrs {
-    fn create(&self, t: &NewTicket, _customer_id: Option<&str>, _deadline: Instant) -> Result<TicketCreated, ClientError> {
+    fn create(&self, t: &NewTicket, _customer_id: Option<&str>, deadline: Instant) -> Result<TicketCreated, ClientError> {
+        // as the transport: nothing is sent without time left
+        if Instant::now() >= deadline {
+            lock(&self.state).calls.push(Op::Create);
+            return Err(ClientError::Connect("no time left to send TicketCreate".into()));
+        }
         // Znuny refuses a field it does not have (DynamicField->Name
         // invalid); checked before any injected fault is used up
         if let Some((name, _)) = t.dynamic_fields.iter().find(|(n, _)| !self.dynamic_fields.contains(n)) {
@@ -222,8 +235,16 @@ impl TicketApi for FakeOtrs {
         })
     }
 
-    fn search(&self, criteria: &[(&str, &str)], _deadline: Instant) -> Result<Vec<String>, ClientError> {
+    fn search(&self, criteria: &[(&str, &str)], deadline: Instant) -> Result<Vec<String>, ClientError> {
         let fault = self.enter(Op::Search);
+        let takes = lock(&self.state).search_takes;
+        if let Some(d) = takes {
+            let left = deadline.saturating_duration_since(Instant::now());
+            std::thread::sleep(d.min(left));
+            if d > left {
+                return Err(ClientError::Timeout);
+            }
+        }
         // rpc.pl: the search by title only (RpcClient::search)
         if !self.searchable && !matches!(criteria, [("Title", _)]) {
             return Err(refused("TicketSearch", "rpc.pl searches by title only"));

@@ -408,3 +408,14 @@ fn a_slow_spool_disk_does_not_keep_the_call_past_its_budget() {
     assert!(!o.error().contains("being written"), "{}", o.error());
     assert_eq!(jobs(&w).len(), 2);
 }
+
+#[test]
+fn a_slow_repeat_call_search_gets_a_share_of_the_budget_and_is_no_outage() {
+    let w = world("repeat-slow-search");
+    w.otrs.slow_search(Duration::from_secs(5));
+    let started = Instant::now();
+    let o = handle_call(&w.svc, &repeat_profile(&w), &call("89161229624", "1700000000.70"), started + Duration::from_millis(600));
+    assert_eq!(o.status(), Status::Created, "time was left for the ticket: {:?}", o.result);
+    assert!(started.elapsed() < Duration::from_millis(700), "{:?}", started.elapsed());
+    assert!(w.svc.health.otrs_down().is_none(), "a slow search is not an outage");
+}
