@@ -121,6 +121,12 @@ fn unload() -> i32 {
         otrs_core::log_warning!("a spool write is still running; unload refused, try again");
         return -1;
     }
+    // The threads are stopped first, with OTRSTicket() still registered: a
+    // call arriving meanwhile (a thread may take a while to stop) gets
+    // FAILED and goes on to Dial(), instead of Asterisk hanging it up for
+    // want of the application.
+    state::set_not_configured(Some("the module is being unloaded"));
+    state::shutdown();
     app::unregister();
     call_end_app::unregister();
     cli::unregister();
@@ -131,7 +137,6 @@ fn unload() -> i32 {
     if !otrs_core::spool::join_writers(std::time::Duration::from_secs(30)) {
         otrs_core::log_error!("a spool write is still running at unload");
     }
-    state::shutdown();
     if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(30)) {
         otrs_core::log_error!("a DNS lookup of the worker is still running at unload");
     }

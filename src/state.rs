@@ -163,6 +163,9 @@ fn stop_refresher() {
 /// keeps a library mapped while a thread it started lives, and the next
 /// `module load` would then find the old copy.
 pub fn shutdown() {
+    // New calls stop using the services at once (the worker too: it then
+    // idles until stopped); calls in flight keep their snapshot.
+    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = None;
     let worker = lock(&WORKER).take();
     if let Some(w) = worker {
         w.stop();

@@ -1058,3 +1058,60 @@ fn a_spool_folder_removed_after_load_is_created_again() {
     assert_eq!(tickets[0]["title"], ivanov_title(&r));
     drain_spool();
 }
+
+/// A "database" that accepts connections and trickles a MySQL packet header
+/// announcing 1000 bytes, then one byte every `every`, for `for_how_long`;
+/// then closes. Returns its port.
+fn trickling_db(every: Duration, for_how_long: Duration) -> u16 {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let until = Instant::now() + for_how_long;
+        listener.set_nonblocking(true).ok();
+        let mut conns = Vec::new();
+        while Instant::now() < until {
+            if let Ok((mut c, _)) = listener.accept() {
+                let _ = c.write_all(&[0xe8, 0x03, 0x00, 0x00]);
+                conns.push(c);
+            }
+            for c in &mut conns {
+                let _ = c.write_all(b"x");
+            }
+            std::thread::sleep(every);
+        }
+        // dropped: closed
+    });
+    port
+}
+
+/// Issue 10, case 5: `module unload` while the customer refresh is stuck
+/// reading a trickling database. Calls that reach OTRSTicket() meanwhile
+/// still go on to the operator (FAILED, saying why), instead of Asterisk
+/// hanging them up for want of the application.
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn calls_reach_the_operator_while_unload_waits_for_a_trickling_database() {
+    let w = world();
+    let mut restore = Restore::new(&w);
+    let port = trickling_db(Duration::from_secs(2), Duration::from_secs(20));
+    // the database settings of otrs_conf(), pointed at the trickling one
+    let conf = otrs_conf(&w.standin.url(), "", "").replace(&format!("dbport = {}\n", db_port()), &format!("dbport = {port}\n"));
+    restore.config_changed = true;
+    let out = reconfigure(&conf);
+    assert!(!out.contains("reload failure"), "{out}");
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    let unload = std::thread::spawn(|| cli("module unload app_otrsticket.so"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!unload.is_finished(), "unload did not wait for the refresh thread (test premise)");
+    let call = place_call(IVANOV);
+    let r = wait_result(&call, CALL_WAIT);
+    assert!(operator_reached(&call), "the call did not go on to Dial() during the unload: {r:?}");
+    assert_eq!(r.var("STATUS"), "FAILED", "{r:?}");
+    assert!(r.var("ERROR").contains("being unloaded"), "{r:?}");
+    let out = unload.join().expect("unload thread");
+    println!("unload with a trickling database took {:?}: {out}", started.elapsed());
+    assert!(!module_running(), "{out}");
+    drop(restore);
+}
