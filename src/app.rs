@@ -148,7 +148,8 @@ pub fn ami_sink(e: &TicketEvent) {
 
 fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
     let Some(svc) = state::current() else {
-        return (Outcome::failed("module not configured"), Handoff::default());
+        let why = state::not_configured().unwrap_or_else(|| "not loaded".into());
+        return (Outcome::failed(&format!("module not configured: {why}")), Handoff::default());
     };
     let a = args::split(data, chan.caller_number().as_deref());
     let profile = match svc.config.profile(&a.profile) {

@@ -57,17 +57,25 @@ pub extern "C" fn otrs_rs_load() -> i32 {
 fn load() -> i32 {
     logger::set_sink(Some(asterisk::log::sink));
     otrs_core::runtime::events::set_sink(Some(app::ami_sink));
-    let config = match read_config(false) {
-        Ok(Some(c)) => c,
-        _ => {
-            otrs_core::log_error!("declined to load: fix {CONFIG_FILE} and run 'module load app_otrsticket.so'");
-            return LOAD_DECLINE;
-        }
+    // An unusable otrs.conf must not drop the helpdesk line: without
+    // OTRSTicket() Asterisk would hang up every call reaching it. So the
+    // applications are registered all the same, and only say why.
+    let installed = match read_config(false) {
+        Ok(Some(c)) => state::install(c).map_err(|e| {
+            state::shutdown();
+            e
+        }),
+        Ok(None) => Err(format!("{CONFIG_FILE} could not be read")),
+        Err(why) => Err(why),
     };
-    if let Err(e) = state::install(config) {
-        otrs_core::log_error!("declined to load: {e}");
-        state::shutdown();
-        return LOAD_DECLINE;
+    match &installed {
+        Ok(()) => state::set_not_configured(None),
+        Err(why) => {
+            otrs_core::log_error!(
+                "not configured ({why}): OTRSTicket() sets OTRSSTATUS=FAILED and the calls go on; fix {CONFIG_FILE} and run 'module reload app_otrsticket.so'"
+            );
+            state::set_not_configured(Some(why));
+        }
     }
     if !app::register() || !call_end_app::register() || !cli::register() {
         otrs_core::log_error!("registering OTRSTicket(), OTRSCallEnd() or the CLI commands failed");
@@ -78,6 +86,9 @@ fn load() -> i32 {
         return LOAD_DECLINE;
     }
     *LOADED_AT.lock().unwrap_or_else(|p| p.into_inner()) = Some(SystemTime::now());
+    if installed.is_err() {
+        return LOAD_SUCCESS;
+    }
     state::config_history().loaded(SystemTime::now());
     // the log line already starts with the module's name
     otrs_core::log_verbose!(
@@ -105,6 +116,17 @@ fn unload() -> i32 {
         otrs_core::log_warning!("a DNS lookup for OTRS is still running; unload refused, try again");
         return -1;
     }
+    // A job write a call could not wait for (slow disk) still runs our code.
+    if !otrs_core::spool::join_writers(std::time::Duration::from_secs(5)) {
+        otrs_core::log_warning!("a spool write is still running; unload refused, try again");
+        return -1;
+    }
+    // The threads are stopped first, with OTRSTicket() still registered: a
+    // call arriving meanwhile (a thread may take a while to stop) gets
+    // FAILED and goes on to Dial(), instead of Asterisk hanging it up for
+    // want of the application.
+    state::set_not_configured(Some("the module is being unloaded"));
+    state::shutdown();
     app::unregister();
     call_end_app::unregister();
     cli::unregister();
@@ -112,7 +134,9 @@ fn unload() -> i32 {
     while IN_FLIGHT.load(Ordering::SeqCst) > 0 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    state::shutdown();
+    if !otrs_core::spool::join_writers(std::time::Duration::from_secs(30)) {
+        otrs_core::log_error!("a spool write is still running at unload");
+    }
     if !otrs_core::otrs::transport::join_dns_threads(std::time::Duration::from_secs(30)) {
         otrs_core::log_error!("a DNS lookup of the worker is still running at unload");
     }
@@ -129,9 +153,17 @@ pub extern "C" fn otrs_rs_reload() -> i32 {
 fn reload() -> i32 {
     // After a failed reload the file counts as read for Asterisk: read it
     // whole again, or an unchanged broken file would pass for a good reload.
-    let must_reread = state::config_history().must_reread();
+    // Not configured yet: the file may be unchanged since the failed load
+    // for Asterisk's config API; read it whole.
+    let unconfigured = state::current().is_none();
+    let must_reread = state::config_history().must_reread() || unconfigured;
     let failed = |why: String| {
-        otrs_core::log_error!("{CONFIG_FILE} not reloaded, the previous configuration stays in use: {why}");
+        if unconfigured {
+            otrs_core::log_error!("{CONFIG_FILE} still unusable, calls still get OTRSSTATUS=FAILED: {why}");
+            state::set_not_configured(Some(&why));
+        } else {
+            otrs_core::log_error!("{CONFIG_FILE} not reloaded, the previous configuration stays in use: {why}");
+        }
         state::config_history().reload_failed(SystemTime::now(), &why);
         -1
     };
@@ -140,6 +172,7 @@ fn reload() -> i32 {
             if let Err(e) = state::install(c) {
                 return failed(e);
             }
+            state::set_not_configured(None);
             state::config_history().loaded(SystemTime::now());
             otrs_core::log_notice!("{CONFIG_FILE} reloaded; new calls use it, calls in progress finish with the old one");
             0

@@ -44,6 +44,18 @@ pub static NODE: LazyLock<String> = LazyLock::new(|| {
 /// When the running otrs.conf was loaded; whether a reload failed since.
 pub static CONFIG_HISTORY: Mutex<ConfigHistory> = Mutex::new(ConfigHistory { loaded_at: None, reload_failed: None });
 
+/// Why the module runs without a configuration (otrs.conf unusable at
+/// load): OTRSTicket() then only says so and lets the call go on.
+pub static NOT_CONFIGURED: Mutex<Option<String>> = Mutex::new(None);
+
+pub fn not_configured() -> Option<String> {
+    lock(&NOT_CONFIGURED).clone()
+}
+
+pub fn set_not_configured(why: Option<&str>) {
+    *lock(&NOT_CONFIGURED) = why.map(str::to_string);
+}
+
 pub fn config_history() -> std::sync::MutexGuard<'static, ConfigHistory> {
     lock(&CONFIG_HISTORY)
 }
@@ -151,6 +163,9 @@ fn stop_refresher() {
 /// keeps a library mapped while a thread it started lives, and the next
 /// `module load` would then find the old copy.
 pub fn shutdown() {
+    // New calls stop using the services at once (the worker too: it then
+    // idles until stopped); calls in flight keep their snapshot.
+    *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = None;
     let worker = lock(&WORKER).take();
     if let Some(w) = worker {
         w.stop();

@@ -69,6 +69,10 @@ pub struct General {
     /// Append `[call:<pbx>-<uniqueid>]` to ticket titles, so a retry can find a
     /// ticket an unanswered attempt created (no duplicates).
     pub title_call_id: bool,
+    /// A ticket dynamic field (text) that carries the call key: TicketCreate
+    /// sets it, the recheck searches it; unlike the title, OTRS neither cuts
+    /// it nor do agents edit it by accident. GenericInterface only.
+    pub call_id_field: Option<String>,
     /// Where queued tickets wait; None = Asterisk's spool directory + "/otrs".
     pub spool_dir: Option<String>,
     /// First wait before the spool is retried; doubles up to `max_retry_interval`.
@@ -188,6 +192,7 @@ const GENERAL_KEYS: &[&str] = &[
     "refresh_interval",
     "full_refresh_interval",
     "title_call_id",
+    "call_id_field",
     "spool_dir",
     "retry_interval",
     "max_retry_interval",
@@ -341,6 +346,16 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
         full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
         title_call_id: o.boolean("title_call_id", true)?,
+        call_id_field: match o.get("call_id_field").filter(|v| !v.is_empty()) {
+            // Znuny's dynamic field names: letters and digits only
+            Some(v) if v.bytes().all(|b| b.is_ascii_alphanumeric()) && v.len() <= 200 => Some(v.to_string()),
+            Some(v) => {
+                return err(format!(
+                    "invalid value '{v}' for option 'call_id_field' in [general] of otrs.conf: a dynamic field name (letters and digits)"
+                ))
+            }
+            None => None,
+        },
         spool_dir: o.get("spool_dir").filter(|v| !v.is_empty()).map(str::to_string),
         retry_interval: Duration::from_secs(o.number("retry_interval", 10, 1, 3600)?),
         max_retry_interval: Duration::from_secs(o.number("max_retry_interval", 300, 1, 86_400)?),
@@ -408,6 +423,12 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     let Some(general) = sections.iter().find(|s| s.name.eq_ignore_ascii_case("general")) else {
         return err("otrs.conf has no [general] section (it needs at least url, user, password, dbuser, unknown_customer)");
     };
+    let repeated = sections.iter().filter(|s| s.name.eq_ignore_ascii_case("general")).count();
+    if repeated > 1 {
+        warnings.push(format!(
+            "section [general] appears {repeated} times in otrs.conf: only the first is used, the others are ignored"
+        ));
+    }
     warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
     let general = parse_general(general)?;
     let mut profiles = BTreeMap::new();
@@ -441,6 +462,14 @@ mod tests {
             name: name.into(),
             entries: entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
+    }
+
+    #[test]
+    fn a_repeated_general_section_is_a_warning_naming_it() {
+        let second = section("general", &[("timeout", "100")]);
+        let (c, warnings) = from_sections(&[general(), second, section("default", &[("queue", "Raw")])]).unwrap();
+        assert!(warnings.iter().any(|w| w.starts_with("section [general] appears 2 times")), "{warnings:?}");
+        assert_ne!(c.general.timeout.as_millis(), 100, "the first one is used");
     }
 
     fn general() -> Section {
@@ -654,7 +683,7 @@ mod tests {
     fn the_samples_commented_out_values_are_the_defaults() {
         // these are commented out with an example value, not the default
         let examples =
-            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority"];
+            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority", "call_id_field"];
         let written_out = sample_with_defaults_written_out(&examples);
         let switched_on = written_out.lines().filter(|l| !SAMPLE.contains(&format!("\n{l}\n"))).count();
         assert!(switched_on >= 15, "only {switched_on} commented-out options found:\n{written_out}");

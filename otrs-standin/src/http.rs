@@ -647,6 +647,7 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
         error_mode,
         agents: &shared.cfg.agents,
         max_file: shared.cfg.max_file_bytes,
+        dynamic_fields: &shared.cfg.dynamic_fields,
     };
     let result = match ops::run(&operation, &op_data, &ctx) {
         Some(r) => r,

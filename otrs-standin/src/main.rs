@@ -131,6 +131,9 @@ pub struct Config {
     pub agents: Vec<String>,
     /// Files bigger than this fail after their article was made (rest/32c).
     pub max_file_bytes: usize,
+    /// Ticket dynamic fields configured in this OTRS (--dynamic-fields
+    /// CallID,Other): TicketCreate sets them, TicketSearch finds them.
+    pub dynamic_fields: Vec<String>,
 }
 
 struct ModeState {
@@ -220,7 +223,7 @@ extern "C" fn on_sigusr1(_: libc::c_int) {
 fn usage() -> ! {
     eprintln!(
         "usage: otrs-standin --listen ADDR [--db mysql://USER:PASS@HOST:PORT/DB | --customers LIST]\n\
-         \x20      [--user LOGIN] [--password PW] [--webservice NAME] [--mode MODE] [--record FILE]\n\
+         \x20      [--user LOGIN] [--password PW] [--webservice NAME] [--mode MODE] [--record FILE] [--dynamic-fields A,B]\n\
          \x20      [--queues A,B,...] [--delay-ms N] [--wrong-ws-delay-ms N] [--control ADDR]\n\
          \x20      [--agent-name \"First Last\"] [--otrs-version 5|6] [--rpc-user U] [--rpc-password P] [--agents login,...] [--max-file-bytes N]\n\
          modes: normal error fault garbage truncated huge hang refuse close slow:MS down_for:SECONDS"
@@ -289,6 +292,7 @@ fn main() {
     let mut rpc_password = "RpcPass2024".to_string();
     let mut agents: Vec<String> = Vec::new();
     let mut max_file_bytes = ops::MAX_STORED_FILE;
+    let mut dynamic_fields: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -332,6 +336,7 @@ fn main() {
             "--rpc-user" => rpc_user = val(),
             "--rpc-password" => rpc_password = val(),
             "--max-file-bytes" => max_file_bytes = val().parse().unwrap_or_else(|_| usage()),
+            "--dynamic-fields" => dynamic_fields = val().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
             "--agents" => agents = val().split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
             _ => {
                 eprintln!("unknown argument: {}", a);
@@ -366,6 +371,7 @@ fn main() {
         rpc_password,
         agents,
         max_file_bytes,
+        dynamic_fields,
     };
     let shared = Arc::new(Shared::new(cfg, customers, mode, record_file));
 

@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
     /// The largest file the database takes (--max-file-bytes, default
     /// [`MAX_STORED_FILE`]).
     pub max_file: usize,
+    /// The ticket dynamic fields configured (--dynamic-fields).
+    pub dynamic_fields: &'a [String],
 }
 
 pub enum Outcome {
@@ -642,9 +644,7 @@ fn check_article(p: &str, a: &Hash, defaults: (&str, &str, &str)) -> Result<Arti
 }
 
 /// The DynamicField and Attachment checks shared by create and update.
-// the DynamicField loop ends at its first item on purpose: none are configured
-#[allow(clippy::never_loop)]
-fn check_df_attachments(p: &str, h: &Hash) -> Result<(), OpResult> {
+fn check_df_attachments(p: &str, h: &Hash, fields: &[String]) -> Result<(), OpResult> {
     let miss = format!("{}.MissingParameter", p);
     let inv = format!("{}.InvalidParameter", p);
     for opt in ["DynamicField", "Attachment"] {
@@ -676,8 +676,11 @@ fn check_df_attachments(p: &str, h: &Hash) -> Result<(), OpResult> {
                 return Err(err(&miss, &format!("{}: DynamicField->{}  parameter is missing!", p, needed)));
             }
         }
-        // no dynamic fields are configured
-        return Err(err(&inv, &format!("{}: DynamicField->Name parameter is invalid!", p)));
+        // TicketCreate.pm/TicketUpdate.pm _CheckDynamicField:
+        // ValidateDynamicFieldName accepts only a configured, valid field
+        if !sv(&dfh, "Name").is_some_and(|n| fields.contains(&n)) {
+            return Err(err(&inv, &format!("{}: DynamicField->Name parameter is invalid!", p)));
+        }
     }
     for at in items(h.get("Attachment")) {
         let ah = match at.as_hash() {
@@ -732,13 +735,31 @@ fn attachments_in(h: &Hash) -> Vec<store::Attachment> {
         .collect()
 }
 
+/// The `DynamicField` items of a TicketCreate (checked already): set on the
+/// new ticket as TicketCreate.pm's _TicketCreate does with
+/// DynamicFieldValueSet for fields of object type Ticket.
+fn dynamic_fields_in(h: &Hash) -> Vec<(String, String)> {
+    let items = match h.get("DynamicField") {
+        Some(Val::Array(a)) => a.clone(),
+        Some(x) => vec![x.clone()],
+        None => vec![],
+    };
+    items
+        .iter()
+        .filter_map(|df| {
+            let dfh = trimmed(df.as_hash()?);
+            Some((sv(&dfh, "Name")?, sv(&dfh, "Value").unwrap_or_default()))
+        })
+        .collect()
+}
+
 /// `Article/Attachment` is checked like the top-level one.
 fn check_article_attachments(p: &str, h: &Hash) -> Result<(), OpResult> {
     if let Some(Val::Hash(a)) = h.get("Article") {
         if let Some(at) = a.get("Attachment") {
             let mut only = Hash::new();
             only.insert("Attachment".into(), at.clone());
-            return check_df_attachments(p, &only);
+            return check_df_attachments(p, &only, &[]);
         }
     }
     Ok(())
@@ -959,7 +980,7 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         Ok(a) => a,
         Err(e) => return e,
     };
-    if let Err(e) = check_df_attachments(P, h).and_then(|_| check_article_attachments(P, h)) {
+    if let Err(e) = check_df_attachments(P, h, ctx.dynamic_fields).and_then(|_| check_article_attachments(P, h)) {
         return e;
     }
 
@@ -984,7 +1005,9 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         (None, Some(c)) => format!("\"{}\" <{}>", c.full_name(), c.email),
         (None, None) => customer_user.clone(),
     };
-    let title = sv(&t, "Title").unwrap_or_default();
+    // Kernel/System/Ticket.pm, TicketCreate: substr($Param{Title}, 0, 255)
+    // (characters: the SOAP layer hands Perl decoded strings)
+    let title: String = sv(&t, "Title").unwrap_or_default().chars().take(255).collect();
     let now = ctx.now;
 
     let mut st = lock(ctx.store);
@@ -1014,6 +1037,7 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         lock: "unlock".into(),
         responsible_id: 1,
         time_unit_total: 0.0,
+        dynamic_fields: dynamic_fields_in(h),
     };
     ticket.add_history(now, 0, "NewTicket", format!("%%{}%%{}%%{}%%{}%%{}", tn, queue, priority, state_name, ticket_id));
     if !customer_id.is_empty() || !customer_user.is_empty() {
@@ -1509,8 +1533,12 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     let title_c = conds("Title");
     let cid_c = conds("CustomerID");
     let cu_c = conds("CustomerUserLogin");
-    let cid_raw = arr(h, "CustomerIDRaw");
-    let cu_raw = arr(h, "CustomerUserLoginRaw");
+    // The GenericInterface operation hands Kernel::System::Ticket only the
+    // parameters its _GetParams lists (Kernel/GenericInterface/Operation/
+    // Ticket/TicketSearch.pm): CustomerID and CustomerUserLogin, never their
+    // Raw forms, which it drops without a word.
+    let cid_raw: Option<Vec<String>> = None;
+    let cu_raw: Option<Vec<String>> = None;
 
     // article search index fields
     let content_search = match str_param("ContentSearch") {
@@ -1554,6 +1582,39 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     };
     let (created_after, created_before) = (minutes_ago("TicketCreateTimeNewerMinutes"), minutes_ago("TicketCreateTimeOlderMinutes"));
 
+    // Ticket dynamic fields, as the GenericInterface hands them on
+    // (_GetDynamicFields in Kernel/GenericInterface/Operation/Ticket/
+    // TicketSearch.pm): `DynamicField` {Name, Operator => value} (hash or
+    // list), else the older `DynamicField_<Name>` {Operator => value}; only
+    // fields that exist are kept, a criterion on another one is dropped.
+    // Operators Equals and Like (`*` a wildcard), as SearchSQLGet of a text
+    // field in Kernel/System/Ticket/TicketSearch.pm.
+    let mut df_raw: Vec<(String, Hash)> = Vec::new();
+    match h.get("DynamicField") {
+        Some(Val::Hash(x)) => df_raw.extend(sv(x, "Name").map(|n| (n, x.clone()))),
+        Some(Val::Array(a)) => df_raw.extend(a.iter().filter_map(|v| v.as_hash()).filter_map(|x| sv(x, "Name").map(|n| (n, x.clone())))),
+        Some(_) => {}
+        None => {
+            for (k, v) in h.iter() {
+                if let (Some(name), Some(x)) = (k.strip_prefix("DynamicField_"), v.as_hash()) {
+                    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                        df_raw.push((name.to_string(), x.clone()));
+                    }
+                }
+            }
+        }
+    }
+    let df_conds: Vec<(String, String, String)> = df_raw
+        .into_iter()
+        .filter(|(name, _)| ctx.dynamic_fields.contains(name))
+        .flat_map(|(name, ops)| {
+            ["Equals", "Like"]
+                .into_iter()
+                .filter_map(|op| sv(&ops, op).filter(|v| !v.is_empty()).map(|v| (name.clone(), op.to_string(), v)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+
     let st = lock(ctx.store);
     let mut found: Vec<&Ticket> = Vec::new();
     for t in &st.tickets {
@@ -1571,6 +1632,18 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
             continue;
         }
         if created_after.is_some_and(|b| t.created < b) || created_before.is_some_and(|b| t.created > b) {
+            continue;
+        }
+        let df_ok = df_conds.iter().all(|(name, op, want)| {
+            t.dynamic_fields.iter().any(|(n, v)| {
+                n == name
+                    && match op.as_str() {
+                        "Equals" => v == want,
+                        _ => store::QueryCondition::new(&want.replace('*', "%"), "", "").matches(v),
+                    }
+            })
+        });
+        if !df_ok {
             continue;
         }
         let any = |c: &Option<Vec<store::QueryCondition>>, v: &str| c.as_ref().map(|c| c.iter().any(|q| q.matches(v))).unwrap_or(true);
@@ -1802,7 +1875,7 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
             Err(e) => return e,
         }
     }
-    if let Err(e) = check_df_attachments(P, h).and_then(|_| check_article_attachments(P, h)) {
+    if let Err(e) = check_df_attachments(P, h, ctx.dynamic_fields).and_then(|_| check_article_attachments(P, h)) {
         return e;
     }
     let mut files = Some(attachments_in(h));

@@ -880,6 +880,7 @@ fn call(ctx: &Ctx, object: &str, method: &str, p: &Hash, line: u32) -> Result<Ve
         ("TicketObject", "TicketCreate") => ticket_create(ctx, p),
         ("TicketObject", "TicketGet") => ticket_get(ctx, p),
         ("TicketObject", "TicketIDLookup") => ticket_id_lookup(ctx, p),
+        ("TicketObject", "TicketSearch") => ticket_search(ctx, p),
         ("TicketObject", "TicketNumberLookup") => ticket_number_lookup(ctx, p),
         ("TicketObject", "ArticleCreate") if v5 => article_create(ctx, p),
         ("CustomerUserObject", "CustomerUserDataGet") => customer_user_data_get(ctx, p),
@@ -1031,6 +1032,7 @@ fn ticket_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
         lock: lock_name,
         responsible_id: responsible,
         time_unit_total: 0.0,
+        dynamic_fields: Vec::new(),
     };
     ticket.add_history(now, 0, "NewTicket", format!("%%{}%%{}%%{}%%{}%%{}", tn, queue, priority, state, id));
     if !customer_id.is_empty() || !customer_user.is_empty() {
@@ -1103,6 +1105,30 @@ fn ticket_id_lookup(ctx: &Ctx, p: &Hash) -> Vec<Out> {
     let Some(tn) = ts(p, "TicketNumber") else { return Vec::new() };
     let st = lock(&ctx.shared.store);
     st.tickets.iter().find(|t| t.tn == tn).map(|t| vec![sc(t.id)]).unwrap_or_default()
+}
+
+/// Kernel::System::Ticket::TicketSearch as rpc.pl calls it (every param
+/// passed on as is), for the criteria the module sends: Title (a
+/// QueryCondition, `*` a wildcard), CustomerUserLogin (pattern) or
+/// CustomerUserLoginRaw (as is, case ignored by MariaDB), Result ARRAY:
+/// the TicketIDs, newest first (SortBy Age, OrderBy Down by default).
+fn ticket_search(ctx: &Ctx, p: &Hash) -> Vec<Out> {
+    let cond = |k: &str| {
+        ts(p, k).filter(|v| !v.is_empty()).map(|v| store::QueryCondition::new(&v.replace('*', "%"), "", ""))
+    };
+    let (title, login) = (cond("Title"), cond("CustomerUserLogin"));
+    let raw = ts(p, "CustomerUserLoginRaw").map(|v| v.to_lowercase());
+    let st = lock(&ctx.shared.store);
+    st.tickets
+        .iter()
+        .rev()
+        .filter(|t| title.as_ref().is_none_or(|c| c.matches(&t.title)))
+        .filter(|t| match &raw {
+            Some(r) => t.customer_user.to_lowercase() == *r,
+            None => login.as_ref().is_none_or(|c| c.matches(&t.customer_user)),
+        })
+        .map(|t| sc(t.id))
+        .collect()
 }
 
 fn ticket_number_lookup(ctx: &Ctx, p: &Hash) -> Vec<Out> {

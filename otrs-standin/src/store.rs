@@ -178,6 +178,8 @@ pub struct Ticket {
     pub lock: String,
     pub responsible_id: u32,
     pub time_unit_total: f64,
+    /// Ticket dynamic field values (name, value).
+    pub dynamic_fields: Vec<(String, String)>,
 }
 
 impl Ticket {

@@ -81,6 +81,11 @@ fn rpc_client_against_the_standin_binary() {
         assert_eq!(info.ticket_number, got.ticket.ticket_number);
         assert_eq!(info.title, t.title);
         assert_eq!(c.ticket_id_by_number(&got.ticket.ticket_number, soon()), Ok(Some(got.ticket.ticket_id.clone())));
+        // the worker's recheck: a search by the title's end (TicketSearch through rpc.pl)
+        use otrs_core::otrs::TicketApi;
+        assert!(c.can_find_by_title() && !c.can_search());
+        assert_eq!(c.search(&[("Title", "*from 89161229624")], soon()), Ok(vec![got.ticket.ticket_id.clone()]));
+        assert_eq!(c.search(&[("Title", "*[call:nobody]")], soon()), Ok(vec![]));
         let tickets = control(&s.addr, "/control/tickets");
         let line = tickets.lines().next().unwrap_or_default();
         assert!(line.contains("\tapi=rpc"), "{line}");

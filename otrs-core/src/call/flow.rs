@@ -45,6 +45,10 @@ fn repeat_key(caller: &Caller, raw: &str, plan: &number::NumberPlan) -> Option<S
     }
 }
 
+/// At most this many tickets a repeat-call search found are checked for
+/// the caller's exact login (a pattern may have matched others' first).
+const MAX_REPEAT_CANDIDATES: usize = 5;
+
 /// State types of a ticket still being worked on. `StateType` takes a list
 /// over SOAP (see the samples).
 const OPEN_STATE_TYPES: &[&str] = &["new", "open", "pending reminder", "pending auto"];
@@ -108,6 +112,19 @@ fn identify_timed(index: &CustomerIndex, raw: &str) -> (Caller, Option<Duration>
 pub fn call_marker(key: &str) -> String {
     let clean: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(80).collect();
     format!("[call:{clean}]")
+}
+
+/// Znuny keeps the first 255 characters of a title: `substr($Param{Title},
+/// 0, 255)` in Kernel/System/Ticket.pm's TicketCreate (Perl counts
+/// characters, not bytes).
+pub const MAX_TITLE_CHARS: usize = 255;
+
+/// `title` and the call's marker, cut so that the marker always survives
+/// Znuny's cut: the text is shortened, never the marker.
+pub fn with_marker(title: &str, marker: &str) -> String {
+    let room = MAX_TITLE_CHARS.saturating_sub(marker.chars().count() + 1);
+    let text: String = title.chars().take(room).collect();
+    format!("{} {marker}", text.trim_end())
 }
 
 /// `${customer}`: who the caller is, as a phrase that reads well for every
@@ -178,7 +195,7 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
         .unwrap_or_else(|| config.general.unknown_customer.clone());
     let mut title = template::render(&profile.title, &vars);
     if config.general.title_call_id && !call.uniqueid.is_empty() {
-        title = format!("{title} {}", call_marker(&call.key()));
+        title = with_marker(&title, &call_marker(&call.key()));
     }
     NewTicket {
         title,
@@ -190,7 +207,59 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
         subject: template::render(&profile.subject, &vars),
         body: template::render(&profile.body, &vars),
         from: None,
+        dynamic_fields: match (&config.general.call_id_field, config.general.api) {
+            (Some(field), crate::config::Api::Generic) if !call.uniqueid.is_empty() => vec![(field.clone(), call.key())],
+            _ => Vec::new(),
+        },
     }
+}
+
+/// TicketCreate; when OTRS has no `call_id_field` (it refuses the
+/// DynamicField), once more without it, within the same deadline: a
+/// misspelt field name must not cost tickets.
+pub fn create_ticket(
+    svc: &Services,
+    ticket: &NewTicket,
+    customer_id: Option<&str>,
+    deadline: Instant,
+) -> Result<TicketCreated, crate::otrs::ClientError> {
+    match svc.otrs.create(ticket, customer_id, deadline) {
+        Err(e) if !ticket.dynamic_fields.is_empty() && e.is_permanent() && e.to_string().contains("DynamicField") => {
+            crate::log_error!(
+                "call_id_field: OTRS refused the ticket dynamic field ({e}); creating the ticket without it: create the field (README) or remove call_id_field"
+            );
+            let plain = NewTicket { dynamic_fields: Vec::new(), ..ticket.clone() };
+            svc.otrs.create(&plain, customer_id, deadline)
+        }
+        r => r,
+    }
+}
+
+/// The tickets of call `key` in OTRS: by `call_id_field` when set, else (or
+/// when that finds none: a ticket created before the field was set) by the
+/// title's marker. Every value in it is data: the key is the sanitised one.
+pub fn find_call_tickets(svc: &Services, key: &str, deadline: Instant) -> Result<Vec<String>, crate::otrs::ClientError> {
+    if let (Some(field), true) = (&svc.config.general.call_id_field, svc.otrs.can_search()) {
+        let criterion = format!("DynamicField_{field}/Equals");
+        let found = svc.otrs.search(&[(criterion.as_str(), key)], deadline)?;
+        if !found.is_empty() {
+            // Znuny's GenericInterface drops a criterion on a field it does
+            // not have (_GetDynamicFields loops over the configured ones):
+            // then every ticket matches. A value no ticket has tells.
+            let control = svc.otrs.search(&[(criterion.as_str(), "no-such-call-0")], deadline)?;
+            if control.is_empty() {
+                return Ok(found);
+            }
+            crate::log_warning!(
+                "call_id_field = {field}: OTRS has no such ticket dynamic field (its TicketSearch ignores it); looking for the title's call marker instead"
+            );
+        }
+    }
+    if !svc.config.general.title_call_id {
+        return Ok(Vec::new());
+    }
+    let pattern = format!("*{}", call_marker(key));
+    svc.otrs.search(&[("Title", pattern.as_str())], deadline)
 }
 
 /// Runs the whole flow for one call; never waits past `deadline`.
@@ -201,8 +270,11 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     let outcome = |result| caller.outcome(&ticket.customer_user, result, lookup_time);
 
     // Reasons not to try OTRS now: the customer is not known yet, or OTRS
-    // failed a moment ago and the spool worker is watching for it.
-    let skip = if caller.matches.is_none() {
+    // failed a moment ago and the spool worker is watching for it. Never
+    // while the spool cannot take jobs: a skipped ticket would be lost.
+    let skip = if svc.health.spool_broken().is_some() {
+        None
+    } else if caller.matches.is_none() {
         Some("customer database not available".to_string())
     } else {
         svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
@@ -212,10 +284,16 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
             return outcome(TicketResult::Appended(t));
         }
     }
+    // A repeat-call search that used up the budget is not OTRS failing:
+    // queue without calling OTRS down.
+    let skip = match skip {
+        None if Instant::now() >= deadline => Some("no time left for OTRS after the repeat-call search".to_string()),
+        s => s,
+    };
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
-        None => match svc.otrs.create(&ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+        None => match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
             Ok(t) => {
                 if !profile.repeat_window.is_zero() {
                     if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
@@ -237,11 +315,76 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     job.attempts = u32::from(attempted);
     job.maybe_delivered = maybe_delivered;
     job.last_error = reason.clone();
-    match svc.spool.write(&job) {
+    // The budget covers the durable write too: on a slow disk the call goes
+    // on at the deadline (plus a moment) and a thread finishes the write.
+    let (health, dir, key) = (svc.health.clone(), svc.spool.dir().to_path_buf(), call.key());
+    let written = svc.spool.write_until(job, deadline.max(Instant::now()) + WRITE_GRACE, move |r| {
+        note_spool(&health, &dir, r);
+        if let Err(e) = r {
+            crate::log_error!("call {key}: the ticket's job could not be written to the spool ({e})");
+        }
+    });
+    let written = match written {
+        Some(r) => r,
+        None => {
+            crate::log_warning!("call {}: the spool is slow; the call goes on, the job is still being written", call.key());
+            return outcome(TicketResult::Queued(format!("{reason}; being written to the spool")));
+        }
+    };
+    match written {
         Ok(()) => outcome(TicketResult::Queued(reason)),
+        Err(e) if !attempted && Instant::now() < deadline => {
+            // The spool cannot keep the ticket: OTRS may still take it, in
+            // what is left of the budget.
+            match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+                Ok(t) => {
+                    if svc.health.mark_up() {
+                        crate::log_notice!("OTRS answers again: calls create their tickets directly");
+                    }
+                    outcome(TicketResult::Created(t))
+                }
+                Err(e2) => {
+                    if e2.is_outage() {
+                        svc.health.mark_down(&e2.to_string());
+                    }
+                    outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}; OTRS: {e2}")))
+                }
+            }
+        }
+        Err(e) => outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}"))),
+    }
+}
+
+/// Writes `job` to the spool, keeping the spool's health: a failure is
+/// counted and logged at ERROR once until a write succeeds again.
+pub fn spool_write(svc: &Services, job: &Job) -> Result<(), crate::spool::SpoolError> {
+    spool_noted(svc, svc.spool.write(job))
+}
+
+/// Records what a spool write came to (see [`spool_write`]).
+pub fn spool_noted<T>(svc: &Services, r: Result<T, crate::spool::SpoolError>) -> Result<T, crate::spool::SpoolError> {
+    note_spool(&svc.health, svc.spool.dir(), &r);
+    r
+}
+
+/// How long past its deadline a call waits for its job to be durable
+/// before it goes on and leaves the write to a thread.
+pub const WRITE_GRACE: Duration = Duration::from_millis(50);
+
+fn note_spool<T>(health: &Health, dir: &std::path::Path, r: &Result<T, crate::spool::SpoolError>) {
+    match r {
+        Ok(_) => {
+            if health.spool_ok() {
+                crate::log_notice!("spool {} takes jobs again", dir.display());
+            }
+        }
         Err(e) => {
-            crate::log_error!("cannot write ticket job to spool {}: {e}", svc.spool.dir().display());
-            outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}")))
+            if health.spool_failed(&e.to_string()) {
+                crate::log_error!(
+                    "spool {} cannot take jobs ({e}): calls try OTRS directly; a ticket OTRS cannot take now is lost",
+                    dir.display()
+                );
+            }
         }
     }
 }
@@ -259,9 +402,13 @@ fn append_to_recent(
     deadline: Instant,
 ) -> Option<TicketCreated> {
     let key = repeat_key(caller, &call.caller, &svc.config.general.plan)?;
+    // Finding the ticket gets half of what is left: a slow search must leave
+    // the call time for a ticket of its own.
+    let now = Instant::now();
+    let find_by = now + deadline.saturating_duration_since(now) / 2;
     // A ticket this module remembers, if OTRS still has it open...
     let remembered = svc.recent.within(&key, profile.repeat_window).and_then(|t| {
-        let info = svc.otrs.get(&t.ticket_id, deadline).ok()?;
+        let info = svc.otrs.get(&t.ticket_id, find_by).ok()?;
         OPEN_STATE_TYPES.contains(&info.state_type.as_str()).then_some(t.ticket_id)
     });
     let candidate = match remembered {
@@ -271,15 +418,27 @@ fn append_to_recent(
             // restart, or created by another PBX.
             let login = caller.customer.as_ref()?.login.clone();
             let minutes = (profile.repeat_window.as_secs() / 60).max(1).to_string();
+            // The login is data, not a pattern. TicketSearch takes
+            // CustomerUserLogin as a pattern (`*` is a wildcard: see
+            // Kernel/System/Ticket/TicketSearch.pm) and CustomerUserLoginRaw
+            // as is, but the GenericInterface operation passes only the
+            // former on (_GetParams in Kernel/GenericInterface/Operation/
+            // Ticket/TicketSearch.pm). So both are sent, and every ticket
+            // found is checked for the exact login before it is used.
             let mut criteria: Vec<(&str, &str)> = vec![
                 ("CustomerUserLogin", login.as_str()),
+                ("CustomerUserLoginRaw", login.as_str()),
                 ("TicketCreateTimeNewerMinutes", minutes.as_str()),
                 ("SortBy", "Age"),
                 ("OrderBy", "Up"),
             ];
             criteria.extend(OPEN_STATE_TYPES.iter().map(|s| ("StateType", *s)));
-            let found = svc.otrs.search(&criteria, deadline).ok()?;
-            found.into_iter().next()?
+            let found = svc.otrs.search(&criteria, find_by).ok()?;
+            found.into_iter().take(MAX_REPEAT_CANDIDATES).find(|id| {
+                svc.otrs.get(id, find_by).is_ok_and(|t| {
+                    t.customer_user_id.to_lowercase() == login.to_lowercase() && OPEN_STATE_TYPES.contains(&t.state_type.as_str())
+                })
+            })?
         }
     };
     let article = Article::phone("customer", &ticket.subject, &ticket.body);
@@ -400,10 +559,10 @@ pub fn apply_call_end(
 }
 
 fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {
-    if ticket_id.is_none() && !svc.config.general.title_call_id {
+    if ticket_id.is_none() && !svc.config.general.title_call_id && svc.config.general.call_id_field.is_none() {
         return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
     }
-    match svc.spool.write(&Job::update(key, ticket_id, end.clone(), why)) {
+    match spool_write(svc, &Job::update(key, ticket_id, end.clone(), why)) {
         Ok(()) => EndResult::Queued(why.to_string()),
         Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
     }
@@ -439,6 +598,22 @@ mod tests {
             matches: Some(1),
         };
         assert_eq!(repeat_key(&known, "89161229624", &plan).as_deref(), Some("customer:ivanov"));
+    }
+
+    #[test]
+    fn the_marker_always_fits_in_znunys_255_characters() {
+        let marker = call_marker(&format!("pbx-a-{}", "9".repeat(200)));
+        assert_eq!(marker.chars().count(), 87, "the key is cut at 80 characters: {marker}");
+        for text in ["short".to_string(), "x".repeat(300), "Ж".repeat(300), format!("{} tail", "a".repeat(166))] {
+            let t = with_marker(&text, &marker);
+            assert!(t.chars().count() <= MAX_TITLE_CHARS, "{} characters", t.chars().count());
+            let kept: String = t.chars().take(MAX_TITLE_CHARS).collect();
+            assert!(kept.ends_with(&format!(" {marker}")), "{kept}");
+        }
+        assert_eq!(with_marker("Call from Ivan", "[call:1.2]"), "Call from Ivan [call:1.2]");
+        // Cyrillic: 2 bytes a character, counted as one as Perl does
+        let t = with_marker(&"Ж".repeat(300), "[call:1.2]");
+        assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
     }
 
     #[test]

@@ -143,16 +143,35 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `http://user:secret@host/x` -> `http://***@host/x`, for Debug output.
+/// `http://user:secret@host/x?Password=y` -> `http://***@host/x?Password=***`,
+/// for status and logs: the user info and every query value (a password put
+/// there would show otherwise) are masked.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest.get(..end).and_then(|auth| auth.rfind('@')) {
+    let mut out = match rest.get(..end).and_then(|auth| auth.rfind('@')) {
         Some(at) => format!("{scheme}://***{}", rest.get(at..).unwrap_or_default()),
         None => url.to_string(),
+    };
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let (query, fragment) = match query.find('#') {
+            Some(h) => query.split_at(h),
+            None => (query, ""),
+        };
+        let masked: Vec<String> = query
+            .split(['&', ';'])
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) => format!("{k}=***"),
+                None if kv.is_empty() => String::new(),
+                None => "***".to_string(),
+            })
+            .collect();
+        out = format!("{head}{}{}", masked.join("&"), if fragment.is_empty() { "" } else { "#***" });
     }
+    out
 }
 
 #[cfg(test)]
@@ -185,6 +204,17 @@ mod tests {
         assert!(!auth.is_permanent() && !auth.is_outage());
         assert!(!ClientError::Timeout.is_permanent() && ClientError::Timeout.is_outage());
         assert!(ClientError::Connect("refused".into()).is_outage());
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_secrets() {
+        assert_eq!(redact_url("http://a:b@h:1/p@q"), "http://***@h:1/p@q");
+        assert_eq!(
+            redact_url("https://h/otrs/nph-genericinterface.pl/Webservice/X?UserLogin=agent&Password=Url-Secret-9"),
+            "https://h/otrs/nph-genericinterface.pl/Webservice/X?UserLogin=***&Password=***"
+        );
+        assert_eq!(redact_url("http://u:p@h/x?Secret-7#frag"), "http://***@h/x?***#***");
+        assert_eq!(redact_url("http://h/rpc.pl"), "http://h/rpc.pl");
     }
 
     #[test]

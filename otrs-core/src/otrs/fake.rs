@@ -28,6 +28,7 @@ pub(crate) struct FakeTicket {
     pub priority: String,
     /// The first one is the ticket's own (from `create`).
     pub articles: Vec<Article>,
+    pub dynamic_fields: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -36,18 +37,58 @@ struct State {
     /// (operation, error, whether OTRS did the operation before failing)
     faults: Vec<(Op, ClientError, bool)>,
     calls: Vec<Op>,
+    /// How long a TicketSearch takes (None: at once).
+    search_takes: Option<std::time::Duration>,
 }
 
 pub(crate) struct FakeOtrs {
     state: Mutex<State>,
     /// false: behaves as rpc.pl (no search, no update).
     searchable: bool,
+    /// Whether TicketSearch honours CustomerUserLoginRaw (Znuny's GI
+    /// TicketSearch drops it: false by default).
+    raw_login_search: bool,
+    /// The ticket dynamic fields this OTRS has; a search on another one
+    /// ignores that criterion, as Znuny's GI does.
+    dynamic_fields: Vec<String>,
+}
+
+/// TicketSearch's pattern match of a value: `*` is any text, no case.
+fn like(value: &str, pattern: &str) -> bool {
+    let (value, pattern) = (value.to_lowercase(), pattern.to_lowercase());
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = value.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty()
 }
 
 impl FakeOtrs {
     /// A GenericInterface OTRS.
     pub fn new() -> FakeOtrs {
-        FakeOtrs { state: Mutex::new(State::default()), searchable: true }
+        FakeOtrs { state: Mutex::new(State::default()), searchable: true, raw_login_search: false, dynamic_fields: Vec::new() }
+    }
+
+    /// A GenericInterface OTRS whose TicketSearch honours
+    /// CustomerUserLoginRaw or not.
+    pub fn with_raw_login_search(raw_login_search: bool) -> FakeOtrs {
+        FakeOtrs { raw_login_search, ..FakeOtrs::new() }
+    }
+
+    /// A GenericInterface OTRS with these ticket dynamic fields.
+    pub fn with_dynamic_fields(fields: &[&str]) -> FakeOtrs {
+        FakeOtrs { dynamic_fields: fields.iter().map(|f| f.to_string()).collect(), ..FakeOtrs::new() }
     }
 
     /// An rpc.pl OTRS: tickets can be created and read only.
@@ -73,6 +114,12 @@ impl FakeOtrs {
         }
     }
 
+    /// Every TicketSearch takes `d`; one that would end past its deadline
+    /// times out at the deadline, as the real clients do.
+    pub fn slow_search(&self, d: std::time::Duration) {
+        lock(&self.state).search_takes = Some(d);
+    }
+
     pub fn heal(&self) {
         lock(&self.state).faults.clear();
     }
@@ -93,6 +140,14 @@ impl FakeOtrs {
         let id = t.id.clone();
         s.tickets.push(FakeTicket { state_type: state_type.to_string(), ..t });
         id
+    }
+
+    /// An agent renames a ticket.
+    pub fn rename(&self, ticket_id: &str, title: &str) {
+        let mut s = lock(&self.state);
+        if let Some(t) = s.tickets.iter_mut().find(|t| t.id == ticket_id) {
+            t.title = title.to_string();
+        }
     }
 
     /// Changes a ticket's state type (an agent closed it...).
@@ -124,6 +179,7 @@ fn new_ticket(n: usize, title: &str, customer_user: &str) -> FakeTicket {
         state_type: "new".into(),
         priority: "3 normal".into(),
         articles: Vec::new(),
+        dynamic_fields: Vec::new(),
     }
 }
 
@@ -144,14 +200,31 @@ fn with_fault<T>(fault: Option<(ClientError, bool)>, work: impl FnOnce() -> Resu
 }
 
 impl TicketApi for FakeOtrs {
-    fn create(&self, t: &NewTicket, _customer_id: Option<&str>, _deadline: Instant) -> Result<TicketCreated, ClientError> {
+    fn create(&self, t: &NewTicket, _customer_id: Option<&str>, deadline: Instant) -> Result<TicketCreated, ClientError> {
+        // as the transport: nothing is sent without time left
+        if Instant::now() >= deadline {
+            lock(&self.state).calls.push(Op::Create);
+            return Err(ClientError::Connect("no time left to send TicketCreate".into()));
+        }
+        // Znuny refuses a field it does not have (DynamicField->Name
+        // invalid); checked before any injected fault is used up
+        if let Some((name, _)) = t.dynamic_fields.iter().find(|(n, _)| !self.dynamic_fields.contains(n)) {
+            lock(&self.state).calls.push(Op::Create);
+            return Err(ClientError::Soap(SoapError::Operation {
+                code: "TicketCreate.InvalidParameter".into(),
+                message: format!("TicketCreate: DynamicField->Name parameter is invalid! ({name})"),
+            }));
+        }
         let fault = self.enter(Op::Create);
         with_fault(fault, || {
             let mut s = lock(&self.state);
-            let mut ticket = new_ticket(s.tickets.len(), &t.title, &t.customer_user);
+            // Znuny's TicketCreate keeps 255 characters of the title
+            let title: String = t.title.chars().take(255).collect();
+            let mut ticket = new_ticket(s.tickets.len(), &title, &t.customer_user);
             ticket.state = t.state.clone();
             ticket.priority = t.priority.clone();
             ticket.articles.push(Article::phone("customer", &t.subject, &t.body));
+            ticket.dynamic_fields = t.dynamic_fields.clone();
             let created = TicketCreated {
                 ticket_id: ticket.id.clone(),
                 ticket_number: ticket.number.clone(),
@@ -162,19 +235,38 @@ impl TicketApi for FakeOtrs {
         })
     }
 
-    fn search(&self, criteria: &[(&str, &str)], _deadline: Instant) -> Result<Vec<String>, ClientError> {
+    fn search(&self, criteria: &[(&str, &str)], deadline: Instant) -> Result<Vec<String>, ClientError> {
         let fault = self.enter(Op::Search);
-        if !self.searchable {
-            return Err(refused("TicketSearch", "rpc.pl has no TicketSearch"));
+        let takes = lock(&self.state).search_takes;
+        if let Some(d) = takes {
+            let left = deadline.saturating_duration_since(Instant::now());
+            std::thread::sleep(d.min(left));
+            if d > left {
+                return Err(ClientError::Timeout);
+            }
+        }
+        // rpc.pl: the search by title only (RpcClient::search)
+        if !self.searchable && !matches!(criteria, [("Title", _)]) {
+            return Err(refused("TicketSearch", "rpc.pl searches by title only"));
         }
         with_fault(fault, || {
             let s = lock(&self.state);
+            let raw_login = self.raw_login_search && criteria.iter().any(|(k, _)| *k == "CustomerUserLoginRaw");
             let state_types: Vec<&str> = criteria.iter().filter(|(k, _)| *k == "StateType").map(|(_, v)| *v).collect();
             let matches = |t: &FakeTicket| {
                 criteria.iter().all(|(k, v)| match *k {
                     // Znuny's wildcard: only a leading `*` is sent
                     "Title" => v.strip_prefix('*').map_or(t.title == *v, |end| t.title.ends_with(end)),
-                    "CustomerUserLogin" => t.customer_user == *v,
+                    k if k.starts_with("DynamicField_") => match k.trim_start_matches("DynamicField_").split_once('/') {
+                        Some((name, "Equals")) if self.dynamic_fields.iter().any(|f| f == name) => {
+                            t.dynamic_fields.iter().any(|(n, x)| n == name && x == v)
+                        }
+                        _ => true,
+                    },
+                    // Znuny: a pattern (`*` any text, no case), unless
+                    // CustomerUserLoginRaw is given, which is compared as is
+                    "CustomerUserLogin" if !raw_login => like(&t.customer_user, v),
+                    "CustomerUserLoginRaw" if self.raw_login_search => t.customer_user.to_lowercase() == v.to_lowercase(),
                     _ => true,
                 }) && (state_types.is_empty() || state_types.contains(&t.state_type.as_str()))
             };
@@ -232,5 +324,9 @@ impl TicketApi for FakeOtrs {
 
     fn can_search(&self) -> bool {
         self.searchable
+    }
+
+    fn can_find_by_title(&self) -> bool {
+        true
     }
 }

@@ -160,6 +160,13 @@ pub fn ticket_create(auth: &Auth, t: &NewTicket) -> String {
     let mut article = Article::phone("customer", &t.subject, &t.body);
     article.from = t.from.clone();
     env.article(&article);
+    // TicketCreate.pm: DynamicField {Name, Value}, beside Ticket and Article
+    for (name, value) in &t.dynamic_fields {
+        env.open("DynamicField");
+        env.leaf("Name", name);
+        env.leaf("Value", value);
+        env.close("DynamicField");
+    }
     env.finish("TicketCreate")
 }
 
@@ -171,8 +178,16 @@ pub fn ticket_search(auth: &Auth, criteria: &[(&str, &str)]) -> String {
     let mut env = Envelope::new("TicketSearch");
     env.auth(auth);
     for (key, value) in criteria {
-        if is_element_name(key) {
-            env.leaf(key, value);
+        match key.split_once('/') {
+            // a criterion with an operator: DynamicField_CallID/Equals is
+            // <DynamicField_CallID><Equals>..</Equals></DynamicField_CallID>
+            Some((outer, op)) if is_element_name(outer) && is_element_name(op) => {
+                env.open(outer);
+                env.leaf(op, value);
+                env.close(outer);
+            }
+            None if is_element_name(key) => env.leaf(key, value),
+            _ => {}
         }
     }
     env.finish("TicketSearch")
@@ -418,6 +433,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             subject: "Call from 89161229624".into(),
             body: "Inbound call from 89161229624 (customer ivanov).\nCall-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.".into(),
             from: None,
+            dynamic_fields: Vec::new(),
         }
     }
 
@@ -556,6 +572,18 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         );
         assert!(!xml.contains("Bad"));
         assert!(xml.contains("<tic:Title>&lt;t&gt;</tic:Title>"));
+        assert!(parse_tree(xml.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn the_call_key_goes_into_a_dynamic_field_and_its_search() {
+        let t = NewTicket { dynamic_fields: vec![("CallID".into(), "pbx-a-1.2".into())], ..sample_ticket() };
+        let xml = ticket_create(&Auth::Session("s"), &t);
+        assert!(xml.contains("<tic:DynamicField>") && xml.contains("<tic:Name>CallID</tic:Name>") && xml.contains("<tic:Value>pbx-a-1.2</tic:Value>"), "{xml}");
+        assert!(!ticket_create(&Auth::Session("s"), &sample_ticket()).contains("DynamicField"));
+        let xml = ticket_search(&Auth::Session("s"), &[("DynamicField_CallID/Equals", "pbx-a-1.2"), ("Bad/<x", "1")]);
+        assert!(xml.contains("<tic:DynamicField_CallID>") && xml.contains("<tic:Equals>pbx-a-1.2</tic:Equals>"), "{xml}");
+        assert!(!xml.contains("Bad"));
         assert!(parse_tree(xml.as_bytes()).is_ok());
     }
 

@@ -37,20 +37,37 @@ pub fn mask_secrets(text: &str, password: &str) -> String {
             out = out.replace(p, "********");
         }
     }
-    // <SessionID>..</SessionID> with any prefix
+    // <SessionID>..</SessionID> with any prefix and any attributes
+    // (<SessionID xsi:type="xsd:string">)
     let mut masked = String::with_capacity(out.len());
     let mut rest = out.as_str();
-    while let Some(at) = rest.find("SessionID>") {
-        let (head, tail) = rest.split_at(at + "SessionID>".len());
+    while let Some(at) = rest.find("SessionID") {
+        let after = &rest[at + "SessionID".len()..];
+        let in_tag = rest[..at].rfind('<').is_some_and(|lt| !rest[lt..at].contains('>'));
+        let opening = rest[..at].rfind('<').is_some_and(|lt| !rest[lt..].starts_with("</"));
+        let name_ends = after.starts_with(['>', ' ', '\t', '\n', '\r', '/']);
+        let Some(gt) = after.find('>').filter(|_| in_tag && opening && name_ends) else {
+            let (head, tail) = rest.split_at(at + "SessionID".len());
+            masked.push_str(head);
+            rest = tail;
+            continue;
+        };
+        let (head, tail) = rest.split_at(at + "SessionID".len() + gt + 1);
         masked.push_str(head);
-        // an opening tag: the last '<' before the name is not "</"
-        let opening = head.rfind('<').is_some_and(|lt| !head[lt..].starts_with("</"));
+        // a self-closing tag has no value
+        if head.ends_with("/>") {
+            rest = tail;
+            continue;
+        }
         match tail.find('<') {
-            Some(end) if opening => {
+            Some(end) => {
                 masked.push_str("********");
                 rest = &tail[end..];
             }
-            _ => rest = tail,
+            None => {
+                masked.push_str("********");
+                rest = "";
+            }
         }
     }
     masked.push_str(rest);
@@ -273,6 +290,16 @@ mod mask_tests {
         assert!(m.contains("<tic:UserLogin>agent</tic:UserLogin>"), "{m}");
         assert!(m.contains("</tic:SessionID>\n  <tic:Ticket/>"), "text after a closing tag kept: {m}");
         assert_eq!(m.matches("********").count(), 3, "{m}");
+    }
+
+    #[test]
+    fn a_session_id_with_attributes_is_masked_too() {
+        let body = r#"<SessionCreateResponse><SessionID xsi:type="xsd:string">Sess-Secret-1</SessionID></SessionCreateResponse><ns1:SessionID
+ xmlns:ns1="x">Sess-Secret-2</ns1:SessionID><SessionIDs>kept</SessionIDs><SessionID/>"#;
+        let m = mask_secrets(body, "");
+        assert!(!m.contains("Sess-Secret"), "{m}");
+        assert!(m.contains(r#"<SessionID xsi:type="xsd:string">********</SessionID>"#), "{m}");
+        assert!(m.contains("<SessionIDs>kept</SessionIDs><SessionID/>"), "other elements kept: {m}");
     }
 }
 

@@ -54,6 +54,13 @@ pub trait TicketApi: Send + Sync {
         true
     }
 
+    /// Whether `search` can at least find a ticket by its title's call
+    /// marker (`Title` alone): what the spool worker's recheck needs for
+    /// exactly one ticket per call. rpc.pl can, through TicketSearch.
+    fn can_find_by_title(&self) -> bool {
+        self.can_search()
+    }
+
     /// Forgets a cached session (after a configuration reload).
     fn clear_session(&self) {}
 }
@@ -84,6 +91,10 @@ impl<T: TicketApi + ?Sized> TicketApi for Arc<T> {
 
     fn can_search(&self) -> bool {
         (**self).can_search()
+    }
+
+    fn can_find_by_title(&self) -> bool {
+        (**self).can_find_by_title()
     }
 
     fn clear_session(&self) {
@@ -150,6 +161,9 @@ pub struct NewTicket {
     pub body: String,
     /// Article `From`; Znuny fills it from the customer user when absent.
     pub from: Option<String>,
+    /// Ticket dynamic fields to set (name, value): the call key in
+    /// `call_id_field`. GenericInterface only.
+    pub dynamic_fields: Vec<(String, String)>,
 }
 
 /// An article added with `TicketUpdate` (sample 08).

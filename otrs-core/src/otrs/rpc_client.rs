@@ -248,8 +248,22 @@ impl TicketApi for RpcClient {
         Ok(created.ticket)
     }
 
-    fn search(&self, _criteria: &[(&str, &str)], _deadline: Instant) -> Result<Vec<String>, ClientError> {
-        Err(unsupported("TicketSearch"))
+    /// Only the search by title (the worker's recheck for a call marker):
+    /// rpc.pl hands the params to Kernel::System::Ticket::TicketSearch as
+    /// they are.
+    fn search(&self, criteria: &[(&str, &str)], deadline: Instant) -> Result<Vec<String>, ClientError> {
+        let [("Title", title)] = criteria else {
+            return Err(unsupported("TicketSearch"));
+        };
+        let params = [("Title", *title), ("Result", "ARRAY"), ("UserID", SYSTEM_USER_ID)];
+        let items = self.dispatch("TicketObject", "TicketSearch", &params, deadline)?;
+        Ok(items
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Scalar(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => Some(id),
+                _ => None,
+            })
+            .collect())
     }
 
     fn update(
@@ -268,6 +282,10 @@ impl TicketApi for RpcClient {
 
     fn can_search(&self) -> bool {
         false
+    }
+
+    fn can_find_by_title(&self) -> bool {
+        true
     }
 }
 

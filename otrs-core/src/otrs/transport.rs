@@ -31,7 +31,15 @@ pub(crate) struct Reply {
 struct CachedAgent {
     agent: ureq::Agent,
     connect_timeout: Duration,
+    /// When a request last started on it.
+    last_used: Instant,
 }
+
+/// Pooled connections idle longer than this are not reused (the agent and
+/// its pool are dropped): servers close idle keep-alive connections
+/// (Apache's KeepAliveTimeout is 5 s by default), and a request sent on one
+/// they dropped silently would wait for its whole budget.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(4);
 
 /// POSTs to one URL; share it between threads.
 pub(crate) struct Transport {
@@ -59,14 +67,28 @@ impl Transport {
         if remaining.is_zero() {
             return Err(ClientError::Connect(format!("no time left to send {what}")));
         }
-        let agent = self.agent_for(remaining);
+        let (agent, reused) = self.agent_for(remaining);
         let _dns = DnsDeadline::set(deadline);
-        let result = agent
-            .post(&self.url)
-            .timeout(remaining)
-            .set("Content-Type", content_type)
-            .set("SOAPAction", soap_action)
-            .send_bytes(body.as_bytes());
+        let send = |agent: &ureq::Agent, remaining: Duration| {
+            agent
+                .post(&self.url)
+                .timeout(remaining)
+                .set("Content-Type", content_type)
+                .set("SOAPAction", soap_action)
+                .send_bytes(body.as_bytes())
+        };
+        let mut result = send(&agent, remaining);
+        // A pooled connection the server had closed fails before any reply
+        // byte (reset, broken pipe, EOF): the request did not reach OTRS.
+        // Once more on a fresh connection, within the same deadline.
+        if let Err(ureq::Error::Transport(t)) = &result {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if reused && stale_connection(t) && !left.is_zero() {
+                *lock(&self.agent) = None;
+                let (fresh, _) = self.agent_for(left);
+                result = send(&fresh, left);
+            }
+        }
         let response = match result {
             Ok(response) => response,
             // 4xx/5xx still carry a body; Znuny's faults are envelopes in a 500
@@ -81,11 +103,16 @@ impl Transport {
     /// keeps them with `SOAP::Keep-Alive` on). Connect gets at most half of
     /// the time left; the agent is kept while that stays between a quarter
     /// and all of it.
-    fn agent_for(&self, remaining: Duration) -> ureq::Agent {
+    /// Also whether the agent was used before (its pool may hold a
+    /// connection the server has closed since). An agent idle for
+    /// [`KEEPALIVE_IDLE`] is replaced, its idle connections dropped.
+    fn agent_for(&self, remaining: Duration) -> (ureq::Agent, bool) {
         let mut slot = lock(&self.agent);
-        if let Some(cached) = slot.as_ref() {
-            if cached.connect_timeout <= remaining && cached.connect_timeout >= remaining / 4 {
-                return cached.agent.clone();
+        if let Some(cached) = slot.as_mut() {
+            let fits = cached.connect_timeout <= remaining && cached.connect_timeout >= remaining / 4;
+            if fits && cached.last_used.elapsed() < KEEPALIVE_IDLE {
+                cached.last_used = Instant::now();
+                return (cached.agent.clone(), true);
             }
         }
         let connect_timeout = (remaining / 2).max(Duration::from_millis(1));
@@ -99,8 +126,8 @@ impl Transport {
             .resolver(DeadlineResolver)
             .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
             .build();
-        *slot = Some(CachedAgent { agent: agent.clone(), connect_timeout });
-        agent
+        *slot = Some(CachedAgent { agent: agent.clone(), connect_timeout, last_used: Instant::now() });
+        (agent, false)
     }
 }
 
@@ -187,6 +214,15 @@ fn transport_error(t: &ureq::Transport) -> ClientError {
         _ if timed_out => ClientError::Timeout,
         _ => ClientError::Io(why),
     }
+}
+
+/// A failure of a kept-alive connection the server closed: nothing of the
+/// reply came, and the server did not take the request.
+fn stale_connection(t: &ureq::Transport) -> bool {
+    matches!(
+        io_source(t).map(io::Error::kind),
+        Some(io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof)
+    ) || t.message().is_some_and(|m| m.contains("closed") || m.contains("EOF"))
 }
 
 fn io_source(t: &ureq::Transport) -> Option<&io::Error> {
@@ -306,6 +342,67 @@ mod tests {
 
     fn lookups(netloc: &str) -> usize {
         lock(&DNS_LOOKED_UP).iter().filter(|n| *n == netloc).count()
+    }
+
+    /// A server that keeps the connection after its first reply, then
+    /// resets it unread when the next request comes (an idle keep-alive
+    /// connection it had given up); new connections are answered.
+    fn resetting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/otrs/rpc.pl", listener.local_addr().unwrap());
+        let conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let n = conns.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(stream.try_clone().unwrap());
+                    let mut w = stream;
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        line.clear();
+                    }
+                    let mut body = vec![0; len];
+                    let _ = std::io::Read::read_exact(&mut r, &mut body);
+                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\nok");
+                    // the next request on this connection: closed unread,
+                    // the client gets EOF before any reply byte
+                    let mut one = [0u8; 1];
+                    let _ = std::io::Read::read(&mut r, &mut one);
+                    let _ = w.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        (url, conns)
+    }
+
+    #[test]
+    fn a_kept_alive_connection_the_server_closed_costs_no_call() {
+        let (url, conns) = resetting_server();
+        let t = Transport::new(&url, 1 << 20);
+        let soon = || Instant::now() + Duration::from_secs(3);
+        assert_eq!(t.post("x", "text/xml", "a", soon(), "first").expect("first").body, b"ok");
+        // the pooled connection is dead: retried once on a fresh one
+        let started = Instant::now();
+        let r = t.post("x", "text/xml", "b", soon(), "second");
+        assert_eq!(r.expect("second, on a fresh connection").body, b"ok");
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_idle_agent_is_replaced_with_its_pool() {
+        let t = Transport::new("http://127.0.0.1:9/otrs/rpc.pl", 1 << 20);
+        let (_, reused) = t.agent_for(Duration::from_secs(3));
+        assert!(!reused);
+        assert!(t.agent_for(Duration::from_secs(3)).1, "kept while in use");
+        lock(&t.agent).as_mut().unwrap().last_used = Instant::now() - KEEPALIVE_IDLE;
+        assert!(!t.agent_for(Duration::from_secs(3)).1, "idle too long: a new agent, no old connections");
     }
 
     #[test]

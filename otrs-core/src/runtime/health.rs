@@ -2,8 +2,14 @@
 //! do not each wait for the whole time budget: they go straight to the
 //! spool while the spool worker retries in the background (as res_odbc's
 //! negative_connection_cache does for ODBC). The worker's first success
-//! marks OTRS up again.
+//! marks OTRS up again; it also probes OTRS on its own schedule, so "down"
+//! always means OTRS failed recently.
+//!
+//! Also whether the spool can take jobs: while it cannot (full disk, folder
+//! gone, unwritable), calls do not skip OTRS, since a queued ticket could
+//! not be kept.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::lock;
@@ -12,6 +18,8 @@ use std::time::SystemTime;
 #[derive(Default)]
 pub struct Health {
     otrs_down: Mutex<Option<(SystemTime, String)>>,
+    spool_broken: Mutex<Option<(SystemTime, String)>>,
+    spool_failures: AtomicU64,
 }
 
 impl Health {
@@ -33,6 +41,33 @@ impl Health {
     /// Returns true when this changed the state.
     pub fn mark_up(&self) -> bool {
         lock(&self.otrs_down).take().is_some()
+    }
+
+    /// `Some((since, reason))` while the last spool write failed.
+    pub fn spool_broken(&self) -> Option<(SystemTime, String)> {
+        lock(&self.spool_broken).clone()
+    }
+
+    /// A spool write failed: counted; true when this changed the state
+    /// (logged once at ERROR by the caller).
+    pub fn spool_failed(&self, reason: &str) -> bool {
+        self.spool_failures.fetch_add(1, Ordering::Relaxed);
+        let mut b = lock(&self.spool_broken);
+        let changed = b.is_none();
+        if changed {
+            *b = Some((SystemTime::now(), reason.to_string()));
+        }
+        changed
+    }
+
+    /// A spool write succeeded; true when this changed the state.
+    pub fn spool_ok(&self) -> bool {
+        lock(&self.spool_broken).take().is_some()
+    }
+
+    /// Spool writes that failed since load.
+    pub fn spool_failures(&self) -> u64 {
+        self.spool_failures.load(Ordering::Relaxed)
     }
 }
 

@@ -77,6 +77,10 @@ pub struct Stats {
     pub created_later: AtomicU64,
     /// Queued tickets found already created (no second ticket).
     pub duplicates_avoided: AtomicU64,
+    /// Rechecks that found no ticket for a call whose ticket OTRS may have
+    /// created (it was then created; a renamed ticket, or one in a queue
+    /// the agent cannot read, would now have a twin).
+    pub rechecks_empty: AtomicU64,
     /// Jobs moved aside (unreadable, or refused by OTRS).
     pub moved_aside: AtomicU64,
     /// `otrs test ticket` runs: each is also counted as a call above (it
@@ -106,6 +110,7 @@ pub struct Snapshot {
     pub retries: u64,
     pub created_later: u64,
     pub duplicates_avoided: u64,
+    pub rechecks_empty: u64,
     pub moved_aside: u64,
     pub cli_tests: u64,
     pub last_error: Option<(SystemTime, String)>,
@@ -146,6 +151,7 @@ impl Stats {
             retries: self.retries.load(Ordering::Relaxed),
             created_later: self.created_later.load(Ordering::Relaxed),
             duplicates_avoided: self.duplicates_avoided.load(Ordering::Relaxed),
+            rechecks_empty: self.rechecks_empty.load(Ordering::Relaxed),
             moved_aside: self.moved_aside.load(Ordering::Relaxed),
             cli_tests: self.cli_tests.load(Ordering::Relaxed),
             last_error: i.last_error.clone(),

@@ -50,6 +50,12 @@ pub struct StatusInput<'a> {
     pub spool: Option<SpoolStats>,
     /// Since when, and why, OTRS is believed down.
     pub otrs_down: Option<(SystemTime, String)>,
+    /// Since when, and why, the spool cannot take jobs.
+    pub spool_broken: Option<(SystemTime, String)>,
+    /// Spool writes that failed since load.
+    pub spool_failures: u64,
+    /// Why there is no configuration (otrs.conf unusable at load).
+    pub not_configured: Option<String>,
 }
 
 fn age(t: SystemTime) -> String {
@@ -111,9 +117,17 @@ pub fn render(s: &StatusInput) -> String {
             let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
             let _ = writeln!(o, "Profiles:         {}", names.join(", "));
         }
-        None => {
-            let _ = writeln!(o, "Configuration:    none loaded");
-        }
+        None => match &s.not_configured {
+            Some(why) => {
+                let _ = writeln!(
+                    o,
+                    "Configuration:    NOT CONFIGURED: {why}; calls get OTRSSTATUS=FAILED and go on; fix otrs.conf and run 'module reload app_otrsticket.so'"
+                );
+            }
+            None => {
+                let _ = writeln!(o, "Configuration:    none loaded");
+            }
+        },
     }
     if let Some(i) = &s.index {
         let state = if !i.loaded {
@@ -130,6 +144,14 @@ pub fn render(s: &StatusInput) -> String {
         }
     }
     match &s.otrs_down {
+        Some((since, why)) if s.spool_broken.is_some() => {
+            let _ = writeln!(
+                o,
+                "OTRS:             DOWN since {} ({}): new calls still try OTRS, the spool cannot keep their tickets",
+                clock::local_datetime(*since),
+                why
+            );
+        }
         Some((since, why)) => {
             let _ = writeln!(o, "OTRS:             DOWN since {} ({}): new calls queue their tickets", clock::local_datetime(*since), why);
         }
@@ -148,6 +170,17 @@ pub fn render(s: &StatusInput) -> String {
             s.spool_dir.as_deref().unwrap_or("")
         );
     }
+    if let Some((since, why)) = &s.spool_broken {
+        let _ = writeln!(
+            o,
+            "Spool state:      CANNOT TAKE JOBS since {} ({}); {} failed writes since load",
+            clock::local_datetime(*since),
+            why,
+            s.spool_failures
+        );
+    } else if s.spool_failures > 0 {
+        let _ = writeln!(o, "Spool state:      ok ({} failed writes since load)", s.spool_failures);
+    }
     let st = &s.stats;
     // `otrs test ticket` counts as a call everywhere; say how many were such
     let cli = if st.cli_tests > 0 { format!("; {} of them 'otrs test ticket'", st.cli_tests) } else { String::new() };
@@ -155,6 +188,13 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(o, "Tickets created:  {}", st.created);
     let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
     let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
+    if st.rechecks_empty > 0 {
+        let _ = writeln!(
+            o,
+            "Rechecks:         WARNING {} found no ticket for a call OTRS may have created: created again; if an agent renamed it or moved it to a queue this agent cannot read, it has a twin (see README)",
+            st.rechecks_empty
+        );
+    }
     let _ = writeln!(o, "Failed:           {}", st.failed);
     let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);
     match &st.last_error {
@@ -209,6 +249,53 @@ mod tests {
     }
 
     #[test]
+    fn a_spool_that_cannot_take_jobs_is_shown_with_its_reason() {
+        let c = config();
+        let text = render(&StatusInput {
+            version: "1",
+            config: Some(&c),
+            config_history: ConfigHistory::default(),
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: Some("/var/spool/asterisk/otrs".into()),
+            spool: Some(SpoolStats::default()),
+            otrs_down: Some((SystemTime::now(), "connection refused".into())),
+            spool_broken: Some((SystemTime::now(), "No space left on device (os error 28)".into())),
+            spool_failures: 3,
+            not_configured: None,
+        });
+        let state = line(&text, "Spool state:");
+        assert!(state.contains("CANNOT TAKE JOBS since") && state.contains("No space left on device"), "{text}");
+        assert!(state.ends_with("; 3 failed writes since load"), "{text}");
+        assert!(line(&text, "OTRS:").contains("new calls still try OTRS"), "not the false 'queue their tickets': {text}");
+        assert!(!text.contains("Rechecks:"), "no warning without a reason: {text}");
+    }
+
+    #[test]
+    fn a_module_without_configuration_says_why_and_what_calls_get() {
+        let text = render(&StatusInput {
+            version: "1",
+            config: None,
+            config_history: ConfigHistory::default(),
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: None,
+            spool: None,
+            otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: Some("missing required option 'url' in [general] of otrs.conf".into()),
+        });
+        let c = line(&text, "Configuration:");
+        assert!(c.starts_with("NOT CONFIGURED: missing required option 'url'"), "{text}");
+        assert!(c.contains("OTRSSTATUS=FAILED") && c.contains("module reload"), "{text}");
+    }
+
+    #[test]
     fn shows_settings_and_state_but_no_password() {
         let c = config();
         let text = render(&StatusInput {
@@ -222,6 +309,9 @@ mod tests {
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats { depth: 2, oldest: Some(SystemTime::now()), bad: 1 }),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: None,
         });
         assert!(text.starts_with("app_otrsticket 1.2.3\n"), "{text}");
         assert!(text.contains("OTRS user:        agent (password set: yes)"), "{text}");
@@ -242,6 +332,9 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: None,
         };
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
@@ -260,6 +353,9 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: None,
         })
     }
 

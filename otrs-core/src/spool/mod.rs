@@ -37,7 +37,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use format::{decode, encode, HEADER};
 pub use job::{Job, NewTicketJob, Task};
@@ -146,6 +146,12 @@ pub struct Spool {
     /// (attaching an outcome) and the worker (finishing the job), so an
     /// outcome is never removed together with a job it arrived too late for.
     edit: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Tests: every write fails as on a full disk (reads and removals work).
+    #[cfg(test)]
+    pub(crate) full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Tests: every write first waits this many milliseconds (a slow disk).
+    #[cfg(test)]
+    pub(crate) slow_ms: std::sync::Arc<AtomicU64>,
 }
 
 impl Spool {
@@ -155,6 +161,10 @@ impl Spool {
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
         let spool = Spool {
             edit: std::sync::Arc::new(std::sync::Mutex::new(())),
+            #[cfg(test)]
+            full: Default::default(),
+            #[cfg(test)]
+            slow_ms: Default::default(),
             dir: dir.to_path_buf(),
             bad: dir.join(BAD_DIR),
         };
@@ -201,6 +211,12 @@ impl Spool {
     /// (the worker searches first when `maybe_delivered`), never zero times.
     pub fn write(&self, job: &Job) -> Result<(), SpoolError> {
         check_id(&job.id)?;
+        #[cfg(test)]
+        std::thread::sleep(Duration::from_millis(self.slow_ms.load(Ordering::SeqCst)));
+        #[cfg(test)]
+        if self.full.load(Ordering::SeqCst) {
+            return Err(SpoolError::Io(io::Error::from_raw_os_error(libc::ENOSPC)));
+        }
         let text = encode(job);
         if text.len() as u64 > MAX_JOB_BYTES {
             return Err(SpoolError::Io(io::Error::new(
@@ -212,8 +228,60 @@ impl Spool {
                 ),
             )));
         }
-        write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes())?;
+        match write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes()) {
+            // the folder was removed after load (tmpfiles cleanup, an admin)
+            Err(e) if e.kind() == ErrorKind::NotFound && self.recreate()? => {
+                write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes())?;
+            }
+            r => r?,
+        }
         Ok(())
+    }
+
+    /// Creates the spool folder and `bad/` again if they are gone; true when
+    /// it had to.
+    pub fn recreate(&self) -> Result<bool, SpoolError> {
+        if self.dir.is_dir() && self.bad.is_dir() {
+            return Ok(false);
+        }
+        make_dir(&self.dir).map_err(|e| at(&self.dir, e))?;
+        make_dir(&self.bad).map_err(|e| at(&self.bad, e))?;
+        crate::log_warning!("spool folder {} was gone: created it again", self.dir.display());
+        Ok(true)
+    }
+
+    /// [`write`](Self::write) on a thread of its own, waiting for it until
+    /// `until`: Some(result) when it finished by then, None when the call
+    /// must go on first (a slow or saturated disk); the thread then still
+    /// makes the job durable. `done` gets the result either way, on that
+    /// thread. Threads are joined by [`join_writers`] (module unload).
+    pub fn write_until(
+        &self,
+        job: Job,
+        until: Instant,
+        done: impl FnOnce(&Result<(), SpoolError>) + Send + 'static,
+    ) -> Option<Result<(), SpoolError>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spool = self.clone();
+        let fallback = job.clone();
+        let mut writers = lock(&WRITERS);
+        writers.retain(|h| !h.is_finished());
+        let spawned = std::thread::Builder::new().name("otrs-spool-write".into()).spawn(move || {
+            let r = spool.write(&job);
+            done(&r);
+            let _ = tx.send(r);
+        });
+        match spawned {
+            Ok(h) => writers.push(h),
+            // no thread (the closure and its `done` are gone with the
+            // error): write here, whatever it takes
+            Err(_) => {
+                drop(writers);
+                return Some(self.write(&fallback));
+            }
+        }
+        drop(writers);
+        rx.recv_timeout(until.saturating_duration_since(Instant::now())).ok()
     }
 
     /// The ids of the waiting jobs, oldest first (ids sort by creation time).
@@ -221,7 +289,11 @@ impl Spool {
     /// `bad/` and anything else are ignored.
     pub fn list(&self) -> Result<Vec<String>, SpoolError> {
         let mut ids = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(|e| at(&self.dir, e))? {
+        let entries = match fs::read_dir(&self.dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound && self.recreate()? => return Ok(ids),
+            r => r.map_err(|e| at(&self.dir, e))?,
+        };
+        for entry in entries {
             let entry = entry.map_err(|e| at(&self.dir, e))?;
             let name = entry.file_name();
             let Some(id) = name.to_str().and_then(|n| n.strip_suffix(JOB_SUFFIX)) else {
@@ -439,6 +511,32 @@ impl Spool {
             }
         }
         removed
+    }
+}
+
+/// Threads finishing a job write a call could not wait for.
+static WRITERS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits for every job write handed to a thread ([`Spool::write_until`]);
+/// false if some are still running after `within` (they are then left to
+/// finish: the module must not unload meanwhile).
+pub fn join_writers(within: Duration) -> bool {
+    let until = Instant::now() + within;
+    loop {
+        let mut w = lock(&WRITERS);
+        let (done, running): (Vec<_>, Vec<_>) = w.drain(..).partition(|h| h.is_finished());
+        *w = running;
+        drop(w);
+        for h in done {
+            let _ = h.join();
+        }
+        if lock(&WRITERS).is_empty() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

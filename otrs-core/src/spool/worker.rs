@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Job, NewTicketJob, SpoolError, Task};
-use crate::call::flow::{self, call_marker, display_caller, identify, Caller, Services};
+use crate::call::flow::{self, display_caller, identify, Caller, Services};
 use crate::call::TicketResult;
 use crate::otrs::TicketChange;
 use crate::runtime::events::{self, Source};
@@ -147,9 +147,18 @@ impl Retrier {
     /// not ready, sooner when a job's recheck delay ends first). `stop` is
     /// asked between jobs. A panic ends the pass as `Blocked`.
     pub fn step(&mut self, svc: &Services, stats: &Stats, stop: &dyn Fn() -> bool) -> (Pass, Duration) {
+        let asked_before = OTRS_ASKED.with(|n| n.get());
         let (result, due) = crate::runtime::guard::guard("spool worker", (Pass::Blocked, None), || {
             pass(svc, stats, &mut self.not_before, self.started, stop)
         });
+        // No job asked OTRS in this pass (none queued, none due, or the
+        // spool unreadable) while it is believed down: ask it ourselves, so
+        // "down" means OTRS failed recently, not that the spool is stuck.
+        let result = match OTRS_ASKED.with(|n| n.get()) == asked_before && svc.health.otrs_down().is_some() {
+            true if probe(svc) => Pass::Done,
+            true => Pass::Blocked,
+            false => result,
+        };
         let g = &svc.config.general;
         let mut wait = match result {
             Pass::Done | Pass::Waiting => {
@@ -165,6 +174,35 @@ impl Retrier {
             wait = wait.min(due.saturating_duration_since(Instant::now()).max(Duration::from_millis(100)));
         }
         (result, wait)
+    }
+}
+
+thread_local! {
+    /// Requests this thread sent to OTRS for jobs (a pass that sent none
+    /// probes OTRS while it is believed down).
+    static OTRS_ASKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn asked_otrs() {
+    OTRS_ASKED.with(|n| n.set(n.get().wrapping_add(1)));
+}
+
+/// Asks OTRS something harmless (a ticket that need not exist): any answer
+/// that is not an outage means it is up. True when it answered.
+fn probe(svc: &Services) -> bool {
+    match svc.otrs.get("1", Instant::now() + request_time(svc)) {
+        Err(e) if e.is_outage() => {
+            if svc.health.mark_down(&e.to_string()) {
+                crate::log_warning!("OTRS is down ({e}): new calls queue their tickets until it answers again");
+            }
+            false
+        }
+        _ => {
+            if svc.health.mark_up() {
+                crate::log_notice!("OTRS answers again: calls create their tickets directly");
+            }
+            true
+        }
     }
 }
 
@@ -203,15 +241,14 @@ fn pass(
     let ids = match svc.spool.list() {
         Ok(ids) => ids,
         Err(e) => {
-            crate::log_error!("cannot read the spool {}: {e}", svc.spool.dir().display());
+            let _ = flow::spool_noted(svc, Err::<(), _>(e));
             return (Pass::Blocked, None);
         }
     };
     not_before.retain(|id, _| ids.contains(id));
+    // An empty spool says nothing about OTRS (the job of the call that just
+    // failed may not be renamed in yet): `step` probes it instead.
     if ids.is_empty() {
-        if svc.health.mark_up() {
-            crate::log_notice!("OTRS is considered up again (spool empty)");
-        }
         return (Pass::Done, None);
     }
     let mut due: Option<Instant> = None;
@@ -219,7 +256,7 @@ fn pass(
         if stop() {
             return (Pass::Done, due);
         }
-        let job = match svc.spool.read(&id) {
+        let mut job = match svc.spool.read(&id) {
             Ok(job) => job,
             Err(SpoolError::Corrupt(why)) => {
                 set_aside(svc, stats, &id, &format!("unreadable job: {why}"));
@@ -231,6 +268,11 @@ fn pass(
                 continue;
             }
         };
+        // tried before by this worker: its last request may have reached
+        // OTRS even if the job on disk could not say so (spool full)
+        if not_before.contains_key(&id) {
+            job.maybe_delivered = true;
+        }
         if job.maybe_delivered {
             let recheck = svc.config.general.recheck_delay;
             let at = *not_before.entry(id.clone()).or_insert_with(|| {
@@ -312,9 +354,10 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     let deadline = Instant::now() + request_time(svc);
     let ticket = flow::ticket_for(&svc.config, &t.profile, &t.call, &caller, job.created);
 
-    if job.maybe_delivered && svc.config.general.title_call_id && !job.key.is_empty() && svc.otrs.can_search() {
-        let pattern = format!("*{}", call_marker(&job.key));
-        match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
+    let findable = svc.config.general.title_call_id || (svc.config.general.call_id_field.is_some() && svc.otrs.can_search());
+    if job.maybe_delivered && findable && !job.key.is_empty() && svc.otrs.can_find_by_title() {
+        asked_otrs();
+        match flow::find_call_tickets(svc, &job.key, deadline) {
             Ok(found) if !found.is_empty() => {
                 let number = found
                     .first()
@@ -330,7 +373,14 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
                 let id = found.first().cloned().unwrap_or_default();
                 return finish(svc, stats, &job.id, &id);
             }
-            Ok(_) => {}
+            Ok(_) => {
+                Stats::count(&stats.rechecks_empty);
+                crate::log_warning!(
+                    "queued ticket {}: no ticket of call {} found in OTRS although an earlier attempt may have created it; creating it (a renamed ticket, or one moved to a queue this agent cannot read, would now have a twin)",
+                    job.id,
+                    job.key
+                );
+            }
             // OTRS refuses the search itself (e.g. the agent may not search):
             // waiting would not help; create, and say a duplicate is possible
             Err(e) if e.is_permanent() => crate::log_warning!(
@@ -346,13 +396,16 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     let was_maybe_delivered = job.maybe_delivered;
     job.attempts = job.attempts.saturating_add(1);
     job.maybe_delivered = true;
-    if let Err(e) = svc.spool.update(&mut job) {
-        crate::log_error!("queued ticket {}: cannot update the job ({e}); not retrying it now", job.id);
-        return Pass::Blocked;
+    // Cannot record it (spool full): go on all the same, OTRS may take the
+    // ticket now; this worker remembers the attempt (`not_before`), only a
+    // crash during this request could then cost a duplicate.
+    if flow::spool_noted(svc, svc.spool.update(&mut job)).is_err() {
+        crate::log_warning!("queued ticket {}: attempt not recorded in the spool; trying OTRS all the same", job.id);
     }
     Stats::count(&stats.retries);
+    asked_otrs();
     let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
-    match svc.otrs.create(&ticket, customer_id.as_deref(), deadline) {
+    match flow::create_ticket(svc, &ticket, customer_id.as_deref(), deadline) {
         Ok(created) => {
             Stats::count(&stats.created_later);
             crate::log_notice!(
@@ -416,8 +469,8 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
             if svc.spool.has_ticket_job(&job.key) {
                 return Pass::Done; // its ticket is still queued: next pass
             }
-            let pattern = format!("*{}", call_marker(&job.key));
-            match svc.otrs.search(&[("Title", pattern.as_str())], deadline) {
+            asked_otrs();
+            match flow::find_call_tickets(svc, &job.key, deadline) {
                 Ok(found) if !found.is_empty() => found.first().cloned().unwrap_or_default(),
                 Ok(_) => {
                     let age = SystemTime::now().duration_since(job.created).unwrap_or_default();
@@ -431,6 +484,7 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
         }
     };
     let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
+    asked_otrs();
     match svc.otrs.update(&ticket_id, &change, Some(&end.article()), deadline) {
         Ok(_) => {
             let _ = svc.spool.remove(&job.id);
@@ -453,8 +507,8 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
 fn later(svc: &Services, mut job: Job, why: &str, outage: bool, maybe_delivered: bool) -> Pass {
     job.maybe_delivered = maybe_delivered;
     job.last_error = why.to_string();
-    if let Err(e) = svc.spool.update(&mut job) {
-        crate::log_error!("queued ticket {}: cannot update the job: {e}", job.id);
+    if let Err(e) = flow::spool_noted(svc, svc.spool.update(&mut job)) {
+        crate::log_warning!("queued ticket {}: cannot update the job: {e}", job.id);
     }
     if outage && svc.health.mark_down(why) {
         crate::log_warning!("OTRS is down ({why}): new calls queue their tickets until it answers again");

@@ -212,14 +212,61 @@ fn without_the_customer_database_the_ticket_is_queued_with_the_number() {
     assert_eq!((t.call.caller.as_str(), t.matches, t.customer.is_none(), jobs[0].attempts), ("89161229624", None, true, 0));
 }
 
-#[test]
-fn a_spool_that_cannot_take_the_job_fails_the_call() {
-    let w = world("spool-gone");
-    w.otrs.fail(Op::Create, ClientError::Timeout);
+/// Makes the spool folder unusable even for root: a file where it was.
+fn break_spool(w: &World) {
     std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+    std::fs::write(w.svc.spool.dir(), "not a folder").unwrap();
+}
+
+#[test]
+fn a_spool_that_cannot_take_the_job_fails_the_call_otrs_failed() {
+    let w = world("spool-broken");
+    w.otrs.fail(Op::Create, ClientError::Timeout);
+    break_spool(&w);
     let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.22"), soon());
     assert_eq!(o.status(), Status::Failed);
     assert!(o.error().starts_with("OTRS did not answer in time; spool write failed: "), "{}", o.error());
+    assert!(w.svc.health.spool_broken().is_some());
+    assert_eq!(w.svc.health.spool_failures(), 1);
+}
+
+#[test]
+fn a_spool_folder_removed_after_load_is_created_again() {
+    let w = world("spool-gone");
+    w.otrs.fail(Op::Create, ClientError::Timeout);
+    std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.25"), soon());
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert_eq!(jobs(&w).len(), 1);
+    assert!(w.svc.spool.dir().join("bad").is_dir());
+    assert!(w.svc.health.spool_broken().is_none());
+}
+
+#[test]
+fn a_full_spool_never_costs_a_ticket_otrs_could_take() {
+    let w = world("spool-full");
+    // OTRS failed a moment ago: the call would queue without asking it...
+    w.svc.health.mark_down("connection refused");
+    w.svc.spool.full.store(true, std::sync::atomic::Ordering::SeqCst);
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.26"), soon());
+    // ...but the spool cannot keep the job: OTRS is asked within the budget
+    assert_eq!(o.status(), Status::Created, "{:?}", o.result);
+    assert_eq!(w.otrs.tickets().len(), 1);
+    assert!(w.svc.health.otrs_down().is_none(), "OTRS answered");
+    let (_, why) = w.svc.health.spool_broken().expect("the spool's state");
+    assert!(why.contains("No space left on device"), "{why}");
+    // while the spool is broken, calls do not skip OTRS even when it is down
+    w.svc.health.mark_down("connection refused");
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.27"), soon());
+    assert_eq!(o.status(), Status::Created, "{:?}", o.result);
+    assert_eq!(w.otrs.count(Op::Create), 2);
+    // the first write that works again clears it
+    w.svc.spool.full.store(false, std::sync::atomic::Ordering::SeqCst);
+    w.otrs.fail(Op::Create, ClientError::Connect("refused".into()));
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.28"), soon());
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert!(w.svc.health.spool_broken().is_none());
+    assert_eq!(w.svc.health.spool_failures(), 1, "the direct tickets wrote nothing");
 }
 
 #[test]
@@ -302,4 +349,73 @@ fn a_call_without_a_ticket_has_no_outcome_to_add() {
 
 fn jobs_of_key(w: &World, key: &str) -> Vec<crate::spool::Job> {
     jobs(w).into_iter().filter(|j| j.key == key).collect()
+}
+
+/// Ivanov, and a customer whose login holds TicketSearch's wildcard.
+fn star_world(tag: &str, raw_login_search: bool) -> World {
+    let star = crate::customers::Customer { login: "iv*".into(), customer_id: "STAR".into(), ..testing::ivanov() };
+    let index = crate::customers::index_for_tests(&[(testing::ivanov(), "+7 916 122-96-24"), (star, "+7 495 111-22-33")], testing::plan());
+    world_with(tag, FakeOtrs::with_raw_login_search(raw_login_search), index)
+}
+
+#[test]
+fn a_repeat_call_never_lands_on_another_customers_ticket() {
+    for raw in [false, true] {
+        let w = star_world(&format!("repeat-star-{raw}"), raw);
+        // Ivanov's open ticket, made elsewhere (so not remembered here)
+        let ivanovs = w.otrs.add_ticket("Ivanov's ticket", "ivanov", "open");
+        let o = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.40"), soon());
+        assert_eq!(o.status(), Status::Created, "Raw honoured: {raw}: {:?}", o.result);
+        assert_eq!(o.customer_user, "iv*");
+        let tickets = w.otrs.tickets();
+        assert_eq!(tickets.len(), 2);
+        assert_eq!(tickets.iter().find(|t| t.id == ivanovs).map(|t| t.articles.len()), Some(0), "nothing added to Ivanov's ticket");
+        // and iv*'s own open ticket is found by its exact login
+        let again = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.41"), soon());
+        assert_eq!(again.status(), Status::Appended, "{:?}", again.result);
+    }
+}
+
+#[test]
+fn a_repeat_call_search_sends_the_login_raw_as_well() {
+    let w = star_world("repeat-raw-criteria", true);
+    w.otrs.add_ticket("Ivanov's ticket", "ivanov", "open");
+    // with Raw honoured, the search itself finds nothing of Ivanov's: no TicketGet needed
+    let o = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.42"), soon());
+    assert_eq!(o.status(), Status::Created);
+    assert_eq!(w.otrs.count(Op::Get), 0);
+}
+
+#[test]
+fn a_slow_spool_disk_does_not_keep_the_call_past_its_budget() {
+    let w = world("spool-slow");
+    w.otrs.fail(Op::Create, ClientError::Connect("refused".into()));
+    w.svc.spool.slow_ms.store(700, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.60"), started + Duration::from_millis(100));
+    let took = started.elapsed();
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert!(o.error().ends_with("; being written to the spool"), "{}", o.error());
+    assert!(took < Duration::from_millis(100) + WRITE_GRACE + Duration::from_millis(50), "the call waited {took:?}");
+    // the job is still made durable
+    assert!(crate::spool::join_writers(Duration::from_secs(5)));
+    assert_eq!(jobs(&w).len(), 1);
+    // a write that finishes in time is waited for
+    w.svc.spool.slow_ms.store(10, std::sync::atomic::Ordering::SeqCst);
+    w.svc.health.mark_down("refused");
+    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.61"), Instant::now() + Duration::from_millis(500));
+    assert_eq!(o.status(), Status::Queued);
+    assert!(!o.error().contains("being written"), "{}", o.error());
+    assert_eq!(jobs(&w).len(), 2);
+}
+
+#[test]
+fn a_slow_repeat_call_search_gets_a_share_of_the_budget_and_is_no_outage() {
+    let w = world("repeat-slow-search");
+    w.otrs.slow_search(Duration::from_secs(5));
+    let started = Instant::now();
+    let o = handle_call(&w.svc, &repeat_profile(&w), &call("89161229624", "1700000000.70"), started + Duration::from_millis(600));
+    assert_eq!(o.status(), Status::Created, "time was left for the ticket: {:?}", o.result);
+    assert!(started.elapsed() < Duration::from_millis(700), "{:?}", started.elapsed());
+    assert!(w.svc.health.otrs_down().is_none(), "a slow search is not an outage");
 }

@@ -133,6 +133,37 @@ fn a_ticket_whose_request_was_lost_is_searched_then_created() {
     assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
     assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (1, 1));
     assert_eq!(stats.snapshot().duplicates_avoided, 0);
+    assert_eq!(stats.snapshot().rechecks_empty, 1, "shown as a warning in status");
+}
+
+#[test]
+fn a_ticket_an_agent_renamed_before_the_recheck_is_counted_as_a_warning() {
+    let w = world("w-renamed");
+    let stats = Stats::default();
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.19"), soon());
+    w.svc.health.mark_up();
+    w.otrs.rename(&w.otrs.tickets()[0].id, "Customer wants a callback");
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    // without call_id_field the title is the only key: a twin, and a warning
+    assert_eq!(w.otrs.tickets().len(), 2);
+    assert_eq!(stats.snapshot().rechecks_empty, 1);
+    let text = crate::runtime::status::render(&crate::runtime::status::StatusInput {
+        version: "1",
+        config: None,
+        config_history: Default::default(),
+        index: None,
+        stats: stats.snapshot(),
+        in_flight: 0,
+        loaded_at: None,
+        spool_dir: None,
+        spool: None,
+        otrs_down: None,
+        spool_broken: None,
+        spool_failures: 0,
+        not_configured: None,
+    });
+    assert!(text.contains("Rechecks:         WARNING 1 found no ticket"), "{text}");
 }
 
 #[test]
@@ -324,11 +355,23 @@ fn a_job_looks_its_caller_up_once_the_database_is_back() {
 }
 
 #[test]
-fn with_rpc_a_maybe_delivered_ticket_is_created_without_a_search() {
+fn with_rpc_a_ticket_whose_request_was_lost_is_searched_by_title_then_created() {
     let w = world_with("w-rpc", FakeOtrs::rpc(), testing::index());
     queued(&w, &call("89161229624", "1700000001.16"), ClientError::Timeout);
     assert_eq!(step(&w, &mut retrier(), &Stats::default()).0, Pass::Done);
-    assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (0, 1));
+    assert_eq!((w.otrs.count(Op::Search), w.otrs.tickets().len()), (1, 1));
+}
+
+#[test]
+fn with_rpc_a_ticket_whose_reply_was_lost_is_found_not_created_again() {
+    let w = world_with("w-rpc-found", FakeOtrs::rpc(), testing::index());
+    let stats = Stats::default();
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.18"), soon());
+    w.svc.health.mark_up();
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "exactly one ticket with api = rpc too");
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
 }
 
 #[test]
@@ -358,4 +401,137 @@ fn old_jobs_keyed_by_the_bare_uniqueid_are_found_and_created_by_it() {
     w.svc.spool.write(&Job::new_ticket(SystemTime::now(), old, profile(&w), Some(testing::ivanov()), Some(1))).unwrap();
     step(&w, &mut retrier(), &stats);
     assert!(w.otrs.tickets()[1].title.ends_with(" [call:1700000001.19]"));
+}
+
+fn set_full(w: &World, full: bool) {
+    w.svc.spool.full.store(full, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn a_full_spool_does_not_keep_the_worker_from_otrs() {
+    let w = world("w-full");
+    let stats = Stats::default();
+    // OTRS went down, two calls queued, then the disk filled up
+    queued(&w, &call("89161229624", "1700000001.30"), connect());
+    queued(&w, &call("84951110000", "1700000001.31"), connect());
+    w.svc.health.mark_down("connection refused");
+    set_full(&w, true);
+    // OTRS is back: the worker cannot record its attempts, and tries anyway
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 2, "both created");
+    assert!(jobs(&w).is_empty(), "removing works on a full disk");
+    assert!(w.svc.health.otrs_down().is_none(), "OTRS up: new calls create their tickets");
+    assert!(w.svc.health.spool_broken().is_some(), "shown in status");
+}
+
+#[test]
+fn an_attempt_the_full_spool_could_not_record_is_searched_before_it_is_repeated() {
+    let w = world("w-full-recheck");
+    let stats = Stats::default();
+    queued(&w, &call("89161229624", "1700000001.32"), connect());
+    assert!(!jobs(&w)[0].maybe_delivered);
+    set_full(&w, true);
+    // OTRS creates it, the reply is lost; the job on disk cannot say so
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    let mut r = retrier();
+    assert_eq!(step(&w, &mut r, &stats).0, Pass::Blocked);
+    assert!(!jobs(&w)[0].maybe_delivered, "not recorded");
+    // the worker remembers: it searches, finds it, creates no second one
+    assert_eq!(step(&w, &mut r, &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "exactly one ticket");
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
+}
+
+#[test]
+fn an_empty_spool_does_not_make_a_dead_otrs_up() {
+    let w = world("w-probe-dead");
+    let stats = Stats::default();
+    // a call just failed; its job is not in the spool yet
+    w.svc.health.mark_down("connection refused");
+    w.otrs.fail_always(Op::Get, connect());
+    let (pass, _) = step(&w, &mut retrier(), &stats);
+    assert_eq!(pass, Pass::Blocked);
+    assert!(w.svc.health.otrs_down().is_some(), "still down: it was asked, it failed");
+    assert_eq!(w.otrs.count(Op::Get), 1, "probed");
+}
+
+#[test]
+fn the_worker_probes_otrs_while_it_is_believed_down() {
+    let w = world("w-probe-up");
+    let stats = Stats::default();
+    w.svc.health.mark_down("connection refused");
+    // nothing queued: OTRS is asked all the same, and found up
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.count(Op::Get), 1);
+    assert!(w.svc.health.otrs_down().is_none());
+    // not asked while up
+    step(&w, &mut retrier(), &stats);
+    assert_eq!(w.otrs.count(Op::Get), 1);
+}
+
+#[test]
+fn a_spool_folder_removed_under_the_worker_is_created_again() {
+    let w = world("w-gone");
+    std::fs::remove_dir_all(w.svc.spool.dir()).unwrap();
+    assert_eq!(step(&w, &mut retrier(), &Stats::default()).0, Pass::Done);
+    assert!(w.svc.spool.dir().join("bad").is_dir());
+}
+
+#[test]
+fn a_title_template_longer_than_znunys_limit_still_gives_exactly_one_ticket() {
+    let w = world("w-long-title");
+    let stats = Stats::default();
+    let mut p = profile(&w);
+    p.title = format!("{} ${{caller_name}}", "Very verbose helpdesk title ".repeat(12));
+    // OTRS created it (cutting the title at 255 characters), the reply was lost
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    let o = handle_call(&w.svc, &p, &call("89161229624", "1700000001.40"), soon());
+    assert_eq!(o.status(), Status::Queued);
+    w.svc.health.mark_up();
+    let title = &w.otrs.tickets()[0].title;
+    assert!(title.ends_with(" [call:pbx-a-1700000001.40]"), "the marker survived the cut: {title}");
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "found by its marker, not created again");
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
+}
+
+fn df_world(tag: &str, otrs: FakeOtrs) -> World {
+    let mut w = world_with(tag, otrs, testing::index());
+    w.svc.config.general.call_id_field = Some("CallID".into());
+    w
+}
+
+#[test]
+fn with_call_id_field_a_renamed_ticket_is_still_found_exactly_once() {
+    let w = df_world("w-df-renamed", FakeOtrs::with_dynamic_fields(&["CallID"]));
+    let stats = Stats::default();
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.50"), soon());
+    w.svc.health.mark_up();
+    let t = &w.otrs.tickets()[0];
+    assert_eq!(t.dynamic_fields, [("CallID".to_string(), "pbx-a-1700000001.50".to_string())]);
+    // an agent renames it before the recheck: the title marker is gone
+    w.otrs.rename(&t.id, "Customer wants a callback");
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 1, "found by the dynamic field");
+    assert_eq!((stats.snapshot().duplicates_avoided, stats.snapshot().rechecks_empty), (1, 0));
+}
+
+#[test]
+fn a_call_id_field_otrs_does_not_have_costs_no_ticket_and_no_twin() {
+    // call_id_field set, the field never created in OTRS
+    let w = df_world("w-df-missing", FakeOtrs::new());
+    let stats = Stats::default();
+    let o = handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000001.51"), soon());
+    assert_eq!(o.status(), Status::Created, "created without the field: {:?}", o.result);
+    // a lost reply: the field search matches every ticket (criterion
+    // ignored by OTRS); the control search tells, the title marker finds it
+    w.otrs.fail_after(Op::Create, ClientError::Timeout);
+    handle_call(&w.svc, &profile(&w), &call("84951110000", "1700000001.52"), soon());
+    w.svc.health.mark_up();
+    assert_eq!(w.otrs.tickets().len(), 2);
+    assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
+    let tickets = w.otrs.tickets();
+    assert_eq!(tickets.len(), 2, "no twin: {:?}", tickets.iter().map(|t| &t.title).collect::<Vec<_>>());
+    assert_eq!(stats.snapshot().duplicates_avoided, 1);
 }
