@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::ignore::IgnoreList;
 use crate::number::NumberPlan;
 use crate::template;
 
@@ -87,6 +88,8 @@ pub struct General {
     /// CPU than the rest of the call's ticket work, and the OTRSTicket AMI
     /// event carries the same values.
     pub varset_events: bool,
+    /// Callers that never get a ticket, whatever the profile.
+    pub ignore_numbers: IgnoreList,
 }
 
 /// `api = generic` (GenericInterface ticket connector, the default) or
@@ -139,6 +142,8 @@ pub struct Profile {
     pub missed_priority: Option<String>,
     /// OTRSCallEnd(): account the talk minutes as the article's TimeUnit.
     pub time_units: bool,
+    /// Callers that get no ticket with this profile (besides [general]'s).
+    pub ignore_numbers: IgnoreList,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -151,6 +156,13 @@ impl Config {
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         let name = if name.is_empty() { "default" } else { name };
         self.profiles.get(&name.to_ascii_lowercase())
+    }
+
+    /// The `ignore_numbers` rule (of [general], else of the profile) that
+    /// `raw` matches, as written.
+    pub fn ignored<'a>(&'a self, profile: &'a Profile, raw: &str) -> Option<&'a str> {
+        let plan = &self.general.plan;
+        self.general.ignore_numbers.matching(raw, plan).or_else(|| profile.ignore_numbers.matching(raw, plan))
     }
 }
 
@@ -195,10 +207,11 @@ const GENERAL_KEYS: &[&str] = &[
     "agent_url",
     "api",
     "varset_events",
+    "ignore_numbers",
 ];
 
 const PROFILE_KEYS: &[&str] =
-    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display", "missed_state", "missed_priority", "time_units"];
+    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display", "missed_state", "missed_priority", "time_units", "ignore_numbers"];
 
 /// A template that may also use the ticket's id and number.
 fn handoff_template(o: &Options, key: &str) -> Result<Option<String>, ConfigError> {
@@ -315,6 +328,13 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         }
     }
     let nnl: usize = o.number("national_number_length", 0, 0, 15)?;
+    let plan = NumberPlan {
+        country_code,
+        national_prefix,
+        international_prefixes,
+        national_number_length: (nnl > 0).then_some(nnl),
+    };
+    let ignore_numbers = ignore_list(&o, &plan)?;
     let unknown_customer = o.required("unknown_customer")?.to_string();
     if unknown_customer.chars().any(char::is_control) {
         return err("invalid value for option 'unknown_customer' in [general] of otrs.conf: control characters");
@@ -331,12 +351,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         dbuser: o.required("dbuser")?.to_string(),
         dbpass: o.string("dbpass", ""),
         dbsock: o.get("dbsock").filter(|v| !v.is_empty()).map(str::to_string),
-        plan: NumberPlan {
-            country_code,
-            national_prefix,
-            international_prefixes,
-            national_number_length: (nnl > 0).then_some(nnl),
-        },
+        plan,
         unknown_customer,
         refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
         full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
@@ -347,6 +362,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         recheck_delay: Duration::from_secs(o.number("recheck_delay", 30, 1, 3600)?),
         agent_url: handoff_template(&o, "agent_url")?,
         varset_events: o.boolean("varset_events", false)?,
+        ignore_numbers,
         api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
             "generic" => Api::Generic,
             "rpc" => Api::Rpc,
@@ -371,7 +387,16 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
     })
 }
 
-fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
+fn ignore_list(o: &Options, plan: &NumberPlan) -> Result<IgnoreList, ConfigError> {
+    IgnoreList::parse(o.get("ignore_numbers").unwrap_or(""), plan).map_err(|e| {
+        ConfigError(format!(
+            "invalid value {e} in option 'ignore_numbers' of [{}] in otrs.conf; expected numbers, ranges (4500-4599), prefixes (+7495*) or 'anonymous', separated by commas",
+            o.section.name
+        ))
+    })
+}
+
+fn parse_profile(s: &Section, plan: &NumberPlan) -> Result<Profile, ConfigError> {
     let o = Options { section: s };
     let p = Profile {
         name: s.name.to_ascii_lowercase(),
@@ -387,6 +412,7 @@ fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
         missed_state: o.get("missed_state").filter(|v| !v.is_empty()).map(str::to_string),
         missed_priority: o.get("missed_priority").filter(|v| !v.is_empty()).map(str::to_string),
         time_units: o.boolean("time_units", false)?,
+        ignore_numbers: ignore_list(&o, plan)?,
     };
     for (key, tpl) in [("title", &p.title), ("subject", &p.subject), ("body", &p.body)] {
         let unknown = template::unknown_placeholders(tpl, PLACEHOLDERS);
@@ -413,7 +439,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     let mut profiles = BTreeMap::new();
     for s in sections.iter().filter(|s| !s.name.eq_ignore_ascii_case("general")) {
         warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
-        let p = parse_profile(s)?;
+        let p = parse_profile(s, &general.plan)?;
         if profiles.insert(p.name.clone(), p).is_some() {
             return err(format!("profile [{}] appears twice in otrs.conf", s.name));
         }
@@ -575,6 +601,23 @@ mod tests {
     }
 
     #[test]
+    fn ignore_numbers_in_general_and_in_profiles() {
+        let mut g = general();
+        g.entries.push(("ignore_numbers".into(), "4500-4599, anonymous".into()));
+        let p = section("sales", &[("queue", "Sales"), ("ignore_numbers", "+7495*")]);
+        let (c, warnings) = from_sections(&[g, default_profile(), p]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (default, sales) = (c.profile("default").unwrap(), c.profile("sales").unwrap());
+        assert_eq!(c.ignored(default, "4507"), Some("4500-4599"));
+        assert_eq!(c.ignored(sales, ""), Some("anonymous"));
+        assert_eq!(c.ignored(sales, "8 495 111-00-00"), Some("+7495*"));
+        assert_eq!(c.ignored(default, "8 495 111-00-00"), None);
+        let p = section("default", &[("queue", "Raw"), ("ignore_numbers", "4599-4500")]);
+        let e = from_sections(&[general(), p]).unwrap_err();
+        assert!(e.0.contains("'ignore_numbers'") && e.0.contains("[default]") && e.0.contains("4599-4500"), "{e}");
+    }
+
+    #[test]
     fn profiles_with_type() {
         let p = section("vip", &[("queue", "Helpdesk"), ("type", "Incident"), ("priority", "4 high")]);
         let (c, _) = from_sections(&[general(), default_profile(), p]).unwrap();
@@ -654,7 +697,7 @@ mod tests {
     fn the_samples_commented_out_values_are_the_defaults() {
         // these are commented out with an example value, not the default
         let examples =
-            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority"];
+            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority", "ignore_numbers"];
         let written_out = sample_with_defaults_written_out(&examples);
         let switched_on = written_out.lines().filter(|l| !SAMPLE.contains(&format!("\n{l}\n"))).count();
         assert!(switched_on >= 15, "only {switched_on} commented-out options found:\n{written_out}");

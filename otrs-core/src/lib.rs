@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod call;
 pub mod config;
 pub mod customers;
+pub mod ignore;
 pub mod number;
 pub mod otrs;
 pub mod spool;

@@ -195,6 +195,11 @@ pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &
 
 /// Runs the whole flow for one call; never waits past `deadline`.
 pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline: Instant) -> Outcome {
+    // before the customer lookup: an ignored caller costs nothing
+    if let Some(rule) = svc.config.ignored(profile, &call.caller) {
+        let caller = Caller { display: display_caller(&call.caller), customer: None, matches: None };
+        return caller.outcome("", TicketResult::Ignored(format!("ignore_numbers: {rule}")), None);
+    }
     let when = SystemTime::now();
     let (caller, lookup_time) = identify_timed(&svc.index, &call.caller);
     let ticket = ticket_for(&svc.config, profile, call, &caller, when);
@@ -411,6 +416,9 @@ fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, 
 
 #[cfg(test)]
 mod with_fake_otrs;
+
+#[cfg(test)]
+mod ticket_content;
 
 #[cfg(test)]
 mod tests {

@@ -156,6 +156,7 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
     let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
     let _ = writeln!(o, "Failed:           {}", st.failed);
+    let _ = writeln!(o, "Ignored:          {} (ignore_numbers)", st.ignored);
     let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);
     match &st.last_error {
         Some((t, e)) => {
