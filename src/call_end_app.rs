@@ -20,7 +20,10 @@ Meant for a hangup handler of the caller's channel, after OTRSTicket() and
 Dial():
   same => n,Set(CHANNEL(hangup_handler_push)=otrs-end,s,1)
 Adds an article to the call's ticket: answered (by whom) or missed (with
-DIALSTATUS), waiting time, talk time (ANSWEREDTIME), hangup cause. A missed
+DIALSTATUS), waiting time, talk time (ANSWEREDTIME), hangup cause. When
+[agents] of otrs.conf names the agent of the answering channel, the
+article names them and they become the ticket's owner (as OTRSAnswered()
+does at answer time; OTRSERROR says why when OTRS refuses). A missed
 call can set the ticket's state and priority (profile options missed_state,
 missed_priority); time_units = yes accounts the talk minutes. When the
 ticket was only queued, the outcome is queued with it.
@@ -69,9 +72,13 @@ fn run(chan: &Channel, profile_arg: &str) {
         // rounded to the nearest second, as Dial()'s own times are
         (now.as_secs_f64() - start).max(0.0).round() as u64
     });
+    let peer_name = var(chan, "DIALEDPEERNAME");
+    let agent = svc.config.agents.agent_for(&peer_name).map(str::to_string);
     let info = CallEndInfo {
         dialstatus: var(chan, "DIALSTATUS"),
-        peer_name: var(chan, "DIALEDPEERNAME"),
+        agent,
+        set_responsible: svc.config.general.set_responsible,
+        peer_name,
         peer_number: var(chan, "DIALEDPEERNUMBER"),
         dialed_secs: end::parse_secs(&var(chan, "DIALEDTIME")).or(since_start),
         answered_secs: end::parse_secs(&var(chan, "ANSWEREDTIME")),
@@ -86,6 +93,10 @@ fn run(chan: &Channel, profile_arg: &str) {
     let result = flow::apply_call_end(&svc, &key, &status, &ticket_id, &end, deadline);
     let (text, log) = match &result {
         EndResult::Added => ("ADDED", format!("outcome added to ticket {ticket_id}")),
+        EndResult::AddedWithoutOwner(why) => {
+            chan.set_var("OTRSERROR", why);
+            ("ADDED", format!("outcome added to ticket {ticket_id}, the owner not changed: {why}"))
+        }
         EndResult::Queued(why) => ("QUEUED", format!("outcome queued ({why})")),
         EndResult::Skipped(why) => ("SKIPPED", format!("no ticket to add the outcome to ({why})")),
         EndResult::Failed(why) => ("FAILED", format!("outcome not added: {why}")),

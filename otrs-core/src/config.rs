@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::agents::Agents;
 use crate::ignore::IgnoreList;
 use crate::number::NumberPlan;
 use crate::template;
@@ -90,6 +91,8 @@ pub struct General {
     pub varset_events: bool,
     /// Callers that never get a ticket, whatever the profile.
     pub ignore_numbers: IgnoreList,
+    /// The agent who answered becomes the ticket's Responsible too.
+    pub set_responsible: bool,
 }
 
 /// `api = generic` (GenericInterface ticket connector, the default) or
@@ -150,6 +153,8 @@ pub struct Profile {
 pub struct Config {
     pub general: General,
     pub profiles: BTreeMap<String, Profile>,
+    /// `[agents]`: the OTRS agent of each phone.
+    pub agents: Agents,
 }
 
 impl Config {
@@ -208,6 +213,7 @@ const GENERAL_KEYS: &[&str] = &[
     "api",
     "varset_events",
     "ignore_numbers",
+    "set_responsible",
 ];
 
 const PROFILE_KEYS: &[&str] =
@@ -363,6 +369,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         agent_url: handoff_template(&o, "agent_url")?,
         varset_events: o.boolean("varset_events", false)?,
         ignore_numbers,
+        set_responsible: o.boolean("set_responsible", false)?,
         api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
             "generic" => Api::Generic,
             "rpc" => Api::Rpc,
@@ -437,7 +444,13 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
     let general = parse_general(general)?;
     let mut profiles = BTreeMap::new();
-    for s in sections.iter().filter(|s| !s.name.eq_ignore_ascii_case("general")) {
+    let mut agents = Agents::default();
+    if let Some(s) = sections.iter().find(|s| s.name.eq_ignore_ascii_case("agents")) {
+        agents = Agents::from_entries(&s.entries)
+            .map_err(|why| ConfigError(format!("invalid entry {why} in [agents] of otrs.conf")))?;
+    }
+    let special = |s: &&Section| s.name.eq_ignore_ascii_case("general") || s.name.eq_ignore_ascii_case("agents");
+    for s in sections.iter().filter(|s| !special(s)) {
         warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
         let p = parse_profile(s, &general.plan)?;
         if profiles.insert(p.name.clone(), p).is_some() {
@@ -455,7 +468,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     if !profiles.contains_key("default") {
         return err("otrs.conf has no [default] section: the ticket profile used when OTRSTicket() names none (it needs at least 'queue')");
     }
-    Ok((Config { general, profiles }, warnings))
+    Ok((Config { general, profiles, agents }, warnings))
 }
 
 #[cfg(test)]
@@ -615,6 +628,21 @@ mod tests {
         let p = section("default", &[("queue", "Raw"), ("ignore_numbers", "4599-4500")]);
         let e = from_sections(&[general(), p]).unwrap_err();
         assert!(e.0.contains("'ignore_numbers'") && e.0.contains("[default]") && e.0.contains("4599-4500"), "{e}");
+    }
+
+    #[test]
+    fn agents_section_is_not_a_profile() {
+        let mut g = general();
+        g.entries.push(("set_responsible".into(), "yes".into()));
+        let agents = section("agents", &[("PJSIP/4507", "ivanova"), ("PJSIP/45XX", "duty")]);
+        let (c, warnings) = from_sections(&[g, default_profile(), agents]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(c.profile("agents").is_none() && c.general.set_responsible);
+        assert_eq!(c.agents.agent_for("PJSIP/4507-00000001"), Some("ivanova"));
+        assert_eq!(c.agents.agent_for("PJSIP/4510-00000001"), Some("duty"));
+        let bad = section("agents", &[("4507", "ivanova")]);
+        let e = from_sections(&[general(), default_profile(), bad]).unwrap_err();
+        assert!(e.0.contains("[agents]") && e.0.contains("4507"), "{e}");
     }
 
     #[test]

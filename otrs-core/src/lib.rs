@@ -13,6 +13,7 @@
 
 pub mod runtime;
 
+pub mod agents;
 pub mod call;
 pub mod config;
 pub mod customers;

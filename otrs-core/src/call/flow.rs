@@ -13,7 +13,7 @@ use super::{CallInfo, Outcome, TicketResult};
 use crate::config::{Config, Profile};
 use crate::customers::{Customer, CustomerIndex};
 use crate::number;
-use crate::otrs::{Article, NewTicket, TicketApi, TicketChange, TicketCreated};
+use crate::otrs::{Article, ClientError, NewTicket, TicketApi, TicketChange, TicketCreated};
 use crate::runtime::clock;
 use crate::runtime::events::{Source, TicketEvent};
 use crate::runtime::health::Health;
@@ -361,6 +361,8 @@ pub fn ticket_event(call: &CallInfo, outcome: &Outcome, url: &str, source: Sourc
 pub enum EndResult {
     /// The outcome article is in the ticket.
     Added,
+    /// It is, but OTRS refused the answering agent as the owner; why.
+    AddedWithoutOwner(String),
     /// It waits in the spool (with the queued ticket, or for OTRS).
     Queued(String),
     /// The call has no ticket to write to.
@@ -385,9 +387,9 @@ pub fn apply_call_end(
     }
     match status {
         "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
-            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
-            match svc.otrs.update(ticket_id, &change, Some(&end.article()), deadline) {
-                Ok(_) => EndResult::Added,
+            match write_end(&*svc.otrs, ticket_id, end, deadline) {
+                Ok(None) => EndResult::Added,
+                Ok(Some(why)) => EndResult::AddedWithoutOwner(why),
                 Err(e) if e.is_permanent() => EndResult::Failed(e.to_string()),
                 Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
             }
@@ -402,6 +404,29 @@ pub fn apply_call_end(
         "" => EndResult::Skipped("OTRSTicket() did not run on this channel".into()),
         other => EndResult::Skipped(format!("OTRSSTATUS is {other}")),
     }
+}
+
+/// Writes a call's outcome into ticket `ticket_id`: first the answering
+/// agent as the owner (a TicketUpdate of its own, see
+/// [`CallEnd::owner_change`]), then the article. `Ok(Some(why))`: the
+/// article is in, the owner was refused (the ticket keeps its owner). An
+/// error that may pass (OTRS down) is returned: the whole is tried again
+/// later, and setting the same owner twice changes nothing.
+pub fn write_end(otrs: &dyn TicketApi, ticket_id: &str, end: &CallEnd, deadline: Instant) -> Result<Option<String>, ClientError> {
+    let mut refused = None;
+    if let Some(change) = end.owner_change() {
+        match otrs.update(ticket_id, &change, None, deadline) {
+            Ok(_) => {}
+            Err(e) if e.is_permanent() => {
+                let agent = end.owner.as_deref().unwrap_or_default();
+                crate::log_warning!("ticket id {ticket_id}: OTRS refused agent '{agent}' as the owner ({e}): check [agents] in otrs.conf");
+                refused = Some(format!("owner {agent} refused: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    otrs.update(ticket_id, &end.change(), Some(&end.article()), deadline)?;
+    Ok(refused)
 }
 
 fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {

@@ -3,6 +3,7 @@
 //! ([`Outcome`]), the tickets of recent calls for repeat calls (`recent`),
 //! OTRSTicket()'s arguments (`args`) and the call's end (`end`).
 
+pub mod answered;
 pub mod args;
 pub mod end;
 pub mod flow;

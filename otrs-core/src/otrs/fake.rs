@@ -26,6 +26,9 @@ pub(crate) struct FakeTicket {
     pub state: String,
     pub state_type: String,
     pub priority: String,
+    /// Agent logins; empty: nobody (Znuny's root@localhost).
+    pub owner: String,
+    pub responsible: String,
     /// The first one is the ticket's own (from `create`).
     pub articles: Vec<Article>,
 }
@@ -36,6 +39,8 @@ struct State {
     /// (operation, error, whether OTRS did the operation before failing)
     faults: Vec<(Op, ClientError, bool)>,
     calls: Vec<Op>,
+    /// Agent logins Owner and Responsible may name.
+    agents: Vec<String>,
 }
 
 pub(crate) struct FakeOtrs {
@@ -71,6 +76,11 @@ impl FakeOtrs {
         for _ in 0..1000 {
             self.fail(op, e.clone());
         }
+    }
+
+    /// The agents OTRS knows (for Owner, Responsible).
+    pub fn set_agents(&self, logins: &[&str]) {
+        lock(&self.state).agents = logins.iter().map(|l| l.to_string()).collect();
     }
 
     pub fn heal(&self) {
@@ -123,6 +133,8 @@ fn new_ticket(n: usize, title: &str, customer_user: &str) -> FakeTicket {
         state: "new".into(),
         state_type: "new".into(),
         priority: "3 normal".into(),
+        owner: String::new(),
+        responsible: String::new(),
         articles: Vec::new(),
     }
 }
@@ -196,7 +208,22 @@ impl TicketApi for FakeOtrs {
         }
         with_fault(fault, || {
             let mut s = lock(&self.state);
+            // as Znuny: the ticket's fields are checked before anything is done
+            for login in [change.owner, change.responsible].into_iter().flatten() {
+                if !s.agents.iter().any(|a| a == login) {
+                    return Err(ClientError::Soap(SoapError::Operation {
+                        code: "TicketUpdate.InvalidParameter".into(),
+                        message: "TicketUpdate: Ticket->OwnerID or Ticket->Owner parameter is invalid!".into(),
+                    }));
+                }
+            }
             let t = s.tickets.iter_mut().find(|t| t.id == ticket_id).ok_or_else(|| refused("TicketUpdate", "no such ticket"))?;
+            if let Some(owner) = change.owner {
+                t.owner = owner.to_string();
+            }
+            if let Some(responsible) = change.responsible {
+                t.responsible = responsible.to_string();
+            }
             if let Some(state) = change.state {
                 t.state = state.to_string();
             }

@@ -184,13 +184,19 @@ pub fn ticket_update(auth: &Auth, ticket_id: &str, change: &TicketChange, articl
     let mut env = Envelope::new("TicketUpdate");
     env.auth(auth);
     env.leaf("TicketID", ticket_id);
-    if change.state.is_some() || change.priority.is_some() {
+    if change.state.is_some() || change.priority.is_some() || change.owner.is_some() || change.responsible.is_some() {
         env.open("Ticket");
         if let Some(state) = change.state {
             env.leaf("State", state);
         }
         if let Some(priority) = change.priority {
             env.leaf("Priority", priority);
+        }
+        if let Some(owner) = change.owner {
+            env.leaf("Owner", owner);
+        }
+        if let Some(responsible) = change.responsible {
+            env.leaf("Responsible", responsible);
         }
         env.close("Ticket");
     }
@@ -505,12 +511,18 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             "Outbound call to 89161229624, duration 00:01:05. Issue explained.",
         );
         assert_eq!(
-            ticket_update(&sess, "2", &TicketChange { state: Some("open"), priority: None }, Some(&article)),
+            ticket_update(&sess, "2", &TicketChange { state: Some("open"), ..TicketChange::default() }, Some(&article)),
             read("08-TicketUpdate-request.xml")
         );
         assert_eq!(
             ticket_get(&sess, "4", true),
             read("13-TicketGet-minimal-article-request.xml")
+        );
+        // the answering agent becomes the owner (recorded with another session)
+        let owner = TicketChange { owner: Some("operator1"), ..TicketChange::default() };
+        assert_eq!(
+            ticket_update(&Auth::Session("Gbcc8KFQU9ZeLDvoVDVBwRAIVoLq9jCZ"), "861", &owner, None),
+            read("41-TicketUpdate-owner-request.xml")
         );
     }
 

@@ -717,7 +717,7 @@ mod tests {
         assert_eq!(ids, Ok(vec!["3".to_string(), "2".to_string()]));
         let article = Article::phone("agent", "Call back", "Outbound call");
         let updated = c
-            .update("2", &TicketChange { state: Some("open"), priority: None }, Some(&article), soon())
+            .update("2", &TicketChange { state: Some("open"), ..TicketChange::default() }, Some(&article), soon())
             .expect("update");
         assert_eq!(updated.article_id.as_deref(), Some("4"));
         assert_eq!(c.get("2", soon()).map(|t| t.state_type), Ok("open".to_string()));

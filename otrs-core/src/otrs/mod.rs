@@ -172,6 +172,10 @@ pub struct Article {
 pub struct TicketChange<'a> {
     pub state: Option<&'a str>,
     pub priority: Option<&'a str>,
+    /// Agent logins (`Owner`, `Responsible`, sample 41). Znuny checks them
+    /// before it adds an article: an unknown login fails the whole update.
+    pub owner: Option<&'a str>,
+    pub responsible: Option<&'a str>,
 }
 
 impl Article {

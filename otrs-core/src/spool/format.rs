@@ -192,6 +192,12 @@ pub fn encode(job: &Job) -> String {
         if let Some(v) = e.time_unit {
             put(&mut out, "end.time_unit", &v.to_string());
         }
+        if let Some(v) = &e.owner {
+            put(&mut out, "end.owner", v);
+        }
+        if let Some(v) = &e.responsible {
+            put(&mut out, "end.responsible", v);
+        }
     }
     out.push_str(TRAILER);
     out.push('\n');
@@ -304,6 +310,8 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
                 None => None,
                 Some(v) => Some(Fields::number("end.time_unit", &v)?),
             },
+            owner: f.take("end.owner"),
+            responsible: f.take("end.responsible"),
         }),
     };
     let task = if f.take("update_only").as_deref() == Some("1") {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{Job, NewTicketJob, SpoolError, Task};
 use crate::call::flow::{self, call_marker, display_caller, identify, Caller, Services};
 use crate::call::TicketResult;
-use crate::otrs::TicketChange;
 use crate::runtime::events::{self, Source};
 use crate::runtime::lock;
 use crate::runtime::stats::Stats;
@@ -430,8 +429,7 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
             }
         }
     };
-    let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
-    match svc.otrs.update(&ticket_id, &change, Some(&end.article()), deadline) {
+    match flow::write_end(&*svc.otrs, &ticket_id, &end, deadline) {
         Ok(_) => {
             let _ = svc.spool.remove(&job.id);
             crate::log_notice!("call {}: outcome '{}' added to ticket id {ticket_id}", job.key, end.subject);
