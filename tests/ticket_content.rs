@@ -70,9 +70,44 @@ exten => s,1,OTRSAnswered()
  same => n,Set(FILE(/tmp/otrs-test/answered-${TESTID},,,al,u)=ANSWERSTATUS=${OTRSANSWERSTATUS})
  same => n,Return()
 
+; a recorded call: MixMonitor on the caller's channel, the agent plays a tone
+[test-call-4521]
+exten => _X.,1,Set(__TESTID=${EXTEN})
+ same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
+ same => n,Goto(otrs-content,4521,1)
+
+; a missed call that leaves a voicemail (the caller: Milliwatt())
+[test-call-4522]
+exten => _X.,1,Set(__TESTID=${EXTEN})
+ same => n,Set(CALLERID(num)=${FILE(/tmp/otrs-test/cid-${EXTEN})})
+ same => n,Goto(otrs-content,4522,1)
+
+[otrs-content]
+exten => 4521,1,OTRSTicket(${CALLERID(num)},outcome,i)
+ same => n,Set(CHANNEL(hangup_handler_push)=otrs-content-end,s,1)
+ same => n,MixMonitor(/tmp/otrs-test/rec-${TESTID}.wav)
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
+ same => n,Dial(Local/${FILE(/tmp/otrs-test/op-${TESTID})}@agents/n,5,U(otrs-content-answered))
+ same => n,Hangup()
+
+exten => 4522,1,OTRSTicket(${CALLERID(num)},outcome,i)
+ same => n,Set(CHANNEL(hangup_handler_push)=otrs-content-end,s,1)
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=STATUS=${OTRSSTATUS})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=TICKETID=${OTRSTICKETID})
+ same => n,Set(FILE(/tmp/otrs-test/result-${TESTID},,,al,u)=DONE=1)
+ same => n,Dial(Local/noanswer@agents/n,1)
+ same => n,VoiceMail(100@default,s)
+ same => n,Set(FILE(/tmp/otrs-test/vm-${TESTID},,,al,u)=MESSAGEFILE=${VM_MESSAGEFILE})
+ same => n,Hangup()
+
 [agents]
 exten => _45XX,1,Answer()
+ same => n,Playtones(440)
  same => n,Wait(1)
+ same => n,Hangup()
+exten => noanswer,1,Wait(10)
  same => n,Hangup()
 
 [otrs-content-end]
@@ -228,5 +263,219 @@ fn the_agent_who_answered_owns_the_ticket() {
 
     drop(standin);
     let out = reconfigure(&otrs_conf(&_w.standin.url(), "", ""));
+    assert!(!out.contains("reload failure"), "{out}");
+}
+
+// ------------------------------------------------------------ recordings
+
+fn b64_decode(text: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+    for v in text.bytes().filter_map(val) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The attachments of an article's XML: (filename, content type, bytes).
+fn attachments_of(article_xml: &str) -> Vec<(String, String, Vec<u8>)> {
+    elements(article_xml, "Attachment")
+        .into_iter()
+        .map(|a| (field(&a, "Filename"), field(&a, "ContentType"), b64_decode(&field(&a, "Content"))))
+        .collect()
+}
+
+/// The host's path of a file the dialplan wrote into /tmp/otrs-test.
+fn sandbox_file(name: &str) -> std::path::PathBuf {
+    test_dir().join(name)
+}
+
+/// Waits until the ticket has `n` articles; its TicketGet XML.
+fn wait_articles(standin: &StandIn, ticket_id: &str, n: usize, within: Duration) -> String {
+    let until = Instant::now() + within;
+    loop {
+        let xml = ticket_get_xml(standin, ticket_id);
+        if ticket_articles(&xml).len() >= n || Instant::now() >= until {
+            return xml;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn recorded_call(caller: &[u8]) -> (Call, CallResult) {
+    let call = place_sounding_call("test-call-4521", caller, &[("op", "4507")]);
+    let r = wait_result(&call, CALL_WAIT);
+    (call, r)
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn a_recorded_call_has_the_complete_wav_on_its_ticket() {
+    let w = world();
+    content_dialplan();
+    let out = reconfigure(&agents_conf(&w.standin.url(), ""));
+    assert!(!out.contains("reload failure"), "{out}");
+    let (call, r) = recorded_call(b"89161229624");
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let end = wait_file("end", &call, "ENDSTATUS", CALL_WAIT);
+    assert_eq!(end["ENDSTATUS"], "QUEUED", "the file is sent off the channel's thread: {end:?}");
+    let xml = wait_articles(&w.standin, r.var("TICKETID"), 2, Duration::from_secs(20));
+    let articles = ticket_articles(&xml);
+    assert_eq!(articles.len(), 2, "{xml}");
+    let (subject, body, article) = &articles[1];
+    assert_eq!(subject, "Call answered by ivanova");
+    let files = attachments_of(article);
+    assert_eq!(files.len(), 1, "{article}");
+    let name = format!("rec-{}.wav", call.id);
+    assert_eq!((files[0].0.as_str(), files[0].1.as_str()), (name.as_str(), "audio/wav"));
+    let on_disk = std::fs::read(sandbox_file(&name)).expect("the recording on disk");
+    assert!(on_disk.len() > 44 + 1000, "a recording with sound: {} bytes", on_disk.len());
+    assert_eq!(files[0].2.len(), on_disk.len(), "the whole file, not a truncated one");
+    assert!(files[0].2 == on_disk, "the attachment is the file on disk, byte for byte");
+    // the header MixMonitor wrote at closing: the complete file
+    let riff = u32::from_le_bytes([on_disk[4], on_disk[5], on_disk[6], on_disk[7]]) as usize;
+    assert_eq!(riff + 8, on_disk.len());
+    assert!(body.contains(&format!("Recording: {name} (")) && body.contains("), attached."), "{body}");
+    let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
+    assert!(!out.contains("reload failure"), "{out}");
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn a_queued_ticket_gets_its_recording_once_otrs_is_back_exactly_once() {
+    let w = world();
+    content_dialplan();
+    let out = reconfigure(&agents_conf(&w.standin.url(), ""));
+    assert!(!out.contains("reload failure"), "{out}");
+    w.standin.set_mode("refuse");
+    let (call, r) = recorded_call(b"89161229624");
+    assert_eq!(r.var("STATUS"), "QUEUED", "{r:?}");
+    assert_eq!(wait_file("end", &call, "ENDSTATUS", CALL_WAIT)["ENDSTATUS"], "QUEUED");
+    // the outcome joins the queued ticket once the file is complete
+    let name = format!("rec-{}.wav", call.id);
+    let in_spool = || {
+        std::fs::read_dir(spool_dir())
+            .map(|d| d.flatten().any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&name))))
+            .unwrap_or(false)
+    };
+    assert!(wait_for(Duration::from_secs(10), in_spool), "no spool job references {name}");
+    w.standin.set_mode("normal");
+    assert!(wait_for(Duration::from_secs(30), || spool_depth() == 0), "{}", cli("otrs show status"));
+    let tickets = w.standin.tickets();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let xml = wait_articles(&w.standin, &tickets[0]["ticket_id"], 2, Duration::from_secs(10));
+    let articles = ticket_articles(&xml);
+    assert_eq!(articles.len(), 2, "exactly one outcome article: {xml}");
+    let files = attachments_of(&articles[1].2);
+    assert_eq!(files.len(), 1);
+    assert!(files[0].2 == std::fs::read(sandbox_file(&name)).unwrap(), "byte for byte");
+    // more passes of the worker add nothing
+    cli("otrs spool retry");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(ticket_articles(&ticket_get_xml(&w.standin, &tickets[0]["ticket_id"])).len(), 2);
+    let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
+    assert!(!out.contains("reload failure"), "{out}");
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn an_oversized_recording_is_refused_with_a_note() {
+    let w = world();
+    content_dialplan();
+    let out = reconfigure(&agents_conf(&w.standin.url(), "max_attachment_size = 1K\n"));
+    assert!(!out.contains("reload failure"), "{out}");
+    let (_call, r) = recorded_call(b"89161229624");
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let xml = wait_articles(&w.standin, r.var("TICKETID"), 2, Duration::from_secs(20));
+    let articles = ticket_articles(&xml);
+    assert_eq!(articles.len(), 2, "{xml}");
+    assert!(attachments_of(&articles[1].2).is_empty(), "{}", articles[1].2);
+    assert!(articles[1].1.contains("not attached: larger than max_attachment_size (1 KB)."), "{}", articles[1].1);
+    let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
+    assert!(!out.contains("reload failure"), "{out}");
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn a_file_otrs_fails_on_after_making_the_article_never_duplicates_it() {
+    let _w = world();
+    content_dialplan();
+    // Znuny's 70 MB case in small: the article is made, then HTTP 500
+    let standin = StandIn::start(&["--agents", "ivanova", "--max-file-bytes", "2000"]);
+    let out = reconfigure(&agents_conf(&standin.url(), ""));
+    assert!(!out.contains("reload failure"), "{out}");
+    let (_call, r) = recorded_call(b"89161229624");
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let id = r.var("TICKETID").to_string();
+    let xml = wait_articles(&standin, &id, 2, Duration::from_secs(20));
+    assert_eq!(ticket_articles(&xml).len(), 2, "{xml}");
+    // the worker retries: it finds the article and sends nothing again
+    assert!(wait_for(Duration::from_secs(30), || spool_depth() == 0), "{}", cli("otrs show status"));
+    cli("otrs spool retry");
+    std::thread::sleep(Duration::from_secs(2));
+    let xml = ticket_get_xml(&standin, &id);
+    assert_eq!(ticket_articles(&xml).len(), 2, "no second outcome article: {xml}");
+    drop(standin);
+    let out = reconfigure(&otrs_conf(&_w.standin.url(), "", ""));
+    assert!(!out.contains("reload failure"), "{out}");
+}
+
+static NEXT_SOUNDING_CALL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// A call into `context` whose caller plays Milliwatt()'s tone until the
+/// dialplan hangs up: MixMonitor mixes both directions and VoiceMail()
+/// records the caller, so both need sound from the caller's side.
+fn place_sounding_call(context: &str, caller: &[u8], files: &[(&str, &str)]) -> Call {
+    let n = NEXT_SOUNDING_CALL.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let id = format!("{}{:04}", std::process::id() % 10000 + 1000, 9000 + n);
+    std::fs::create_dir_all(test_dir()).expect("test dir");
+    std::fs::write(test_dir().join(format!("cid-{id}")), caller).expect("write caller id");
+    for (name, value) in files {
+        std::fs::write(test_dir().join(format!("{name}-{id}")), value).expect("write call file");
+    }
+    let started = Instant::now();
+    let out = cli(&format!("channel originate Local/{id}@{context} application Milliwatt"));
+    assert!(!out.contains("No such") && !out.contains("Unable"), "originate: {out}");
+    Call { id, started }
+}
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn a_missed_call_with_a_voicemail_has_the_message_on_its_ticket() {
+    let w = world();
+    content_dialplan();
+    let out = reconfigure(&agents_conf(&w.standin.url(), ""));
+    assert!(!out.contains("reload failure"), "{out}");
+    let call = place_sounding_call("test-call-4522", b"89161229624", &[]);
+    let r = wait_result(&call, CALL_WAIT);
+    assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
+    let xml = wait_articles(&w.standin, r.var("TICKETID"), 2, Duration::from_secs(30));
+    let articles = ticket_articles(&xml);
+    assert_eq!(articles.len(), 2, "{xml}");
+    let (subject, body, article) = &articles[1];
+    assert!(subject.starts_with("Missed call ("), "{subject}");
+    let files = attachments_of(article);
+    assert_eq!(files.len(), 1, "{article}");
+    // the message VoiceMail() left in mailbox 100 (VM_MESSAGEFILE + .wav)
+    let name = files[0].0.clone();
+    assert!(name.starts_with("msg") && name.ends_with(".wav"), "{name}");
+    assert_eq!(files[0].1, "audio/wav");
+    let on_disk = std::fs::read(sandbox_root().join("var/spool/asterisk/voicemail/default/100/INBOX").join(&name)).expect("the message on disk");
+    assert!(on_disk.len() > 44 + 1000, "a message with sound: {} bytes", on_disk.len());
+    assert!(files[0].2 == on_disk, "the message, byte for byte");
+    assert!(body.contains(&format!("Voicemail: 0:0")) && body.contains(&format!(", {name} (")), "the duration and the file: {body}");
+    let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
     assert!(!out.contains("reload failure"), "{out}");
 }

@@ -93,6 +93,43 @@ pub struct General {
     pub ignore_numbers: IgnoreList,
     /// The agent who answered becomes the ticket's Responsible too.
     pub set_responsible: bool,
+    /// Recordings and voicemails larger than this are not sent (the
+    /// article says so): Znuny fails on files its database cannot take.
+    pub max_attachment_size: u64,
+    /// A queued outcome's file is copied into the spool (else referenced).
+    pub spool_copy: bool,
+    /// The recording is removed once it is on the ticket.
+    pub delete_after_upload: bool,
+    /// How long OTRSCallEnd() waits for MixMonitor to close its file.
+    pub recording_wait: Duration,
+}
+
+/// Default `max_attachment_size`: below what Znuny stores (60 MB in the
+/// samples; 70 MB makes it fail after creating the article).
+pub const DEFAULT_MAX_ATTACHMENT: u64 = 50_000_000;
+/// The most `max_attachment_size` may be: base64 makes 60 MB 80 MB of
+/// request, below the web server's 100 MB limit (HTTP 413).
+pub const MAX_ATTACHMENT_LIMIT: u64 = 60_000_000;
+
+/// `50M`, `500K`, `1000`: bytes, K and M in thousands and millions.
+fn byte_size(o: &Options, key: &str, default: u64, max: u64) -> Result<u64, ConfigError> {
+    let Some(v) = o.get(key).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    let t = v.trim_end_matches(['B', 'b']).trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, 'M' | 'm')) => (&t[..i], 1_000_000),
+        Some((i, 'K' | 'k')) => (&t[..i], 1_000),
+        _ => (t, 1),
+    };
+    match num.trim().parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+        Some(n) if n >= 1 && n <= max => Ok(n),
+        _ => err(format!(
+            "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected a size such as 50M or 500K, at most {}M",
+            o.section.name,
+            max / 1_000_000
+        )),
+    }
 }
 
 /// `api = generic` (GenericInterface ticket connector, the default) or
@@ -214,6 +251,10 @@ const GENERAL_KEYS: &[&str] = &[
     "varset_events",
     "ignore_numbers",
     "set_responsible",
+    "max_attachment_size",
+    "spool_copy",
+    "delete_after_upload",
+    "recording_wait",
 ];
 
 const PROFILE_KEYS: &[&str] =
@@ -370,6 +411,10 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         varset_events: o.boolean("varset_events", false)?,
         ignore_numbers,
         set_responsible: o.boolean("set_responsible", false)?,
+        max_attachment_size: byte_size(&o, "max_attachment_size", DEFAULT_MAX_ATTACHMENT, MAX_ATTACHMENT_LIMIT)?,
+        spool_copy: o.boolean("spool_copy", false)?,
+        delete_after_upload: o.boolean("delete_after_upload", false)?,
+        recording_wait: Duration::from_secs(o.number("recording_wait", 30, 1, 600)?),
         api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
             "generic" => Api::Generic,
             "rpc" => Api::Rpc,
@@ -628,6 +673,23 @@ mod tests {
         let p = section("default", &[("queue", "Raw"), ("ignore_numbers", "4599-4500")]);
         let e = from_sections(&[general(), p]).unwrap_err();
         assert!(e.0.contains("'ignore_numbers'") && e.0.contains("[default]") && e.0.contains("4599-4500"), "{e}");
+    }
+
+    #[test]
+    fn attachment_sizes() {
+        let (c, _) = from_sections(&[general(), default_profile()]).unwrap();
+        assert_eq!((c.general.max_attachment_size, c.general.spool_copy, c.general.delete_after_upload), (50_000_000, false, false));
+        for (v, want) in [("20M", 20_000_000), ("500K", 500_000), ("1000", 1000), ("60MB", 60_000_000)] {
+            let mut g = general();
+            g.entries.push(("max_attachment_size".into(), v.into()));
+            assert_eq!(from_sections(&[g, default_profile()]).unwrap().0.general.max_attachment_size, want, "{v}");
+        }
+        for v in ["70M", "0", "big", "-1M"] {
+            let mut g = general();
+            g.entries.push(("max_attachment_size".into(), v.into()));
+            let e = from_sections(&[g, default_profile()]).unwrap_err();
+            assert!(e.0.contains("'max_attachment_size'"), "{v}: {e}");
+        }
     }
 
     #[test]

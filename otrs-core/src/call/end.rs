@@ -36,6 +36,8 @@ pub struct CallEnd {
     /// The agent who answered: the ticket's new Owner (and Responsible).
     pub owner: Option<String>,
     pub responsible: Option<String>,
+    /// The recording or voicemail to attach.
+    pub file: Option<super::recording::FileRef>,
 }
 
 impl CallEnd {
@@ -134,6 +136,7 @@ pub fn outcome(info: &CallEndInfo, profile: &Profile) -> CallEnd {
         time_unit: (profile.time_units && answered && talk > 0).then_some(minutes),
         responsible: agent.clone().filter(|_| info.set_responsible),
         owner: agent,
+        file: None,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod args;
 pub mod end;
 pub mod flow;
 pub mod recent;
+pub mod recording;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -239,6 +239,15 @@ impl TicketApi for FakeOtrs {
         })
     }
 
+    fn article_bodies(&self, ticket_id: &str, _deadline: Instant) -> Result<Vec<String>, ClientError> {
+        let fault = self.enter(Op::Get);
+        with_fault(fault, || {
+            let s = lock(&self.state);
+            let t = s.tickets.iter().find(|t| t.id == ticket_id).ok_or_else(|| refused("TicketGet", "no such ticket"))?;
+            Ok(t.articles.iter().map(|a| a.body.clone()).collect())
+        })
+    }
+
     fn get(&self, ticket_id: &str, _deadline: Instant) -> Result<TicketInfo, ClientError> {
         let fault = self.enter(Op::Get);
         with_fault(fault, || {

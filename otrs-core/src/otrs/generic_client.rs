@@ -256,6 +256,10 @@ impl TicketApi for GenericClient {
         self.call("TicketGet", deadline, |auth| soap::ticket_get(auth, ticket_id, false), soap::parse_ticket_get)
     }
 
+    fn article_bodies(&self, ticket_id: &str, deadline: Instant) -> Result<Vec<String>, ClientError> {
+        self.call("TicketGet", deadline, |auth| soap::ticket_get(auth, ticket_id, true), soap::parse_article_bodies)
+    }
+
     fn clear_session(&self) {
         *lock(&self.session) = None;
     }

@@ -198,6 +198,17 @@ pub fn encode(job: &Job) -> String {
         if let Some(v) = &e.responsible {
             put(&mut out, "end.responsible", v);
         }
+        if let Some(f) = &e.file {
+            put(&mut out, "end.file.path", &f.path);
+            put(&mut out, "end.file.name", &f.filename);
+            put(&mut out, "end.file.type", &f.content_type);
+            put(&mut out, "end.file.label", &f.label);
+            put(&mut out, "end.file.detail", &f.detail);
+            put(&mut out, "end.file.marker", &f.marker);
+            if f.copied {
+                put(&mut out, "end.file.copied", "1");
+            }
+        }
     }
     out.push_str(TRAILER);
     out.push('\n');
@@ -312,6 +323,18 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
             },
             owner: f.take("end.owner"),
             responsible: f.take("end.responsible"),
+            file: match f.take("end.file.path") {
+                None => None,
+                Some(path) => Some(crate::call::recording::FileRef {
+                    path,
+                    filename: f.required("end.file.name")?,
+                    content_type: f.take("end.file.type").unwrap_or_default(),
+                    label: f.take("end.file.label").unwrap_or_default(),
+                    detail: f.take("end.file.detail").unwrap_or_default(),
+                    marker: f.take("end.file.marker").unwrap_or_default(),
+                    copied: f.take("end.file.copied").as_deref() == Some("1"),
+                }),
+            },
         }),
     };
     let task = if f.take("update_only").as_deref() == Some("1") {

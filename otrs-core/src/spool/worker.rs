@@ -429,7 +429,7 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
             }
         }
     };
-    match flow::write_end(&*svc.otrs, &ticket_id, &end, deadline) {
+    match flow::write_end(&*svc.otrs, &svc.config.general, &ticket_id, &end, deadline, true) {
         Ok(_) => {
             let _ = svc.spool.remove(&job.id);
             crate::log_notice!("call {}: outcome '{}' added to ticket id {ticket_id}", job.key, end.subject);

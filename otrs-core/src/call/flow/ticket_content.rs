@@ -123,3 +123,128 @@ fn a_queued_ticket_gets_its_owner_through_the_spool() {
     assert_eq!(t.articles[1].subject, "Call answered by ivanova");
     assert!(w.svc.spool.list().unwrap().is_empty());
 }
+
+// ------------------------------------------------------------ recordings
+
+fn rec_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("otrs-flow-rec-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// An answered call's outcome with `bytes` of recording in `dir`.
+fn recorded(dir: &std::path::Path, key: &str, bytes: usize) -> (CallEnd, Vec<u8>) {
+    let path = dir.join(format!("call-{key}.wav"));
+    let content: Vec<u8> = (0..bytes).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let mut end = answered_by(None, false);
+    end.file = Some(crate::call::recording::file_ref(path.to_str().unwrap(), "Recording", "", key));
+    (end, content)
+}
+
+#[test]
+fn the_recording_is_attached_to_the_outcome_article() {
+    let w = world("rec");
+    let d = rec_dir("attached");
+    let c = call("89161229624", "1700000300.1");
+    let id = handle_call(&w.svc, w_profile(), &c, soon()).ticket().unwrap().ticket_id.clone();
+    let (end, content) = recorded(&d, &c.key(), 3000);
+    assert_eq!(apply_call_end(&w.svc, &c.key(), "CREATED", &id, &end, soon()), EndResult::Added);
+    let t = &w.otrs.tickets()[0];
+    assert_eq!(t.articles.len(), 2);
+    let a = &t.articles[1];
+    assert_eq!(a.attachments.len(), 1);
+    assert_eq!(a.attachments[0].filename, "call-pbx-a-1700000300.1.wav");
+    assert_eq!(a.attachments[0].content_type, "audio/wav");
+    assert_eq!(a.attachments[0].content, content);
+    assert!(a.body.contains("Recording: call-pbx-a-1700000300.1.wav (3 KB), attached.\n"), "{}", a.body);
+    assert!(a.body.ends_with("Outcome-ID: pbx-a-1700000300.1\n"), "{}", a.body);
+    // delete_after_upload = no (default): the file stays
+    assert!(std::path::Path::new(&end.file.as_ref().unwrap().path).exists());
+}
+
+#[test]
+fn an_oversized_recording_is_not_sent_and_the_article_says_so() {
+    let mut w = world("rec-big");
+    w.svc.config.general.max_attachment_size = 1000;
+    let d = rec_dir("big");
+    let c = call("89161229624", "1700000301.1");
+    let id = handle_call(&w.svc, w_profile(), &c, soon()).ticket().unwrap().ticket_id.clone();
+    let (end, _) = recorded(&d, &c.key(), 5000);
+    assert_eq!(apply_call_end(&w.svc, &c.key(), "CREATED", &id, &end, soon()), EndResult::Added);
+    let a = &w.otrs.tickets()[0].articles[1];
+    assert!(a.attachments.is_empty());
+    assert!(a.body.contains("(5 KB) not attached: larger than max_attachment_size (1 KB)."), "{}", a.body);
+}
+
+#[test]
+fn delete_after_upload_removes_the_file_once_it_is_on_the_ticket() {
+    let mut w = world("rec-delete");
+    w.svc.config.general.delete_after_upload = true;
+    let d = rec_dir("delete");
+    let c = call("89161229624", "1700000302.1");
+    let id = handle_call(&w.svc, w_profile(), &c, soon()).ticket().unwrap().ticket_id.clone();
+    let (end, _) = recorded(&d, &c.key(), 100);
+    let path = end.file.as_ref().unwrap().path.clone();
+    // OTRS fails: the file must stay for the retry
+    w.otrs.fail(Op::Update, crate::otrs::ClientError::Connect("connection refused".into()));
+    assert!(matches!(apply_call_end(&w.svc, &c.key(), "CREATED", &id, &end, soon()), EndResult::Queued(_)));
+    assert!(std::path::Path::new(&path).exists());
+    w.svc.health.mark_up();
+    crate::spool::worker::Retrier::default().step(&w.svc, &Stats::default(), &|| false);
+    assert_eq!(w.otrs.tickets()[0].articles[1].attachments.len(), 1);
+    assert!(!std::path::Path::new(&path).exists(), "deleted after the upload");
+}
+
+#[test]
+fn a_queued_ticket_gets_its_recording_once_otrs_is_back_exactly_once() {
+    let mut w = world("rec-queued");
+    w.svc.config.general.spool_copy = true;
+    let d = rec_dir("queued");
+    let mut retrier = crate::spool::worker::Retrier::default();
+    let c = call("89161229624", "1700000303.1");
+    w.otrs.fail_always(Op::Create, crate::otrs::ClientError::Connect("connection refused".into()));
+    assert_eq!(handle_call(&w.svc, w_profile(), &c, soon()).status(), Status::Queued);
+    let (end, content) = recorded(&d, &c.key(), 2000);
+    assert!(matches!(apply_call_end(&w.svc, &c.key(), "QUEUED", "", &end, soon()), EndResult::Queued(_)));
+    // spool_copy = yes: the job holds a copy; the original may go
+    std::fs::remove_file(&end.file.as_ref().unwrap().path).unwrap();
+    let stats = Stats::default();
+    retrier.step(&w.svc, &stats, &|| false);
+    assert!(w.otrs.tickets().is_empty());
+    w.otrs.heal();
+    w.svc.health.mark_up();
+    for _ in 0..3 {
+        retrier.step(&w.svc, &stats, &|| false);
+    }
+    let t = &w.otrs.tickets();
+    assert_eq!(t.len(), 1);
+    let with_file: Vec<_> = t[0].articles.iter().filter(|a| !a.attachments.is_empty()).collect();
+    assert_eq!(with_file.len(), 1, "{:?}", t[0].articles);
+    assert_eq!(with_file[0].attachments[0].content, content);
+    assert!(w.svc.spool.list().unwrap().is_empty());
+    let copies: Vec<_> = std::fs::read_dir(w.svc.spool.dir().join("files")).unwrap().collect();
+    assert!(copies.is_empty(), "the spool copy is removed after the upload");
+}
+
+#[test]
+fn a_retry_after_otrs_made_the_article_and_failed_never_duplicates_it() {
+    let w = world("rec-dup");
+    let d = rec_dir("dup");
+    let c = call("89161229624", "1700000304.1");
+    let id = handle_call(&w.svc, w_profile(), &c, soon()).ticket().unwrap().ticket_id.clone();
+    let (end, _) = recorded(&d, &c.key(), 500);
+    // Znuny: the article is made, then the file fails (HTTP 500)
+    w.otrs.fail_after(Op::Update, crate::otrs::ClientError::Timeout);
+    assert!(matches!(apply_call_end(&w.svc, &c.key(), "CREATED", &id, &end, soon()), EndResult::Queued(_)));
+    assert_eq!(w.otrs.tickets()[0].articles.len(), 2);
+    w.svc.health.mark_up();
+    let mut retrier = crate::spool::worker::Retrier::default();
+    for _ in 0..3 {
+        retrier.step(&w.svc, &Stats::default(), &|| false);
+    }
+    assert_eq!(w.otrs.tickets()[0].articles.len(), 2, "no second outcome article");
+    assert!(w.svc.spool.list().unwrap().is_empty());
+    assert!(w.otrs.count(Op::Get) >= 1, "the retry looked first");
+}
