@@ -155,7 +155,7 @@ fn run(chan: &Channel, profile_arg: &str, file_arg: &str) {
     if let Some(file) = file_for(chan, file_arg, end.answered, &key).filter(|_| has_ticket && svc.otrs.can_search()) {
         // the hangup handler must not wait for MixMonitor: a thread does
         let path = file.path.clone();
-        end.file = Some(file);
+        end.file = Some(Box::new(file));
         let (svc2, key2, status2, ticket2, end2) = (svc.clone(), key.clone(), status.clone(), ticket_id.clone(), end.clone());
         let in_flight = InFlight::enter();
         let spawned = std::thread::Builder::new()

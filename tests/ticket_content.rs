@@ -475,7 +475,7 @@ fn a_missed_call_with_a_voicemail_has_the_message_on_its_ticket() {
     let on_disk = std::fs::read(sandbox_root().join("var/spool/asterisk/voicemail/default/100/INBOX").join(&name)).expect("the message on disk");
     assert!(on_disk.len() > 44 + 1000, "a message with sound: {} bytes", on_disk.len());
     assert!(files[0].2 == on_disk, "the message, byte for byte");
-    assert!(body.contains(&format!("Voicemail: 0:0")) && body.contains(&format!(", {name} (")), "the duration and the file: {body}");
+    assert!(body.contains("Voicemail: 0:0") && body.contains(&format!(", {name} (")), "the duration and the file: {body}");
     let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
     assert!(!out.contains("reload failure"), "{out}");
 }

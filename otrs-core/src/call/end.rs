@@ -36,8 +36,9 @@ pub struct CallEnd {
     /// The agent who answered: the ticket's new Owner (and Responsible).
     pub owner: Option<String>,
     pub responsible: Option<String>,
-    /// The recording or voicemail to attach.
-    pub file: Option<super::recording::FileRef>,
+    /// The recording or voicemail to attach (boxed: most outcomes have none,
+    /// and spool tasks stay small).
+    pub file: Option<Box<super::recording::FileRef>>,
 }
 
 impl CallEnd {

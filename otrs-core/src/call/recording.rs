@@ -221,7 +221,7 @@ mod tests {
         v.extend_from_slice(&[16, 0, 0, 0, 1, 0, 1, 0, 0x40, 0x1f, 0, 0, 0x80, 0x3e, 0, 0, 2, 0, 16, 0]);
         v.extend_from_slice(b"data");
         v.extend_from_slice(&header_says.to_le_bytes());
-        v.extend(std::iter::repeat(7u8).take(data_len as usize));
+        v.extend(std::iter::repeat_n(7u8, data_len as usize));
         v
     }
 

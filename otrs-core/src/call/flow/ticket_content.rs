@@ -139,7 +139,7 @@ fn recorded(dir: &std::path::Path, key: &str, bytes: usize) -> (CallEnd, Vec<u8>
     let content: Vec<u8> = (0..bytes).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&path, &content).unwrap();
     let mut end = answered_by(None, false);
-    end.file = Some(crate::call::recording::file_ref(path.to_str().unwrap(), "Recording", "", key));
+    end.file = Some(Box::new(crate::call::recording::file_ref(path.to_str().unwrap(), "Recording", "", key)));
     (end, content)
 }
 
