@@ -325,13 +325,16 @@ fn recorded_call(caller: &[u8]) -> (Call, CallResult) {
 fn a_recorded_call_has_the_complete_wav_on_its_ticket() {
     let w = world();
     content_dialplan();
-    let out = reconfigure(&agents_conf(&w.standin.url(), ""));
+    let standin = StandIn::start(&["--agents", "ivanova"]);
+    let out = reconfigure(&agents_conf(&standin.url(), ""));
     assert!(!out.contains("reload failure"), "{out}");
     let (call, r) = recorded_call(b"89161229624");
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
     let end = wait_file("end", &call, "ENDSTATUS", CALL_WAIT);
     assert_eq!(end["ENDSTATUS"], "QUEUED", "the file is sent off the channel's thread: {end:?}");
-    let xml = wait_articles(&w.standin, r.var("TICKETID"), 2, Duration::from_secs(20));
+    let xml = wait_articles(&standin, r.var("TICKETID"), 2, Duration::from_secs(20));
+    // the agent who answered owns it, and it is open
+    assert_eq!((ticket_field(&xml, "Owner"), ticket_field(&xml, "State")), ("ivanova".to_string(), "open".to_string()));
     let articles = ticket_articles(&xml);
     assert_eq!(articles.len(), 2, "{xml}");
     let (subject, body, article) = &articles[1];
@@ -348,6 +351,7 @@ fn a_recorded_call_has_the_complete_wav_on_its_ticket() {
     let riff = u32::from_le_bytes([on_disk[4], on_disk[5], on_disk[6], on_disk[7]]) as usize;
     assert_eq!(riff + 8, on_disk.len());
     assert!(body.contains(&format!("Recording: {name} (")) && body.contains("), attached."), "{body}");
+    drop(standin);
     let out = reconfigure(&otrs_conf(&w.standin.url(), "", ""));
     assert!(!out.contains("reload failure"), "{out}");
 }

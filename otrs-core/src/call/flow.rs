@@ -482,7 +482,7 @@ fn spooled(svc: &Services, key: &str, end: &CallEnd) -> CallEnd {
     let copy = dir.join(format!("{safe}-{}", super::recording::file_name(&f.filename)));
     match std::fs::create_dir_all(&dir).and_then(|_| std::fs::copy(&f.path, &copy)) {
         Ok(_) => {
-            f.path = copy.to_string_lossy().into_owned();
+            f.original = std::mem::replace(&mut f.path, copy.to_string_lossy().into_owned());
             f.copied = true;
         }
         Err(e) => crate::log_warning!("call {key}: cannot copy {} into the spool ({e}): it stays referenced", f.path),

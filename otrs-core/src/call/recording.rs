@@ -28,6 +28,8 @@ pub struct FileRef {
     /// `path` is this module's copy in the spool (`spool_copy`): removed
     /// once the article is in.
     pub copied: bool,
+    /// With `copied`: where the file was (delete_after_upload removes it too).
+    pub original: String,
 }
 
 /// MIME type of a recording by its extension (Asterisk's format names).
@@ -65,6 +67,7 @@ pub fn file_ref(path: &str, label: &str, detail: &str, key: &str) -> FileRef {
         detail: detail.to_string(),
         marker: marker_line(key),
         copied: false,
+        original: String::new(),
     }
 }
 
@@ -126,12 +129,18 @@ pub fn prepare(f: &FileRef, max_bytes: u64) -> (String, Option<Attachment>) {
 /// The article is in: removes this module's spool copy, and the file
 /// itself with `delete_after_upload` (`delete`). Failures are logged only.
 pub fn done_with(f: &FileRef, delete: bool) {
-    if f.copied || delete {
-        if let Err(e) = fs::remove_file(&f.path) {
+    let remove = |path: &str| {
+        if let Err(e) = fs::remove_file(path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                crate::log_warning!("cannot remove {} after the upload: {e}", f.path);
+                crate::log_warning!("cannot remove {path} after the upload: {e}");
             }
         }
+    };
+    if f.copied || delete {
+        remove(&f.path);
+    }
+    if f.copied && delete && !f.original.is_empty() {
+        remove(&f.original);
     }
 }
 

@@ -54,7 +54,8 @@
 //! versions require, so a downgrade reads it too. An outcome may name the
 //! answering agent (`end.owner`, `end.responsible`) and a file to attach
 //! (`end.file.path`, `.name`, `.type`, `.label`, `.detail`, `.marker`, and
-//! `.copied=1` for the spool's own copy); older versions ignore them.
+//! `.copied=1` and `.original` for the spool's own copy); older versions
+//! ignore them.
 
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -210,6 +211,7 @@ pub fn encode(job: &Job) -> String {
             put(&mut out, "end.file.marker", &f.marker);
             if f.copied {
                 put(&mut out, "end.file.copied", "1");
+                put(&mut out, "end.file.original", &f.original);
             }
         }
     }
@@ -336,6 +338,7 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
                     detail: f.take("end.file.detail").unwrap_or_default(),
                     marker: f.take("end.file.marker").unwrap_or_default(),
                     copied: f.take("end.file.copied").as_deref() == Some("1"),
+                    original: f.take("end.file.original").unwrap_or_default(),
                 })),
             },
         }),
@@ -532,6 +535,7 @@ end
             detail: "0:05, ".into(),
             marker: "Outcome-ID: pbx-a-1700000000.42".into(),
             copied: true,
+            original: "/var/spool/asterisk/monitor/call-1.wav".into(),
         };
         let end = CallEnd {
             answered: true,

@@ -229,6 +229,27 @@ fn a_queued_ticket_gets_its_recording_once_otrs_is_back_exactly_once() {
 }
 
 #[test]
+fn with_spool_copy_delete_after_upload_removes_the_copy_and_the_original() {
+    let mut w = world("rec-copy-delete");
+    w.svc.config.general.spool_copy = true;
+    w.svc.config.general.delete_after_upload = true;
+    let d = rec_dir("copy-delete");
+    let c = call("89161229624", "1700000305.1");
+    let id = handle_call(&w.svc, w_profile(), &c, soon()).ticket().unwrap().ticket_id.clone();
+    let (end, content) = recorded(&d, &c.key(), 300);
+    let original = end.file.as_ref().unwrap().path.clone();
+    w.otrs.fail(Op::Update, crate::otrs::ClientError::Connect("connection refused".into()));
+    assert!(matches!(apply_call_end(&w.svc, &c.key(), "CREATED", &id, &end, soon()), EndResult::Queued(_)));
+    assert_eq!(std::fs::read_dir(w.svc.spool.dir().join("files")).unwrap().count(), 1, "a copy in the spool");
+    assert!(std::path::Path::new(&original).exists(), "kept until the upload");
+    w.svc.health.mark_up();
+    crate::spool::worker::Retrier::default().step(&w.svc, &Stats::default(), &|| false);
+    assert_eq!(w.otrs.tickets()[0].articles[1].attachments[0].content, content);
+    assert_eq!(std::fs::read_dir(w.svc.spool.dir().join("files")).unwrap().count(), 0);
+    assert!(!std::path::Path::new(&original).exists());
+}
+
+#[test]
 fn a_retry_after_otrs_made_the_article_and_failed_never_duplicates_it() {
     let w = world("rec-dup");
     let d = rec_dir("dup");
