@@ -36,6 +36,8 @@ Sets these channel variables:
                     QUEUED   OTRS could not take it in time: it is in the
                              spool and is created as soon as OTRS answers
                     FAILED   OTRS refused it (see OTRSERROR)
+                    IGNORED  the caller is in ignore_numbers: nothing
+                             was asked of OTRS (OTRSERROR names the entry)
   OTRSERROR         short reason when not created at once, else empty
   OTRSTICKETID      the ticket's TicketID
   OTRSTICKETNUMBER  the ticket number agents see (e.g. 2026112610000015)
@@ -191,6 +193,13 @@ fn create(chan: &Channel, data: &str, started: Instant) -> (Outcome, Handoff) {
             outcome.customer_user,
             profile.queue,
             started.elapsed().as_millis()
+        ),
+        (Status::Ignored, _) => otrs_core::log_verbose!(
+            "OTRSTicket: {} call {} from {}: no ticket ({})",
+            call.channel,
+            call.uniqueid,
+            outcome.caller,
+            outcome.error()
         ),
         (Status::Queued, _) => otrs_core::log_warning!(
             "OTRSTicket: {} call {} from {}: ticket queued ({}); the call goes on, the spool worker creates it later",

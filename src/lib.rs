@@ -10,6 +10,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(not(otrs_no_asterisk))]
+mod answered_app;
+#[cfg(not(otrs_no_asterisk))]
 mod app;
 #[cfg(not(otrs_no_asterisk))]
 mod asterisk;

@@ -9,7 +9,7 @@ use crate::asterisk::{self, config::Loaded};
 use otrs_core::config::{self, Config};
 use otrs_core::runtime::logger;
 use crate::state::{self, IN_FLIGHT, LOADED_AT};
-use crate::{app, call_end_app, cli};
+use crate::{answered_app, app, call_end_app, cli};
 
 const CONFIG_FILE: &str = "otrs.conf";
 const LOAD_SUCCESS: i32 = 0;
@@ -77,10 +77,11 @@ fn load() -> i32 {
             state::set_not_configured(Some(why));
         }
     }
-    if !app::register() || !call_end_app::register() || !cli::register() {
-        otrs_core::log_error!("registering OTRSTicket(), OTRSCallEnd() or the CLI commands failed");
+    if !app::register() || !call_end_app::register() || !answered_app::register() || !cli::register() {
+        otrs_core::log_error!("registering OTRSTicket(), OTRSCallEnd(), OTRSAnswered() or the CLI commands failed");
         app::unregister();
         call_end_app::unregister();
+        answered_app::unregister();
         cli::unregister();
         state::shutdown();
         return LOAD_DECLINE;
@@ -129,6 +130,7 @@ fn unload() -> i32 {
     state::shutdown();
     app::unregister();
     call_end_app::unregister();
+    answered_app::unregister();
     cli::unregister();
     // A call may have entered between the check and the unregister.
     while IN_FLIGHT.load(Ordering::SeqCst) > 0 {

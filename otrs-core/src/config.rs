@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::agents::Agents;
+use crate::ignore::IgnoreList;
 use crate::number::NumberPlan;
 use crate::template;
 
@@ -91,6 +93,47 @@ pub struct General {
     /// CPU than the rest of the call's ticket work, and the OTRSTicket AMI
     /// event carries the same values.
     pub varset_events: bool,
+    /// Callers that never get a ticket, whatever the profile.
+    pub ignore_numbers: IgnoreList,
+    /// The agent who answered becomes the ticket's Responsible too.
+    pub set_responsible: bool,
+    /// Recordings and voicemails larger than this are not sent (the
+    /// article says so): Znuny fails on files its database cannot take.
+    pub max_attachment_size: u64,
+    /// A queued outcome's file is copied into the spool (else referenced).
+    pub spool_copy: bool,
+    /// The recording is removed once it is on the ticket.
+    pub delete_after_upload: bool,
+    /// How long OTRSCallEnd() waits for MixMonitor to close its file.
+    pub recording_wait: Duration,
+}
+
+/// Default `max_attachment_size`: below what Znuny stores (60 MB in the
+/// samples; 70 MB makes it fail after creating the article).
+pub const DEFAULT_MAX_ATTACHMENT: u64 = 50_000_000;
+/// The most `max_attachment_size` may be: base64 makes 60 MB 80 MB of
+/// request, below the web server's 100 MB limit (HTTP 413).
+pub const MAX_ATTACHMENT_LIMIT: u64 = 60_000_000;
+
+/// `50M`, `500K`, `1000`: bytes, K and M in thousands and millions.
+fn byte_size(o: &Options, key: &str, default: u64, max: u64) -> Result<u64, ConfigError> {
+    let Some(v) = o.get(key).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    let t = v.trim_end_matches(['B', 'b']).trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, 'M' | 'm')) => (&t[..i], 1_000_000),
+        Some((i, 'K' | 'k')) => (&t[..i], 1_000),
+        _ => (t, 1),
+    };
+    match num.trim().parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+        Some(n) if n >= 1 && n <= max => Ok(n),
+        _ => err(format!(
+            "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected a size such as 50M or 500K, at most {}M",
+            o.section.name,
+            max / 1_000_000
+        )),
+    }
 }
 
 /// `api = generic` (GenericInterface ticket connector, the default) or
@@ -143,18 +186,29 @@ pub struct Profile {
     pub missed_priority: Option<String>,
     /// OTRSCallEnd(): account the talk minutes as the article's TimeUnit.
     pub time_units: bool,
+    /// Callers that get no ticket with this profile (besides [general]'s).
+    pub ignore_numbers: IgnoreList,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub general: General,
     pub profiles: BTreeMap<String, Profile>,
+    /// `[agents]`: the OTRS agent of each phone.
+    pub agents: Agents,
 }
 
 impl Config {
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         let name = if name.is_empty() { "default" } else { name };
         self.profiles.get(&name.to_ascii_lowercase())
+    }
+
+    /// The `ignore_numbers` rule (of [general], else of the profile) that
+    /// `raw` matches, as written.
+    pub fn ignored<'a>(&'a self, profile: &'a Profile, raw: &str) -> Option<&'a str> {
+        let plan = &self.general.plan;
+        self.general.ignore_numbers.matching(raw, plan).or_else(|| profile.ignore_numbers.matching(raw, plan))
     }
 }
 
@@ -200,10 +254,16 @@ const GENERAL_KEYS: &[&str] = &[
     "agent_url",
     "api",
     "varset_events",
+    "ignore_numbers",
+    "set_responsible",
+    "max_attachment_size",
+    "spool_copy",
+    "delete_after_upload",
+    "recording_wait",
 ];
 
 const PROFILE_KEYS: &[&str] =
-    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display", "missed_state", "missed_priority", "time_units"];
+    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display", "missed_state", "missed_priority", "time_units", "ignore_numbers"];
 
 /// A template that may also use the ticket's id and number.
 fn handoff_template(o: &Options, key: &str) -> Result<Option<String>, ConfigError> {
@@ -320,6 +380,13 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         }
     }
     let nnl: usize = o.number("national_number_length", 0, 0, 15)?;
+    let plan = NumberPlan {
+        country_code,
+        national_prefix,
+        international_prefixes,
+        national_number_length: (nnl > 0).then_some(nnl),
+    };
+    let ignore_numbers = ignore_list(&o, &plan)?;
     let unknown_customer = o.required("unknown_customer")?.to_string();
     if unknown_customer.chars().any(char::is_control) {
         return err("invalid value for option 'unknown_customer' in [general] of otrs.conf: control characters");
@@ -336,12 +403,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         dbuser: o.required("dbuser")?.to_string(),
         dbpass: o.string("dbpass", ""),
         dbsock: o.get("dbsock").filter(|v| !v.is_empty()).map(str::to_string),
-        plan: NumberPlan {
-            country_code,
-            national_prefix,
-            international_prefixes,
-            national_number_length: (nnl > 0).then_some(nnl),
-        },
+        plan,
         unknown_customer,
         refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
         full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
@@ -362,6 +424,12 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         recheck_delay: Duration::from_secs(o.number("recheck_delay", 30, 1, 3600)?),
         agent_url: handoff_template(&o, "agent_url")?,
         varset_events: o.boolean("varset_events", false)?,
+        ignore_numbers,
+        set_responsible: o.boolean("set_responsible", false)?,
+        max_attachment_size: byte_size(&o, "max_attachment_size", DEFAULT_MAX_ATTACHMENT, MAX_ATTACHMENT_LIMIT)?,
+        spool_copy: o.boolean("spool_copy", false)?,
+        delete_after_upload: o.boolean("delete_after_upload", false)?,
+        recording_wait: Duration::from_secs(o.number("recording_wait", 30, 1, 600)?),
         api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
             "generic" => Api::Generic,
             "rpc" => Api::Rpc,
@@ -386,7 +454,16 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
     })
 }
 
-fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
+fn ignore_list(o: &Options, plan: &NumberPlan) -> Result<IgnoreList, ConfigError> {
+    IgnoreList::parse(o.get("ignore_numbers").unwrap_or(""), plan).map_err(|e| {
+        ConfigError(format!(
+            "invalid value {e} in option 'ignore_numbers' of [{}] in otrs.conf; expected numbers, ranges (4500-4599), prefixes (+7495*) or 'anonymous', separated by commas",
+            o.section.name
+        ))
+    })
+}
+
+fn parse_profile(s: &Section, plan: &NumberPlan) -> Result<Profile, ConfigError> {
     let o = Options { section: s };
     let p = Profile {
         name: s.name.to_ascii_lowercase(),
@@ -402,6 +479,7 @@ fn parse_profile(s: &Section) -> Result<Profile, ConfigError> {
         missed_state: o.get("missed_state").filter(|v| !v.is_empty()).map(str::to_string),
         missed_priority: o.get("missed_priority").filter(|v| !v.is_empty()).map(str::to_string),
         time_units: o.boolean("time_units", false)?,
+        ignore_numbers: ignore_list(&o, plan)?,
     };
     for (key, tpl) in [("title", &p.title), ("subject", &p.subject), ("body", &p.body)] {
         let unknown = template::unknown_placeholders(tpl, PLACEHOLDERS);
@@ -432,9 +510,15 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
     let general = parse_general(general)?;
     let mut profiles = BTreeMap::new();
-    for s in sections.iter().filter(|s| !s.name.eq_ignore_ascii_case("general")) {
+    let mut agents = Agents::default();
+    if let Some(s) = sections.iter().find(|s| s.name.eq_ignore_ascii_case("agents")) {
+        agents = Agents::from_entries(&s.entries)
+            .map_err(|why| ConfigError(format!("invalid entry {why} in [agents] of otrs.conf")))?;
+    }
+    let special = |s: &&Section| s.name.eq_ignore_ascii_case("general") || s.name.eq_ignore_ascii_case("agents");
+    for s in sections.iter().filter(|s| !special(s)) {
         warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
-        let p = parse_profile(s)?;
+        let p = parse_profile(s, &general.plan)?;
         if profiles.insert(p.name.clone(), p).is_some() {
             return err(format!("profile [{}] appears twice in otrs.conf", s.name));
         }
@@ -450,7 +534,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     if !profiles.contains_key("default") {
         return err("otrs.conf has no [default] section: the ticket profile used when OTRSTicket() names none (it needs at least 'queue')");
     }
-    Ok((Config { general, profiles }, warnings))
+    Ok((Config { general, profiles, agents }, warnings))
 }
 
 #[cfg(test)]
@@ -604,6 +688,55 @@ mod tests {
     }
 
     #[test]
+    fn ignore_numbers_in_general_and_in_profiles() {
+        let mut g = general();
+        g.entries.push(("ignore_numbers".into(), "4500-4599, anonymous".into()));
+        let p = section("sales", &[("queue", "Sales"), ("ignore_numbers", "+7495*")]);
+        let (c, warnings) = from_sections(&[g, default_profile(), p]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (default, sales) = (c.profile("default").unwrap(), c.profile("sales").unwrap());
+        assert_eq!(c.ignored(default, "4507"), Some("4500-4599"));
+        assert_eq!(c.ignored(sales, ""), Some("anonymous"));
+        assert_eq!(c.ignored(sales, "8 495 111-00-00"), Some("+7495*"));
+        assert_eq!(c.ignored(default, "8 495 111-00-00"), None);
+        let p = section("default", &[("queue", "Raw"), ("ignore_numbers", "4599-4500")]);
+        let e = from_sections(&[general(), p]).unwrap_err();
+        assert!(e.0.contains("'ignore_numbers'") && e.0.contains("[default]") && e.0.contains("4599-4500"), "{e}");
+    }
+
+    #[test]
+    fn attachment_sizes() {
+        let (c, _) = from_sections(&[general(), default_profile()]).unwrap();
+        assert_eq!((c.general.max_attachment_size, c.general.spool_copy, c.general.delete_after_upload), (50_000_000, false, false));
+        for (v, want) in [("20M", 20_000_000), ("500K", 500_000), ("1000", 1000), ("60MB", 60_000_000)] {
+            let mut g = general();
+            g.entries.push(("max_attachment_size".into(), v.into()));
+            assert_eq!(from_sections(&[g, default_profile()]).unwrap().0.general.max_attachment_size, want, "{v}");
+        }
+        for v in ["70M", "0", "big", "-1M"] {
+            let mut g = general();
+            g.entries.push(("max_attachment_size".into(), v.into()));
+            let e = from_sections(&[g, default_profile()]).unwrap_err();
+            assert!(e.0.contains("'max_attachment_size'"), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn agents_section_is_not_a_profile() {
+        let mut g = general();
+        g.entries.push(("set_responsible".into(), "yes".into()));
+        let agents = section("agents", &[("PJSIP/4507", "ivanova"), ("PJSIP/45XX", "duty")]);
+        let (c, warnings) = from_sections(&[g, default_profile(), agents]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(c.profile("agents").is_none() && c.general.set_responsible);
+        assert_eq!(c.agents.agent_for("PJSIP/4507-00000001"), Some("ivanova"));
+        assert_eq!(c.agents.agent_for("PJSIP/4510-00000001"), Some("duty"));
+        let bad = section("agents", &[("4507", "ivanova")]);
+        let e = from_sections(&[general(), default_profile(), bad]).unwrap_err();
+        assert!(e.0.contains("[agents]") && e.0.contains("4507"), "{e}");
+    }
+
+    #[test]
     fn profiles_with_type() {
         let p = section("vip", &[("queue", "Helpdesk"), ("type", "Incident"), ("priority", "4 high")]);
         let (c, _) = from_sections(&[general(), default_profile(), p]).unwrap();
@@ -683,7 +816,7 @@ mod tests {
     fn the_samples_commented_out_values_are_the_defaults() {
         // these are commented out with an example value, not the default
         let examples =
-            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority", "call_id_field"];
+            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority", "call_id_field", "ignore_numbers"];
         let written_out = sample_with_defaults_written_out(&examples);
         let switched_on = written_out.lines().filter(|l| !SAMPLE.contains(&format!("\n{l}\n"))).count();
         assert!(switched_on >= 15, "only {switched_on} commented-out options found:\n{written_out}");

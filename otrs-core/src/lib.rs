@@ -13,9 +13,11 @@
 
 pub mod runtime;
 
+pub mod agents;
 pub mod call;
 pub mod config;
 pub mod customers;
+pub mod ignore;
 pub mod number;
 pub mod otrs;
 pub mod spool;

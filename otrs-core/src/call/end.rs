@@ -3,7 +3,7 @@
 //! hangup cause. Pure: OTRSCallEnd() reads the channel, this writes text.
 
 use crate::config::Profile;
-use crate::otrs::Article;
+use crate::otrs::{Article, TicketChange};
 use crate::text::clean;
 
 /// Dial()'s variables on the caller's channel, read by OTRSCallEnd().
@@ -17,10 +17,14 @@ pub struct CallEndInfo {
     /// ANSWEREDTIME: seconds from answer to the end (talk time).
     pub answered_secs: Option<u64>,
     pub hangup_cause: String,
+    /// The OTRS agent of the answering phone (`[agents]`), if known.
+    pub agent: Option<String>,
+    /// `set_responsible`: the agent becomes Responsible too.
+    pub set_responsible: bool,
 }
 
 /// The outcome as it goes to OTRS.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallEnd {
     pub answered: bool,
     pub subject: String,
@@ -29,6 +33,12 @@ pub struct CallEnd {
     pub state: Option<String>,
     pub priority: Option<String>,
     pub time_unit: Option<u32>,
+    /// The agent who answered: the ticket's new Owner (and Responsible).
+    pub owner: Option<String>,
+    pub responsible: Option<String>,
+    /// The recording or voicemail to attach (boxed: most outcomes have none,
+    /// and spool tasks stay small).
+    pub file: Option<Box<super::recording::FileRef>>,
 }
 
 impl CallEnd {
@@ -36,6 +46,19 @@ impl CallEnd {
         let mut a = Article::phone("system", &self.subject, &self.body);
         a.time_unit = self.time_unit;
         a
+    }
+
+    /// What the outcome article's TicketUpdate changes.
+    pub fn change(&self) -> TicketChange<'_> {
+        TicketChange { state: self.state.as_deref(), priority: self.priority.as_deref(), ..TicketChange::default() }
+    }
+
+    /// The answering agent's TicketUpdate: owner (and responsible), state
+    /// open. Sent on its own: Znuny refuses a whole update that names an
+    /// agent it does not know, and the article must not go with it.
+    pub fn owner_change(&self) -> Option<TicketChange<'_>> {
+        let owner = self.owner.as_deref()?;
+        Some(TicketChange { state: Some("open"), owner: Some(owner), responsible: self.responsible.as_deref(), ..TicketChange::default() })
     }
 }
 
@@ -77,13 +100,16 @@ pub fn outcome(info: &CallEndInfo, profile: &Profile) -> CallEnd {
     let talk = if answered { info.answered_secs.unwrap_or(0) } else { 0 };
     let waited = info.dialed_secs.map(|d| d.saturating_sub(talk));
     let status_text = if status.is_empty() { "no Dial()".to_string() } else { status.clone() };
-    let subject = if answered {
-        format!("Call answered by {who}")
-    } else {
-        format!("Missed call ({status_text})")
+    let agent = info.agent.as_deref().map(clean).filter(|a| answered && !a.is_empty());
+    let subject = match (&agent, answered) {
+        (Some(a), _) => format!("Call answered by {a}"),
+        (None, true) => format!("Call answered by {who}"),
+        (None, false) => format!("Missed call ({status_text})"),
     };
     let mut body = String::new();
-    if answered {
+    if let Some(a) = &agent {
+        body.push_str(&format!("Outcome: answered by agent {a} on {who}\n"));
+    } else if answered {
         body.push_str(&format!("Outcome: answered by {who}\n"));
     } else {
         body.push_str(&format!("Outcome: missed, Dial() status {status_text}; the customer may need a call back\n"));
@@ -109,6 +135,9 @@ pub fn outcome(info: &CallEndInfo, profile: &Profile) -> CallEnd {
         state: (!answered).then(|| profile.missed_state.clone()).flatten(),
         priority: (!answered).then(|| profile.missed_priority.clone()).flatten(),
         time_unit: (profile.time_units && answered && talk > 0).then_some(minutes),
+        responsible: agent.clone().filter(|_| info.set_responsible),
+        owner: agent,
+        file: None,
     }
 }
 
@@ -136,6 +165,7 @@ mod tests {
             dialed_secs: Some(75),
             answered_secs: Some(61),
             hangup_cause: "16".into(),
+            ..Default::default()
         };
         let o = outcome(&info, &profile());
         assert!(o.answered);
@@ -145,6 +175,31 @@ mod tests {
             "Outcome: answered by PJSIP/4507-00000001 (4507)\nWaiting time: 0:14\nTalk time: 1:01\nHangup cause: 16 (normal clearing)\n"
         );
         assert_eq!((o.state, o.priority, o.time_unit), (None, None, Some(2)));
+        assert_eq!((o.owner, o.responsible), (None, None));
+    }
+
+    #[test]
+    fn the_answering_agent_is_named_and_owns_the_ticket() {
+        let info = CallEndInfo {
+            dialstatus: "ANSWER".into(),
+            peer_name: "PJSIP/4507-00000001".into(),
+            peer_number: "4507".into(),
+            answered_secs: Some(61),
+            agent: Some("ivanova".into()),
+            ..Default::default()
+        };
+        let o = outcome(&info, &profile());
+        assert_eq!(o.subject, "Call answered by ivanova");
+        assert!(o.body.starts_with("Outcome: answered by agent ivanova on PJSIP/4507-00000001 (4507)\n"), "{}", o.body);
+        assert_eq!((o.owner.as_deref(), o.responsible.as_deref()), (Some("ivanova"), None));
+        let c = o.owner_change().unwrap();
+        assert_eq!((c.owner, c.responsible, c.state, c.priority), (Some("ivanova"), None, Some("open"), None));
+        let o = outcome(&CallEndInfo { set_responsible: true, ..info.clone() }, &profile());
+        assert_eq!(o.owner_change().unwrap().responsible, Some("ivanova"));
+        // a missed call has nobody to own it, whatever the channel
+        let o = outcome(&CallEndInfo { dialstatus: "NOANSWER".into(), ..info }, &profile());
+        assert_eq!((o.owner.as_deref(), o.owner_change()), (None, None));
+        assert!(!o.body.contains("ivanova"), "{}", o.body);
     }
 
     #[test]

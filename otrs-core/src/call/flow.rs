@@ -13,7 +13,7 @@ use super::{CallInfo, Outcome, TicketResult};
 use crate::config::{Config, Profile};
 use crate::customers::{Customer, CustomerIndex};
 use crate::number;
-use crate::otrs::{Article, NewTicket, TicketApi, TicketChange, TicketCreated};
+use crate::otrs::{Article, ClientError, NewTicket, TicketApi, TicketChange, TicketCreated};
 use crate::runtime::clock;
 use crate::runtime::events::{Source, TicketEvent};
 use crate::runtime::health::Health;
@@ -264,6 +264,11 @@ pub fn find_call_tickets(svc: &Services, key: &str, deadline: Instant) -> Result
 
 /// Runs the whole flow for one call; never waits past `deadline`.
 pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline: Instant) -> Outcome {
+    // before the customer lookup: an ignored caller costs nothing
+    if let Some(rule) = svc.config.ignored(profile, &call.caller) {
+        let caller = Caller { display: display_caller(&call.caller), customer: None, matches: None };
+        return caller.outcome("", TicketResult::Ignored(format!("ignore_numbers: {rule}")), None);
+    }
     let when = SystemTime::now();
     let (caller, lookup_time) = identify_timed(&svc.index, &call.caller);
     let ticket = ticket_for(&svc.config, profile, call, &caller, when);
@@ -515,6 +520,8 @@ pub fn ticket_event(call: &CallInfo, outcome: &Outcome, url: &str, source: Sourc
 pub enum EndResult {
     /// The outcome article is in the ticket.
     Added,
+    /// It is, but OTRS refused the answering agent as the owner; why.
+    AddedWithoutOwner(String),
     /// It waits in the spool (with the queued ticket, or for OTRS).
     Queued(String),
     /// The call has no ticket to write to.
@@ -539,14 +546,14 @@ pub fn apply_call_end(
     }
     match status {
         "CREATED" | "APPENDED" if !ticket_id.is_empty() => {
-            let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
-            match svc.otrs.update(ticket_id, &change, Some(&end.article()), deadline) {
-                Ok(_) => EndResult::Added,
+            match write_end(&*svc.otrs, &svc.config.general, ticket_id, end, deadline, false) {
+                Ok(None) => EndResult::Added,
+                Ok(Some(why)) => EndResult::AddedWithoutOwner(why),
                 Err(e) if e.is_permanent() => EndResult::Failed(e.to_string()),
                 Err(e) => queue_end(svc, key, Some(ticket_id), end, &e.to_string()),
             }
         }
-        "QUEUED" => match svc.spool.attach_end(key, end) {
+        "QUEUED" => match svc.spool.attach_end(key, &spooled(svc, key, end)) {
             Ok(true) => EndResult::Queued("with the queued ticket".into()),
             // the worker created the ticket meanwhile: queue the outcome on
             // its own; the worker finds the ticket by the call marker
@@ -558,11 +565,95 @@ pub fn apply_call_end(
     }
 }
 
+/// Writes a call's outcome into ticket `ticket_id`: first the answering
+/// agent as the owner (a TicketUpdate of its own, see
+/// [`CallEnd::owner_change`]), then the article with its file. `Ok(Some(why))`:
+/// the article is in, the owner was refused (the ticket keeps its owner). An
+/// error that may pass (OTRS down) is returned: the whole is tried again
+/// later, and setting the same owner twice changes nothing. `retry`: an
+/// earlier attempt may have made the article (Znuny makes it, then fails on
+/// a file too big for its database): with a file, the ticket's articles are
+/// searched for this outcome's marker first, so there is never a second.
+pub fn write_end(
+    otrs: &dyn TicketApi,
+    general: &crate::config::General,
+    ticket_id: &str,
+    end: &CallEnd,
+    deadline: Instant,
+    retry: bool,
+) -> Result<Option<String>, ClientError> {
+    let mut refused = None;
+    if let Some(change) = end.owner_change() {
+        match otrs.update(ticket_id, &change, None, deadline) {
+            Ok(_) => {}
+            Err(e) if e.is_permanent() => {
+                let agent = end.owner.as_deref().unwrap_or_default();
+                crate::log_warning!("ticket id {ticket_id}: OTRS refused agent '{agent}' as the owner ({e}): check [agents] in otrs.conf");
+                refused = Some(format!("owner {agent} refused: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(file) = &end.file else {
+        otrs.update(ticket_id, &end.change(), Some(&end.article()), deadline)?;
+        return Ok(refused);
+    };
+    let marker = file.marker.as_str();
+    if retry && !marker.is_empty() {
+        match otrs.article_bodies(ticket_id, deadline) {
+            Ok(bodies) if bodies.iter().any(|b| b.lines().any(|l| l.trim() == marker)) => {
+                crate::log_notice!("ticket id {ticket_id}: the outcome article ({marker}) is in already: not sent again");
+                super::recording::done_with(file, false);
+                return Ok(refused);
+            }
+            Ok(_) => {}
+            Err(e) if e.is_permanent() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let (line, attachment) = super::recording::prepare(file, general.max_attachment_size);
+    let mut article = end.article();
+    article.body.push_str(&line);
+    if !marker.is_empty() {
+        article.body.push_str(marker);
+        article.body.push('\n');
+    }
+    let attached = attachment.is_some();
+    // a big file takes longer to send than a ticket: a second per MB more
+    let bytes = attachment.as_ref().map_or(0, |a| a.content.len() as u64);
+    let deadline = deadline.max(Instant::now() + Duration::from_secs(10 + bytes / 1_000_000));
+    article.attachments.extend(attachment);
+    otrs.update(ticket_id, &end.change(), Some(&article), deadline)?;
+    super::recording::done_with(file, general.delete_after_upload && attached);
+    Ok(refused)
+}
+
+/// The outcome as it waits in the spool: its file referenced where it is,
+/// or with `spool_copy = yes` copied into the spool (`files/`), so that
+/// cleaning the recordings folder cannot take it away before the upload.
+fn spooled(svc: &Services, key: &str, end: &CallEnd) -> CallEnd {
+    let mut end = end.clone();
+    let Some(f) = end.file.as_mut().filter(|f| svc.config.general.spool_copy && !f.copied) else {
+        return end;
+    };
+    let dir = svc.spool.dir().join("files");
+    let safe: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(80).collect();
+    let copy = dir.join(format!("{safe}-{}", super::recording::file_name(&f.filename)));
+    match std::fs::create_dir_all(&dir).and_then(|_| std::fs::copy(&f.path, &copy)) {
+        Ok(_) => {
+            f.original = std::mem::replace(&mut f.path, copy.to_string_lossy().into_owned());
+            f.copied = true;
+        }
+        Err(e) => crate::log_warning!("call {key}: cannot copy {} into the spool ({e}): it stays referenced", f.path),
+    }
+    end
+}
+
 fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, why: &str) -> EndResult {
     if ticket_id.is_none() && !svc.config.general.title_call_id && svc.config.general.call_id_field.is_none() {
         return EndResult::Failed(format!("{why}; with title_call_id = no the ticket cannot be found later"));
     }
-    match spool_write(svc, &Job::update(key, ticket_id, end.clone(), why)) {
+    match spool_write(svc, &Job::update(key, ticket_id, spooled(svc, key, end), why)) {
         Ok(()) => EndResult::Queued(why.to_string()),
         Err(e) => EndResult::Failed(format!("{why}; spool write failed: {e}")),
     }
@@ -570,6 +661,9 @@ fn queue_end(svc: &Services, key: &str, ticket_id: Option<&str>, end: &CallEnd, 
 
 #[cfg(test)]
 mod with_fake_otrs;
+
+#[cfg(test)]
+mod ticket_content;
 
 #[cfg(test)]
 mod tests {

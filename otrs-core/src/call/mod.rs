@@ -3,10 +3,12 @@
 //! ([`Outcome`]), the tickets of recent calls for repeat calls (`recent`),
 //! OTRSTicket()'s arguments (`args`) and the call's end (`end`).
 
+pub mod answered;
 pub mod args;
 pub mod end;
 pub mod flow;
 pub mod recent;
+pub mod recording;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -80,6 +82,8 @@ pub enum Status {
     Queued,
     /// No ticket, and none will come (OTRS refused it, or the spool failed).
     Failed,
+    /// The caller is in `ignore_numbers`: nothing was asked of OTRS.
+    Ignored,
 }
 
 impl Status {
@@ -89,6 +93,7 @@ impl Status {
             Status::Appended => "APPENDED",
             Status::Queued => "QUEUED",
             Status::Failed => "FAILED",
+            Status::Ignored => "IGNORED",
         }
     }
 }
@@ -104,6 +109,8 @@ pub enum TicketResult {
     Queued(String),
     /// No ticket, and none will come; why.
     Failed(String),
+    /// No ticket by configuration: the `ignore_numbers` rule, as written.
+    Ignored(String),
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +150,7 @@ impl Outcome {
             TicketResult::Appended(_) => Status::Appended,
             TicketResult::Queued(_) => Status::Queued,
             TicketResult::Failed(_) => Status::Failed,
+            TicketResult::Ignored(_) => Status::Ignored,
         }
     }
 
@@ -150,14 +158,14 @@ impl Outcome {
     pub fn ticket(&self) -> Option<&TicketCreated> {
         match &self.result {
             TicketResult::Created(t) | TicketResult::Appended(t) => Some(t),
-            TicketResult::Queued(_) | TicketResult::Failed(_) => None,
+            TicketResult::Queued(_) | TicketResult::Failed(_) | TicketResult::Ignored(_) => None,
         }
     }
 
     /// Short reason when not created; empty otherwise.
     pub fn error(&self) -> &str {
         match &self.result {
-            TicketResult::Queued(why) | TicketResult::Failed(why) => why,
+            TicketResult::Queued(why) | TicketResult::Failed(why) | TicketResult::Ignored(why) => why,
             TicketResult::Created(_) | TicketResult::Appended(_) => "",
         }
     }
@@ -177,6 +185,11 @@ impl Outcome {
             TicketResult::Failed(why) => {
                 Stats::count(&stats.failed);
                 stats.record_error(why);
+            }
+            // not an error: no last error, not an unknown caller
+            TicketResult::Ignored(_) => {
+                Stats::count(&stats.ignored);
+                return;
             }
         }
         if self.matches == Some(0) {
@@ -213,6 +226,10 @@ mod tests {
         outcome(TicketResult::Failed("TicketCreate.InvalidParameter".into()), None).count_in(&s);
         let snap = s.snapshot();
         assert_eq!((snap.failed, snap.unknown_callers), (1, 1));
+        assert_eq!(snap.last_error.map(|e| e.1).as_deref(), Some("TicketCreate.InvalidParameter"));
+        outcome(TicketResult::Ignored("4500-4599".into()), Some(0)).count_in(&s);
+        let snap = s.snapshot();
+        assert_eq!((snap.ignored, snap.unknown_callers, snap.failed), (1, 1, 1));
         assert_eq!(snap.last_error.map(|e| e.1).as_deref(), Some("TicketCreate.InvalidParameter"));
     }
 

@@ -168,5 +168,6 @@ pub(crate) fn missed_call() -> CallEnd {
         state: Some("open".into()),
         priority: Some("4 high".into()),
         time_unit: None,
+        ..CallEnd::default()
     }
 }

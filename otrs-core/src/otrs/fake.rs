@@ -26,6 +26,9 @@ pub(crate) struct FakeTicket {
     pub state: String,
     pub state_type: String,
     pub priority: String,
+    /// Agent logins; empty: nobody (Znuny's root@localhost).
+    pub owner: String,
+    pub responsible: String,
     /// The first one is the ticket's own (from `create`).
     pub articles: Vec<Article>,
     pub dynamic_fields: Vec<(String, String)>,
@@ -39,6 +42,8 @@ struct State {
     calls: Vec<Op>,
     /// How long a TicketSearch takes (None: at once).
     search_takes: Option<std::time::Duration>,
+    /// Agent logins Owner and Responsible may name.
+    agents: Vec<String>,
 }
 
 pub(crate) struct FakeOtrs {
@@ -120,6 +125,11 @@ impl FakeOtrs {
         lock(&self.state).search_takes = Some(d);
     }
 
+    /// The agents OTRS knows (for Owner, Responsible).
+    pub fn set_agents(&self, logins: &[&str]) {
+        lock(&self.state).agents = logins.iter().map(|l| l.to_string()).collect();
+    }
+
     pub fn heal(&self) {
         lock(&self.state).faults.clear();
     }
@@ -178,6 +188,8 @@ fn new_ticket(n: usize, title: &str, customer_user: &str) -> FakeTicket {
         state: "new".into(),
         state_type: "new".into(),
         priority: "3 normal".into(),
+        owner: String::new(),
+        responsible: String::new(),
         articles: Vec::new(),
         dynamic_fields: Vec::new(),
     }
@@ -288,7 +300,22 @@ impl TicketApi for FakeOtrs {
         }
         with_fault(fault, || {
             let mut s = lock(&self.state);
+            // as Znuny: the ticket's fields are checked before anything is done
+            for login in [change.owner, change.responsible].into_iter().flatten() {
+                if !s.agents.iter().any(|a| a == login) {
+                    return Err(ClientError::Soap(SoapError::Operation {
+                        code: "TicketUpdate.InvalidParameter".into(),
+                        message: "TicketUpdate: Ticket->OwnerID or Ticket->Owner parameter is invalid!".into(),
+                    }));
+                }
+            }
             let t = s.tickets.iter_mut().find(|t| t.id == ticket_id).ok_or_else(|| refused("TicketUpdate", "no such ticket"))?;
+            if let Some(owner) = change.owner {
+                t.owner = owner.to_string();
+            }
+            if let Some(responsible) = change.responsible {
+                t.responsible = responsible.to_string();
+            }
             if let Some(state) = change.state {
                 t.state = state.to_string();
             }
@@ -301,6 +328,15 @@ impl TicketApi for FakeOtrs {
                 ticket_number: t.number.clone(),
                 article_id: article.map(|_| format!("{}{:02}", t.id, t.articles.len())),
             })
+        })
+    }
+
+    fn article_bodies(&self, ticket_id: &str, _deadline: Instant) -> Result<Vec<String>, ClientError> {
+        let fault = self.enter(Op::Get);
+        with_fault(fault, || {
+            let s = lock(&self.state);
+            let t = s.tickets.iter().find(|t| t.id == ticket_id).ok_or_else(|| refused("TicketGet", "no such ticket"))?;
+            Ok(t.articles.iter().map(|a| a.body.clone()).collect())
         })
     }
 

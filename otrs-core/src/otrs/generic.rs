@@ -121,12 +121,37 @@ impl Envelope {
             self.leaf("TimeUnit", &units.to_string());
         }
         self.close("Article");
+        // next to the article, as Znuny's connector takes them (sample 40)
+        for file in &a.attachments {
+            self.open("Attachment");
+            self.indent();
+            self.out.push_str("<tic:Content>");
+            base64_into(&mut self.out, &file.content);
+            self.out.push_str("</tic:Content>\n");
+            self.leaf("ContentType", &file.content_type);
+            self.leaf("Filename", &file.filename);
+            self.close("Attachment");
+        }
     }
 
     fn finish(mut self, op: &str) -> String {
         self.close(op);
         self.out.push_str("  </soapenv:Body>\n</soapenv:Envelope>\n");
         self.out
+    }
+}
+
+/// Standard base64 with padding, no line breaks (what Znuny decodes).
+pub fn base64_into(out: &mut String, data: &[u8]) {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.reserve(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(ABC[(n >> 18) as usize & 63] as char);
+        out.push(ABC[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 { ABC[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 2 { ABC[n as usize & 63] as char } else { '=' });
     }
 }
 
@@ -199,13 +224,19 @@ pub fn ticket_update(auth: &Auth, ticket_id: &str, change: &TicketChange, articl
     let mut env = Envelope::new("TicketUpdate");
     env.auth(auth);
     env.leaf("TicketID", ticket_id);
-    if change.state.is_some() || change.priority.is_some() {
+    if change.state.is_some() || change.priority.is_some() || change.owner.is_some() || change.responsible.is_some() {
         env.open("Ticket");
         if let Some(state) = change.state {
             env.leaf("State", state);
         }
         if let Some(priority) = change.priority {
             env.leaf("Priority", priority);
+        }
+        if let Some(owner) = change.owner {
+            env.leaf("Owner", owner);
+        }
+        if let Some(responsible) = change.responsible {
+            env.leaf("Responsible", responsible);
         }
         env.close("Ticket");
     }
@@ -297,6 +328,16 @@ pub fn parse_ticket_get(status: u16, content_type: &str, body: &[u8]) -> Result<
         priority: field("Priority"),
         customer_user_id: field("CustomerUserID"),
     })
+}
+
+/// `TicketGet` with `AllArticles` reply: the articles' bodies, oldest first
+/// (sample 42).
+pub fn parse_article_bodies(status: u16, content_type: &str, body: &[u8]) -> Result<Vec<String>, SoapError> {
+    let reply = parse_reply("TicketGet", status, content_type, body)?;
+    let ticket = reply
+        .child("Ticket")
+        .ok_or_else(|| SoapError::Malformed("TicketGetResponse without Ticket".into()))?;
+    Ok(ticket.children.iter().filter(|c| c.name == "Article").map(|a| a.child_text("Body").unwrap_or_default().to_string()).collect())
 }
 
 /// Text of a required, non-empty child, trimmed (ids and numbers).
@@ -521,12 +562,30 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             "Outbound call to 89161229624, duration 00:01:05. Issue explained.",
         );
         assert_eq!(
-            ticket_update(&sess, "2", &TicketChange { state: Some("open"), priority: None }, Some(&article)),
+            ticket_update(&sess, "2", &TicketChange { state: Some("open"), ..TicketChange::default() }, Some(&article)),
             read("08-TicketUpdate-request.xml")
         );
         assert_eq!(
             ticket_get(&sess, "4", true),
             read("13-TicketGet-minimal-article-request.xml")
+        );
+        // a recording attached to an article (sample 40, the WAV it carried)
+        let mut rec = Article::phone("agent", "Call recording 1796147411.0", "Recording of call 1796147411.0 (84956693308), 1 s, attached.");
+        rec.visible_for_customer = false;
+        rec.attachments.push(super::super::Attachment {
+            filename: "call-1796147411.0.wav".into(),
+            content_type: "audio/wav".into(),
+            content: otrs_fixtures::read("rest/call-1796147411.0.wav"),
+        });
+        assert_eq!(
+            ticket_update(&Auth::Session("Gbcc8KFQU9ZeLDvoVDVBwRAIVoLq9jCZ"), "861", &TicketChange::default(), Some(&rec)),
+            read("40-TicketUpdate-attachment-request.xml")
+        );
+        // the answering agent becomes the owner (recorded with another session)
+        let owner = TicketChange { owner: Some("operator1"), ..TicketChange::default() };
+        assert_eq!(
+            ticket_update(&Auth::Session("Gbcc8KFQU9ZeLDvoVDVBwRAIVoLq9jCZ"), "861", &owner, None),
+            read("41-TicketUpdate-owner-request.xml")
         );
     }
 
@@ -585,6 +644,24 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         assert!(xml.contains("<tic:DynamicField_CallID>") && xml.contains("<tic:Equals>pbx-a-1.2</tic:Equals>"), "{xml}");
         assert!(!xml.contains("Bad"));
         assert!(parse_tree(xml.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn base64_as_everyone_writes_it() {
+        for (data, want) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"foob", "Zm9vYg=="), (b"\xff\xfe\x00", "//4A")] {
+            let mut out = String::new();
+            base64_into(&mut out, data);
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn article_bodies_from_ticket_get_with_articles() {
+        let xml = otrs_fixtures::read("generic-interface/42-TicketGet-attachments-response.xml");
+        let bodies = parse_article_bodies(200, "text/xml; charset=UTF-8", &xml).unwrap();
+        assert!(bodies.len() >= 2, "{bodies:?}");
+        assert!(bodies[0].starts_with("Входящий звонок"), "{}", bodies[0]);
+        assert!(bodies.iter().any(|b| b.contains("1796147411.0")), "{bodies:?}");
     }
 
     #[test]

@@ -273,6 +273,10 @@ impl TicketApi for GenericClient {
         self.call("TicketGet", deadline, |auth| soap::ticket_get(auth, ticket_id, false), soap::parse_ticket_get)
     }
 
+    fn article_bodies(&self, ticket_id: &str, deadline: Instant) -> Result<Vec<String>, ClientError> {
+        self.call("TicketGet", deadline, |auth| soap::ticket_get(auth, ticket_id, true), soap::parse_article_bodies)
+    }
+
     fn clear_session(&self) {
         *lock(&self.session) = None;
     }
@@ -744,7 +748,7 @@ mod tests {
         assert_eq!(ids, Ok(vec!["3".to_string(), "2".to_string()]));
         let article = Article::phone("agent", "Call back", "Outbound call");
         let updated = c
-            .update("2", &TicketChange { state: Some("open"), priority: None }, Some(&article), soon())
+            .update("2", &TicketChange { state: Some("open"), ..TicketChange::default() }, Some(&article), soon())
             .expect("update");
         assert_eq!(updated.article_id.as_deref(), Some("4"));
         assert_eq!(c.get("2", soon()).map(|t| t.state_type), Ok("open".to_string()));

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::{check_url, redact_url, ClientError, SoapError};
+// (SoapError is also used by TicketApi's default article_bodies)
 use transport::DEFAULT_MAX_REPLY_BYTES;
 
 /// What the ticket flow and the spool worker ask of OTRS. Every call
@@ -46,6 +47,16 @@ pub trait TicketApi: Send + Sync {
 
     /// The ticket's fields, without articles.
     fn get(&self, ticket_id: &str, deadline: Instant) -> Result<TicketInfo, ClientError>;
+
+    /// The bodies of the ticket's articles, oldest first (without their
+    /// attachments' contents): lets a retry see whether an article it sent
+    /// is in already.
+    fn article_bodies(&self, _ticket_id: &str, _deadline: Instant) -> Result<Vec<String>, ClientError> {
+        Err(ClientError::Soap(SoapError::Operation {
+            code: "TicketGet.NotSupported".into(),
+            message: "this interface cannot list a ticket's articles".into(),
+        }))
+    }
 
     /// Whether `search` and `update` exist (not with rpc.pl): without them
     /// there are no repeat calls, no rechecks before a second create and no
@@ -87,6 +98,10 @@ impl<T: TicketApi + ?Sized> TicketApi for Arc<T> {
 
     fn get(&self, ticket_id: &str, deadline: Instant) -> Result<TicketInfo, ClientError> {
         (**self).get(ticket_id, deadline)
+    }
+
+    fn article_bodies(&self, ticket_id: &str, deadline: Instant) -> Result<Vec<String>, ClientError> {
+        (**self).article_bodies(ticket_id, deadline)
     }
 
     fn can_search(&self) -> bool {
@@ -179,6 +194,28 @@ pub struct Article {
     pub body: String,
     /// Time accounted for the article (`TimeUnit`), e.g. talk minutes.
     pub time_unit: Option<u32>,
+    /// Files sent with it (`Attachment` next to `Article`, sample 40).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an article: the call's recording, a voicemail.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// MIME type, e.g. `audio/wav`.
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+// By hand: megabytes of audio do not belong in a log line.
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("filename", &self.filename)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
 }
 
 /// Ticket fields a `TicketUpdate` changes; `None` leaves them as they are.
@@ -186,6 +223,10 @@ pub struct Article {
 pub struct TicketChange<'a> {
     pub state: Option<&'a str>,
     pub priority: Option<&'a str>,
+    /// Agent logins (`Owner`, `Responsible`, sample 41). Znuny checks them
+    /// before it adds an article: an unknown login fails the whole update.
+    pub owner: Option<&'a str>,
+    pub responsible: Option<&'a str>,
 }
 
 impl Article {
@@ -199,6 +240,7 @@ impl Article {
             subject: subject.to_string(),
             body: body.to_string(),
             time_unit: None,
+            attachments: Vec::new(),
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct Stats {
     pub appended: AtomicU64,
     /// Calls whose ticket went to the spool.
     pub queued: AtomicU64,
+    /// Calls from `ignore_numbers`: no ticket by configuration.
+    pub ignored: AtomicU64,
     /// Attempts of the spool worker.
     pub retries: AtomicU64,
     /// Queued tickets the worker created.
@@ -107,6 +109,7 @@ pub struct Snapshot {
     pub unknown_callers: u64,
     pub appended: u64,
     pub queued: u64,
+    pub ignored: u64,
     pub retries: u64,
     pub created_later: u64,
     pub duplicates_avoided: u64,
@@ -148,6 +151,7 @@ impl Stats {
             unknown_callers: self.unknown_callers.load(Ordering::Relaxed),
             appended: self.appended.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
+            ignored: self.ignored.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             created_later: self.created_later.load(Ordering::Relaxed),
             duplicates_avoided: self.duplicates_avoided.load(Ordering::Relaxed),

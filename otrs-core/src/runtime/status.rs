@@ -196,6 +196,7 @@ pub fn render(s: &StatusInput) -> String {
         );
     }
     let _ = writeln!(o, "Failed:           {}", st.failed);
+    let _ = writeln!(o, "Ignored:          {} (ignore_numbers)", st.ignored);
     let _ = writeln!(o, "Unknown callers:  {}", st.unknown_callers);
     match &st.last_error {
         Some((t, e)) => {

@@ -51,7 +51,11 @@
 //! outcome is left to add to an existing ticket) has `update_only=1`,
 //! `ticket_id` when known, and `end.*`; it still has the `call.*` and
 //! `profile.*` lines (empty but `call.uniqueid`, the key) that older
-//! versions require, so a downgrade reads it too.
+//! versions require, so a downgrade reads it too. An outcome may name the
+//! answering agent (`end.owner`, `end.responsible`) and a file to attach
+//! (`end.file.path`, `.name`, `.type`, `.label`, `.detail`, `.marker`, and
+//! `.copied=1` and `.original` for the spool's own copy); older versions
+//! ignore them.
 
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -192,6 +196,24 @@ pub fn encode(job: &Job) -> String {
         if let Some(v) = e.time_unit {
             put(&mut out, "end.time_unit", &v.to_string());
         }
+        if let Some(v) = &e.owner {
+            put(&mut out, "end.owner", v);
+        }
+        if let Some(v) = &e.responsible {
+            put(&mut out, "end.responsible", v);
+        }
+        if let Some(f) = &e.file {
+            put(&mut out, "end.file.path", &f.path);
+            put(&mut out, "end.file.name", &f.filename);
+            put(&mut out, "end.file.type", &f.content_type);
+            put(&mut out, "end.file.label", &f.label);
+            put(&mut out, "end.file.detail", &f.detail);
+            put(&mut out, "end.file.marker", &f.marker);
+            if f.copied {
+                put(&mut out, "end.file.copied", "1");
+                put(&mut out, "end.file.original", &f.original);
+            }
+        }
     }
     out.push_str(TRAILER);
     out.push('\n');
@@ -303,6 +325,21 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
             time_unit: match f.take("end.time_unit") {
                 None => None,
                 Some(v) => Some(Fields::number("end.time_unit", &v)?),
+            },
+            owner: f.take("end.owner"),
+            responsible: f.take("end.responsible"),
+            file: match f.take("end.file.path") {
+                None => None,
+                Some(path) => Some(Box::new(crate::call::recording::FileRef {
+                    path,
+                    filename: f.required("end.file.name")?,
+                    content_type: f.take("end.file.type").unwrap_or_default(),
+                    label: f.take("end.file.label").unwrap_or_default(),
+                    detail: f.take("end.file.detail").unwrap_or_default(),
+                    marker: f.take("end.file.marker").unwrap_or_default(),
+                    copied: f.take("end.file.copied").as_deref() == Some("1"),
+                    original: f.take("end.file.original").unwrap_or_default(),
+                })),
             },
         }),
     };
@@ -486,6 +523,38 @@ end
         let end = t.end.as_ref().expect("the attached outcome");
         assert_eq!((end.answered, end.state.as_deref(), end.time_unit), (false, Some("open"), None));
         assert_eq!(encode(&job), TICKET_JOB_V0, "the same file format");
+    }
+
+    #[test]
+    fn the_owner_and_the_file_of_an_outcome_round_trip() {
+        let file = crate::call::recording::FileRef {
+            path: "/var/spool/asterisk/monitor/call=1\n.wav".into(),
+            filename: "call=1\n.wav".into(),
+            content_type: "audio/wav".into(),
+            label: "Voicemail".into(),
+            detail: "0:05, ".into(),
+            marker: "Outcome-ID: pbx-a-1700000000.42".into(),
+            copied: true,
+            original: "/var/spool/asterisk/monitor/call-1.wav".into(),
+        };
+        let end = CallEnd {
+            answered: true,
+            subject: "Call answered by ivanova".into(),
+            owner: Some("ivanova".into()),
+            responsible: Some("ivanova".into()),
+            file: Some(Box::new(file)),
+            ..CallEnd::default()
+        };
+        let job = Job::update("pbx-a-1700000000.42", Some("7"), end.clone(), "x");
+        let text = encode(&job);
+        assert!(text.contains("end.owner=ivanova\n") && text.contains("end.file.copied=1\n"), "{text}");
+        let back = decode(ID, text.as_bytes()).unwrap();
+        assert_eq!(back.end(), Some(&end));
+        // a plain outcome has none of them
+        let plain = Job::update("k", None, CallEnd { subject: "s".into(), ..CallEnd::default() }, "x");
+        let text = encode(&plain);
+        assert!(!text.contains("end.owner") && !text.contains("end.file"), "{text}");
+        assert_eq!(decode(ID, text.as_bytes()).unwrap().end().unwrap().file, None);
     }
 
     #[test]

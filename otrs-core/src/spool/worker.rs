@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{Job, NewTicketJob, SpoolError, Task};
 use crate::call::flow::{self, display_caller, identify, Caller, Services};
 use crate::call::TicketResult;
-use crate::otrs::TicketChange;
 use crate::runtime::events::{self, Source};
 use crate::runtime::lock;
 use crate::runtime::stats::Stats;
@@ -483,9 +482,8 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
             }
         }
     };
-    let change = TicketChange { state: end.state.as_deref(), priority: end.priority.as_deref() };
     asked_otrs();
-    match svc.otrs.update(&ticket_id, &change, Some(&end.article()), deadline) {
+    match flow::write_end(&*svc.otrs, &svc.config.general, &ticket_id, &end, deadline, true) {
         Ok(_) => {
             let _ = svc.spool.remove(&job.id);
             crate::log_notice!("call {}: outcome '{}' added to ticket id {ticket_id}", job.key, end.subject);
