@@ -292,10 +292,16 @@ impl Default for Store {
 
 impl Store {
     /// Forget tickets and counters (sessions stay valid).
+    /// Forgets tickets and counters, keeps sessions and the ID counters: a
+    /// real OTRS never hands out a TicketID twice, and a module that
+    /// remembers a ticket of a call before the reset must not find a
+    /// different ticket under that ID.
     pub fn reset(&mut self) {
         let sessions = std::mem::take(&mut self.sessions);
+        let (ticket_id, article_id, tn) = (self.next_ticket_id, self.next_article_id, self.tn_counter.clone());
         *self = Store::default();
         self.sessions = sessions;
+        (self.next_ticket_id, self.next_article_id, self.tn_counter) = (ticket_id, article_id, tn);
     }
 
     pub fn count_request(&mut self, op: &str) {
