@@ -86,7 +86,13 @@ impl Transport {
             if reused && stale_connection(t) && !left.is_zero() {
                 *lock(&self.agent) = None;
                 let (fresh, _) = self.agent_for(left);
-                result = send(&fresh, left);
+                // a retry that fails too reports the first failure: that
+                // request may have reached OTRS after all (a server that
+                // died mid-request looks the same), so it stays ambiguous
+                match send(&fresh, left) {
+                    Err(ureq::Error::Transport(_)) => {}
+                    replied => result = replied,
+                }
             }
         }
         let response = match result {
