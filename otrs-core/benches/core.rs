@@ -109,6 +109,7 @@ fn sample_ticket() -> NewTicket {
         subject: "Phone call from 89161229624".into(),
         body: "Incoming call from 89161229624 at 2026-11-26 10:00:00.\nCustomer: Ivan Ivanov (login ivanov, customer ACME).\nDialled: 4509@otrs, channel PJSIP/trunk-0000002a, call 1732612345.42.".into(),
         from: None,
+        dynamic_fields: Vec::new(),
     }
 }
 

@@ -69,6 +69,8 @@ impl Transport {
         }
         let (agent, reused) = self.agent_for(remaining);
         let _dns = DnsDeadline::set(deadline);
+        // ureq's own error type, as `send_bytes` returns it
+        #[allow(clippy::result_large_err)]
         let send = |agent: &ureq::Agent, remaining: Duration| {
             agent
                 .post(&self.url)
