@@ -61,10 +61,7 @@ fn load() -> i32 {
     // OTRSTicket() Asterisk would hang up every call reaching it. So the
     // applications are registered all the same, and only say why.
     let installed = match read_config(false) {
-        Ok(Some(c)) => state::install(c).map_err(|e| {
-            state::shutdown();
-            e
-        }),
+        Ok(Some(c)) => state::install(c).inspect_err(|_| state::shutdown()),
         Ok(None) => Err(format!("{CONFIG_FILE} could not be read")),
         Err(why) => Err(why),
     };

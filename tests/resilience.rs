@@ -1115,3 +1115,33 @@ fn calls_reach_the_operator_while_unload_waits_for_a_trickling_database() {
     assert!(!module_running(), "{out}");
     drop(restore);
 }
+
+/// Issue 10, case 3: a title template longer than Znuny's 255 characters.
+/// The stand-in cuts titles as TicketCreate does; the marker must survive
+/// the cut, so that after an ambiguous failure (OTRS slower than the
+/// call's budget) the worker finds the ticket and creates no second one.
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn a_title_longer_than_255_characters_still_gives_exactly_one_ticket() {
+    let w = world();
+    let mut restore = Restore::new(&w);
+    let long = "Incoming helpdesk call, please handle with care and call back ".repeat(5);
+    restore.config("timeout = 1000", &format!("title = {long}${{caller_name}}"));
+    warm_up(&w);
+    let mark = log_mark();
+    w.standin.set_mode("slow:2500");
+    let call = place_call(IVANOV);
+    let r = wait_result(&call, CALL_WAIT);
+    w.standin.set_mode("normal");
+    assert_eq!(r.var("STATUS"), "QUEUED", "{r:?}");
+    let tickets = wait_tickets(&w, 1, Duration::from_secs(5));
+    assert_eq!(tickets.len(), 1, "{tickets:#?}");
+    let title = &tickets[0]["title"];
+    assert!(title.chars().count() <= 255, "{} characters", title.chars().count());
+    let uid = r.var("UNIQUEID");
+    assert!(title.ends_with(&format!(" [call:{uid}]")), "the marker was cut: {title}");
+    wait_log(mark, &format!("queued ticket for call {uid} from 89161229624: already created by an earlier attempt"));
+    drain_spool();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(w.standin.tickets().len(), 1, "duplicate: {:#?}", w.standin.tickets());
+}

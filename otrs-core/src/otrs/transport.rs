@@ -69,6 +69,8 @@ impl Transport {
         }
         let (agent, reused) = self.agent_for(remaining);
         let _dns = DnsDeadline::set(deadline);
+        // ureq's own error type, as `send_bytes` returns it
+        #[allow(clippy::result_large_err)]
         let send = |agent: &ureq::Agent, remaining: Duration| {
             agent
                 .post(&self.url)
@@ -86,7 +88,13 @@ impl Transport {
             if reused && stale_connection(t) && !left.is_zero() {
                 *lock(&self.agent) = None;
                 let (fresh, _) = self.agent_for(left);
-                result = send(&fresh, left);
+                // a retry that fails too reports the first failure: that
+                // request may have reached OTRS after all (a server that
+                // died mid-request looks the same), so it stays ambiguous
+                match send(&fresh, left) {
+                    Err(ureq::Error::Transport(_)) => {}
+                    replied => result = replied,
+                }
             }
         }
         let response = match result {
