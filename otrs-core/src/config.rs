@@ -144,6 +144,9 @@ pub struct Profile {
 pub struct Config {
     pub general: General,
     pub profiles: BTreeMap<String, Profile>,
+    /// Where customers are read from, in order: the `db*` options of
+    /// `[general]` (when `dbuser` is set), then each `[customers*]` section.
+    pub customers: Vec<crate::customers::SourceConfig>,
 }
 
 impl Config {
@@ -327,7 +330,9 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         dbhost: o.string("dbhost", "localhost"),
         dbport: o.number("dbport", 3306, 1, 65535)?,
         dbname: o.string("dbname", "otrs"),
-        dbuser: o.required("dbuser")?.to_string(),
+        // Required unless a [customers*] section names a source (checked
+        // with the sections, see customers::source).
+        dbuser: o.string("dbuser", ""),
         dbpass: o.string("dbpass", ""),
         dbsock: o.get("dbsock").filter(|v| !v.is_empty()).map(str::to_string),
         plan: NumberPlan {
@@ -411,8 +416,11 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     };
     warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
     let general = parse_general(general)?;
+    let (customers, source_warnings) = crate::customers::source::sources_from_sections(&general, sections)?;
+    warnings.extend(source_warnings);
     let mut profiles = BTreeMap::new();
-    for s in sections.iter().filter(|s| !s.name.eq_ignore_ascii_case("general")) {
+    let is_profile = |s: &&Section| !s.name.eq_ignore_ascii_case("general") && !crate::customers::source::is_source_section(&s.name);
+    for s in sections.iter().filter(is_profile) {
         warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
         let p = parse_profile(s)?;
         if profiles.insert(p.name.clone(), p).is_some() {
@@ -430,7 +438,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     if !profiles.contains_key("default") {
         return err("otrs.conf has no [default] section: the ticket profile used when OTRSTicket() names none (it needs at least 'queue')");
     }
-    Ok((Config { general, profiles }, warnings))
+    Ok((Config { general, profiles, customers }, warnings))
 }
 
 #[cfg(test)]

@@ -62,7 +62,9 @@ pub fn render(s: &StatusInput) -> String {
                 Some(sock) => format!("socket {sock}"),
                 None => format!("{}:{}", g.dbhost, g.dbport),
             };
-            let _ = writeln!(o, "Database:         {} database '{}' user '{}'", db, g.dbname, g.dbuser);
+            if !g.dbuser.is_empty() {
+                let _ = writeln!(o, "Database:         {} database '{}' user '{}'", db, g.dbname, g.dbuser);
+            }
             let _ = writeln!(o, "Unknown customer: customer user '{}'", g.unknown_customer);
             let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
             let _ = writeln!(o, "Profiles:         {}", names.join(", "));
@@ -72,17 +74,44 @@ pub fn render(s: &StatusInput) -> String {
         }
     }
     if let Some(i) = &s.index {
+        let down = i.sources.iter().filter(|s| !s.up).count();
         let state = if !i.loaded {
-            "not loaded yet"
+            "not loaded yet".to_string()
         } else if i.db_up {
-            "up"
+            "up".to_string()
+        } else if i.sources.len() > 1 {
+            format!("DOWN for {down} of {} sources (using their last loaded customers)", i.sources.len())
         } else {
-            "DOWN (using the last loaded customers)"
+            "DOWN (using the last loaded customers)".to_string()
         };
         let _ = writeln!(o, "Customer index:   {} customers, {} numbers; database {}", i.customers, i.numbers, state);
         let _ = writeln!(o, "Index refreshed:  {}", when(i.last_refresh));
         if let Some((t, e)) = &i.last_error {
             let _ = writeln!(o, "Database error:   {} at {}", e, clock::local_datetime(*t));
+        }
+        // Each source in the order calls ask them.
+        for src in &i.sources {
+            let state = match (src.up, src.loaded) {
+                (true, _) => "up",
+                (false, true) => "DOWN (its last load stays in use)",
+                (false, false) => "DOWN (never loaded)",
+            };
+            let since = src.since.map(|t| format!(" since {}", clock::local_datetime(t))).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "Source [{}]:{:w$}{} {}; {state}{since}; {} customers, {} numbers; refreshed {}",
+                src.name,
+                "",
+                src.kind,
+                src.target,
+                src.customers,
+                src.numbers,
+                when(src.last_refresh),
+                w = 8usize.saturating_sub(src.name.len()).max(1)
+            );
+            if let Some((t, e)) = src.last_error.as_ref().filter(|_| !src.up) {
+                let _ = writeln!(o, "  error:          {} at {}", e, clock::local_datetime(*t));
+            }
         }
     }
     match &s.otrs_down {
