@@ -2,15 +2,18 @@
 # Installs the Debian 12 packages this project needs on the host:
 #   debootstrap                  builds the Asterisk sandbox (scripts/sandbox.sh)
 #   mariadb-server/-client       the private test database (scripts/mariadb.sh)
+#   slapd, ldap-utils            the private test directory (scripts/slapd.sh)
+#   postgresql, postgresql-client  the private PostgreSQL (scripts/postgres.sh)
 #   clang-14, libclang1-14, libclang-common-14-dev   bindgen (build.rs)
 #   gcc, libc6-dev, pkg-config   the C shim and linking
 #   curl, ca-certificates        fetching, talking to the stand-in
 # Nothing is done (no apt at all) when everything is installed already.
 #
-# The mariadb-server package comes with a system service; the project never
-# uses it (scripts/mariadb.sh runs its own mariadbd: own data dir, socket and
-# port). So the install is kept from starting it, and a service that is
-# already running is left alone: it does not get in our way.
+# The mariadb-server, slapd and postgresql packages come with system
+# services; the project never uses them (scripts/mariadb.sh, slapd.sh and
+# postgres.sh run their own servers: own data dirs, sockets and ports on
+# 127.0.0.1). So the install is kept from starting them (policy-rc.d below),
+# and services that already run are left alone: they do not get in our way.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -18,6 +21,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(
     debootstrap
     mariadb-server mariadb-client
+    slapd ldap-utils
+    postgresql postgresql-client
     libclang1-14 libclang-common-14-dev clang-14
     pkg-config gcc libc6-dev
     curl ca-certificates

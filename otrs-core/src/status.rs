@@ -227,4 +227,50 @@ mod tests {
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
     }
+
+    #[test]
+    fn shows_each_customer_source() {
+        use crate::customers::{IndexStatus, SourceStatus};
+        let c = config();
+        let at = SystemTime::now();
+        let source = |name: &str, up: bool, loaded: bool| SourceStatus {
+            name: name.into(),
+            kind: "ldap".into(),
+            target: "ldaps://dc1.example.invalid base 'dc=example' bind 'cn=otrs'".into(),
+            loaded,
+            up,
+            since: Some(at),
+            customers: if loaded { 12 } else { 0 },
+            numbers: if loaded { 20 } else { 0 },
+            last_refresh: loaded.then_some(at),
+            last_error: (!up).then(|| (at, "LDAP bind as 'cn=otrs' refused: invalid credentials".to_string())),
+        };
+        let index = IndexStatus {
+            loaded: true,
+            customers: 24,
+            numbers: 40,
+            last_refresh: Some(at),
+            last_error: Some((at, "LDAP bind as 'cn=otrs' refused: invalid credentials".into())),
+            db_up: false,
+            sources: vec![source("general", true, true), source("customers-ad", false, true), source("customers-x", false, false)],
+        };
+        let text = render(&StatusInput {
+            version: "1",
+            config: Some(&c),
+            index: Some(index),
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: None,
+            spool: None,
+            otrs_down: None,
+        });
+        assert!(text.contains("Customer index:   24 customers, 40 numbers; database DOWN for 2 of 3 sources"), "{text}");
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Source [")).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("Source [general]: ldap ldaps://dc1.example.invalid") && lines[0].contains("; up since "), "{text}");
+        assert!(lines[1].contains("DOWN (its last load stays in use) since") && lines[1].contains("12 customers, 20 numbers"), "{text}");
+        assert!(lines[2].contains("DOWN (never loaded)") && lines[2].contains("refreshed never"), "{text}");
+        assert_eq!(text.matches("  error:          LDAP bind as 'cn=otrs' refused: invalid credentials").count(), 2, "{text}");
+    }
 }

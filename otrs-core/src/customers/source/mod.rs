@@ -18,6 +18,8 @@
 
 mod config;
 mod ldap;
+#[cfg(test)]
+mod live_tests;
 mod mysql;
 mod postgres;
 mod sql;
