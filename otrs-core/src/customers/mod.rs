@@ -570,11 +570,18 @@ impl CustomerIndex {
     fn note_success(&self) {
         let mut health = lock(&self.health);
         let now = SystemTime::now();
+        let was_down = !health.db_up && health.since.is_some();
         if !health.db_up || health.since.is_none() {
             health.since = Some(now);
         }
         health.last_refresh = Some(now);
         health.db_up = true;
+        drop(health);
+        // Only changes of state are logged: a refresh every few seconds
+        // must not fill the log.
+        if was_down {
+            crate::log_notice!("customer source [{}] ({} {}) is up again", self.name, self.source.kind(), self.source.describe());
+        }
     }
 
     /// A failed read: recorded, and returned without the source's secrets.
@@ -587,11 +594,18 @@ impl CustomerIndex {
     fn note_error(&self, message: &str) {
         let mut health = lock(&self.health);
         let now = SystemTime::now();
-        if health.db_up || health.since.is_none() {
+        let went_down = health.db_up || health.since.is_none();
+        if went_down {
             health.since = Some(now);
         }
-        health.last_error = Some((now, source::scrub(&*self.source, message.to_string())));
+        let message = source::scrub(&*self.source, message.to_string());
+        health.last_error = Some((now, message.clone()));
         health.db_up = false;
+        drop(health);
+        if went_down {
+            let keeps = if self.is_loaded() { "its last load stays in use" } else { "not loaded yet" };
+            crate::log_warning!("customer source [{}] is down ({keeps}): {message}", self.name);
+        }
     }
 }
 
