@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages this project needs on the host:
 #   debootstrap                  builds the Asterisk sandbox (scripts/sandbox.sh)
 #   mariadb-server-core, mariadb-client   the private test database (scripts/mariadb.sh)
+#   slapd, ldap-utils            the private test directory (scripts/slapd.sh)
+#   postgresql, postgresql-client  the private PostgreSQL (scripts/postgres.sh)
 #   clang-14, libclang1-14, libclang-common-14-dev   bindgen (build.rs)
 #   gcc, libc6-dev, pkg-config   the C shim and linking
 #   curl, ca-certificates        fetching, talking to the stand-in
@@ -14,6 +16,8 @@
 # kept from starting any service, and a unit it enabled anyway is disabled
 # again. A MariaDB service the machine already runs is left alone: it does
 # not get in our way.
+# slapd and postgresql come with system services too; scripts/slapd.sh and
+# postgres.sh run their own servers (own data dirs and ports on 127.0.0.1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -21,6 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(
     debootstrap
     mariadb-server-core mariadb-client
+    slapd ldap-utils
+    postgresql postgresql-client
     libclang1-14 libclang-common-14-dev clang-14
     pkg-config gcc libc6-dev
     curl ca-certificates

@@ -22,6 +22,13 @@ fi
 bash "$here/sandbox.sh" build
 bash "$here/mariadb.sh" start
 export OTRS_TEST_DB="mysql://otrs:${OTRS_DB_PASS:-otrs-test-pw}@127.0.0.1:${OTRS_DB_PORT:-3307}/otrs"
+# The LDAP and PostgreSQL customer sources' servers (their tests fail, not
+# skip, without these).
+bash "$here/slapd.sh" start
+bash "$here/postgres.sh" start
+export OTRS_TEST_LDAP="127.0.0.1:${OTRS_LDAP_PORT:-3389}" OTRS_TEST_LDAPS="127.0.0.1:${OTRS_LDAPS_PORT:-3636}"
+export OTRS_TEST_LDAP_CA="${OTRS_SLAPD_DIR:-/var/lib/app_otrsticket/slapd}/tls/ca.pem"
+export OTRS_TEST_PG="127.0.0.1:${OTRS_PG_PORT:-5433}" OTRS_TEST_PG_CA="${OTRS_PG_DIR:-/var/lib/app_otrsticket/postgres}/tls/ca.pem"
 
 cleanup() {
     bash "$here/sandbox.sh" stop >/dev/null 2>&1 || true

@@ -52,15 +52,15 @@ fn test_lookup(args: &[String]) -> Result<String, CliError> {
     if otrs_core::number::is_anonymous(number) {
         o.push_str("Anonymous:        yes (the ticket goes to the unknown-caller customer)\n");
     }
-    match svc.index.lookup_all(number) {
+    match svc.index.lookup_sources(number) {
         Err(e) => o.push_str(&format!("Customer index:   {e}\n")),
         Ok((key, all)) => {
             o.push_str(&format!("Normalised:       {}\n", key.as_deref().unwrap_or("(no digits)")));
             o.push_str(&format!("Matches:          {}\n", all.len()));
-            for (i, c) in all.iter().enumerate() {
+            for (i, (source, c)) in all.iter().enumerate() {
                 let mark = if i == 0 { "*" } else { " " };
                 o.push_str(&format!(
-                    "  {mark} {:<20} {:<30} customer {:<12} {}\n",
+                    "  {mark} {:<20} {:<30} customer {:<12} {:<30} from [{source}]\n",
                     c.login,
                     c.full_name(),
                     c.customer_id,
@@ -70,7 +70,7 @@ fn test_lookup(args: &[String]) -> Result<String, CliError> {
             if all.is_empty() {
                 o.push_str(&format!("A call gets:      the unknown-caller customer '{}'\n", svc.config.general.unknown_customer));
             } else {
-                o.push_str("A call gets:      the one marked * (most recently changed)\n");
+                o.push_str("A call gets:      the one marked * (earliest source, then most recently changed)\n");
             }
         }
     }

@@ -4,12 +4,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use otrs_core::call::flow::Services;
 use otrs_core::call::recent::RecentTickets;
 use otrs_core::config::{Api, Config};
-use otrs_core::customers::{start_refresher, CustomerIndex, DbSettings, Refresher};
+use otrs_core::customers::{build_index, start_refreshers, Refresher};
 use otrs_core::otrs::generic_client::GenericClient;
 use otrs_core::otrs::rpc_client::RpcClient;
 use otrs_core::otrs::{Settings, TicketApi};
@@ -21,8 +21,8 @@ use otrs_core::spool::Spool;
 use otrs_core::runtime::status::ConfigHistory;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
-/// The background thread that keeps the customer index fresh.
-static REFRESHER: Mutex<Option<Refresher>> = Mutex::new(None);
+/// The background threads that keep the customer index fresh, one per source.
+static REFRESHER: Mutex<Vec<Refresher>> = Mutex::new(Vec::new());
 /// The spool worker thread.
 static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
 pub static STATS: LazyLock<Stats> = LazyLock::new(Stats::default);
@@ -64,25 +64,11 @@ pub fn current() -> Option<Arc<Services>> {
     CURRENT.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-fn db_settings(c: &Config) -> DbSettings {
-    let g = &c.general;
-    DbSettings {
-        host: g.dbhost.clone(),
-        port: g.dbport,
-        name: g.dbname.clone(),
-        user: g.dbuser.clone(),
-        password: g.dbpass.clone(),
-        socket: g.dbsock.clone(),
-        connect_timeout: Duration::from_secs(3),
-        query_timeout: Duration::from_secs(30),
-    }
-}
-
 fn same_database(a: &Config, b: &Config) -> bool {
-    let (a, b) = (&a.general, &b.general);
-    (&a.dbhost, a.dbport, &a.dbname, &a.dbuser, &a.dbpass, &a.dbsock, &a.plan)
-        == (&b.dbhost, b.dbport, &b.dbname, &b.dbuser, &b.dbpass, &b.dbsock, &b.plan)
-        && (a.refresh_interval, a.full_refresh_interval) == (b.refresh_interval, b.full_refresh_interval)
+    let (ag, bg) = (&a.general, &b.general);
+    a.customers == b.customers
+        && ag.plan == bg.plan
+        && (ag.refresh_interval, ag.full_refresh_interval) == (bg.refresh_interval, bg.full_refresh_interval)
 }
 
 /// The spool folder: `spool_dir`, else Asterisk's spool directory + /otrs.
@@ -103,13 +89,9 @@ pub fn install(config: Config) -> Result<(), String> {
         Some(index) => index,
         None => {
             stop_refresher();
-            let index = Arc::new(CustomerIndex::new(db_settings(&config), config.general.plan.clone()));
-            let r = start_refresher(
-                index.clone(),
-                config.general.refresh_interval,
-                config.general.full_refresh_interval,
-            );
-            *lock(&REFRESHER) = Some(r);
+            let index = build_index(&config.customers, &config.general.plan);
+            let r = start_refreshers(&index, config.general.refresh_interval, config.general.full_refresh_interval);
+            *lock(&REFRESHER) = r;
             index
         }
     };
@@ -153,10 +135,8 @@ pub fn kick_worker() -> bool {
 }
 
 fn stop_refresher() {
-    let r = lock(&REFRESHER).take();
-    if let Some(r) = r {
-        r.stop();
-    }
+    let all = std::mem::take(&mut *lock(&REFRESHER));
+    Refresher::stop_all(all);
 }
 
 /// Drops the services and joins every thread the module started: glibc

@@ -196,6 +196,9 @@ pub struct Config {
     pub profiles: BTreeMap<String, Profile>,
     /// `[agents]`: the OTRS agent of each phone.
     pub agents: Agents,
+    /// Where customers are read from, in order: the `db*` options of
+    /// `[general]` (when `dbuser` is set), then each `[customers*]` section.
+    pub customers: Vec<crate::customers::SourceConfig>,
 }
 
 impl Config {
@@ -400,7 +403,9 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         dbhost: o.string("dbhost", "localhost"),
         dbport: o.number("dbport", 3306, 1, 65535)?,
         dbname: o.string("dbname", "otrs"),
-        dbuser: o.required("dbuser")?.to_string(),
+        // Required unless a [customers*] section names a source (checked
+        // with the sections, see customers::source).
+        dbuser: o.string("dbuser", ""),
         dbpass: o.string("dbpass", ""),
         dbsock: o.get("dbsock").filter(|v| !v.is_empty()).map(str::to_string),
         plan,
@@ -509,13 +514,19 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     }
     warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
     let general = parse_general(general)?;
+    let (customers, source_warnings) = crate::customers::source::sources_from_sections(&general, sections)?;
+    warnings.extend(source_warnings);
     let mut profiles = BTreeMap::new();
     let mut agents = Agents::default();
     if let Some(s) = sections.iter().find(|s| s.name.eq_ignore_ascii_case("agents")) {
         agents = Agents::from_entries(&s.entries)
             .map_err(|why| ConfigError(format!("invalid entry {why} in [agents] of otrs.conf")))?;
     }
-    let special = |s: &&Section| s.name.eq_ignore_ascii_case("general") || s.name.eq_ignore_ascii_case("agents");
+    let special = |s: &&Section| {
+        s.name.eq_ignore_ascii_case("general")
+            || s.name.eq_ignore_ascii_case("agents")
+            || crate::customers::source::is_source_section(&s.name)
+    };
     for s in sections.iter().filter(|s| !special(s)) {
         warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
         let p = parse_profile(s, &general.plan)?;
@@ -534,7 +545,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
     if !profiles.contains_key("default") {
         return err("otrs.conf has no [default] section: the ticket profile used when OTRSTicket() names none (it needs at least 'queue')");
     }
-    Ok((Config { general, profiles, agents }, warnings))
+    Ok((Config { general, profiles, agents, customers }, warnings))
 }
 
 #[cfg(test)]

@@ -1,11 +1,10 @@
-//! The OTRS database: where it is, the rows of `customer_user` and the SQL
-//! that reads them. The only part of the index that talks to MariaDB.
+//! The OTRS database: where it is and the rows of `customer_user`. The SQL
+//! that reads them is in `source/mysql.rs` (any table, any column names).
 
 use std::fmt;
 use std::time::Duration;
 
-use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, OptsBuilder, Row, Value};
+use mysql::{Opts, OptsBuilder, Value};
 
 /// Where the OTRS database is.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,7 +87,7 @@ impl DbSettings {
     }
 
     /// Where we connect, for messages (no credentials).
-    fn target(&self) -> String {
+    pub(super) fn target(&self) -> String {
         match self.socket.as_deref().filter(|s| !s.is_empty()) {
             Some(socket) => format!("{socket} (database {})", self.name),
             None => format!("{}:{} (database {})", self.host, self.port, self.name),
@@ -135,7 +134,7 @@ impl ChangeTime {
 
     /// From a DATETIME column: `Value::Date` in the binary protocol, text
     /// (`YYYY-MM-DD HH:MM:SS[.ffffff]`) in the text protocol.
-    fn from_value(value: Option<&Value>) -> Option<Self> {
+    pub(super) fn from_value(value: Option<&Value>) -> Option<Self> {
         match value? {
             Value::Date(y, mo, d, h, mi, s, us) => ChangeTime::new(*y, *mo, *d, *h, *mi, *s, *us),
             Value::Bytes(bytes) => ChangeTime::parse(std::str::from_utf8(bytes).ok()?),
@@ -143,7 +142,7 @@ impl ChangeTime {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(super) fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let (date, time) = text.split_once([' ', 'T']).unwrap_or((text, "00:00:00"));
         let mut d = date.splitn(3, '-');
@@ -167,7 +166,12 @@ impl ChangeTime {
         ChangeTime::new(year, month, day, hour, minute, second, micros)
     }
 
-    fn to_value(self) -> Value {
+    /// Its parts: year, month, day, hour, minute, second, microseconds.
+    pub(super) fn parts(self) -> (u16, u8, u8, u8, u8, u8, u32) {
+        (self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros)
+    }
+
+    pub(super) fn to_value(self) -> Value {
         Value::Date(self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros)
     }
 }
@@ -183,25 +187,25 @@ pub(crate) struct CustomerRow {
     pub(crate) email: String,
     pub(crate) phone: String,
     pub(crate) mobile: String,
+    /// Further phone fields (phone_columns / phone_attributes beyond two, each
+    /// value of a multi-valued LDAP attribute), each split like `phone`.
+    pub(crate) more_phones: Vec<String>,
     pub(crate) change_time: Option<ChangeTime>,
     /// `valid_id = 1`
     pub(crate) valid: bool,
 }
 
 /// The columns read, in this order, by both queries.
-const COLUMNS: &str =
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) const COLUMNS: &str =
     "id, login, customer_id, first_name, last_name, email, phone, mobile, change_time, valid_id";
 
 impl CustomerRow {
     /// `None` for a row without a usable id or login (it could not be given
     /// to OTRS as a customer anyway). Never panics on what the database holds:
     /// NULLs become "", bytes that are not UTF-8 are replaced.
-    fn from_mysql(row: &Row) -> Option<Self> {
-        CustomerRow::from_cells(|i| row.as_ref(i))
-    }
-
     /// `cell(i)` is column `i` of [`COLUMNS`]; `None` for a missing column.
-    fn from_cells<'a>(cell: impl Fn(usize) -> Option<&'a Value>) -> Option<Self> {
+    pub(super) fn from_cells<'a>(cell: impl Fn(usize) -> Option<&'a Value>) -> Option<Self> {
         let text = |i: usize| value_text(cell(i));
         let id = value_u64(cell(0))?;
         let login = text(1);
@@ -217,13 +221,14 @@ impl CustomerRow {
             email: text(5),
             phone: text(6),
             mobile: text(7),
+            more_phones: Vec::new(),
             change_time: ChangeTime::from_value(cell(8)),
             valid: value_u64(cell(9)) == Some(1),
         })
     }
 }
 
-fn value_text(value: Option<&Value>) -> String {
+pub(super) fn value_text(value: Option<&Value>) -> String {
     match value {
         Some(Value::Bytes(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
         Some(Value::Int(n)) => n.to_string(),
@@ -232,7 +237,7 @@ fn value_text(value: Option<&Value>) -> String {
     }
 }
 
-fn value_u64(value: Option<&Value>) -> Option<u64> {
+pub(super) fn value_u64(value: Option<&Value>) -> Option<u64> {
     match value? {
         Value::Int(n) => u64::try_from(*n).ok(),
         Value::UInt(n) => Some(*n),
@@ -255,44 +260,6 @@ pub(super) fn time_key(t: Option<ChangeTime>) -> u64 {
                 | u64::from(t.second) << 20
                 | u64::from(t.micros)
         }
-    }
-}
-
-/// Only `valid_id = 1` customers may be matched; a full read needs no others.
-/// Bound parameters only, even for constants.
-fn full_sql() -> String {
-    format!("SELECT {COLUMNS} FROM customer_user WHERE valid_id = ?")
-}
-
-/// Every row changed since a bound
-/// ([`Cursor::since`](super::cursor::Cursor::since): a change_time plus a
-/// signed number of microseconds), valid or not: a customer made invalid
-/// must leave the index.
-fn changed_sql() -> String {
-    format!("SELECT {COLUMNS} FROM customer_user WHERE change_time >= DATE_ADD(?, INTERVAL ? MICROSECOND)")
-}
-
-impl DbSettings {
-    /// Reads customer rows, handing each to `each`: all valid ones (`since`
-    /// None), or all changed at or after the bound `since`. A connection per
-    /// refresh: refreshes are seconds apart, and a fresh connection needs no
-    /// handling of one the server closed meanwhile (wait_timeout, restarts).
-    pub(super) fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
-        let fail = |what: &str, e: mysql::Error| self.scrub(format!("{what} {}: {e}", self.target()));
-        let mut conn = Conn::new(self.opts()).map_err(|e| fail("cannot connect to the OTRS database at", e))?;
-        let result = match since {
-            None => conn.exec_iter(full_sql(), (1u8,)),
-            Some((t, micros)) => conn.exec_iter(changed_sql(), (t.to_value(), micros)),
-        }
-        .map_err(|e| fail("cannot read customer_user from", e))?;
-        for row in result {
-            let row = row.map_err(|e| fail("cannot read customer_user from", e))?;
-            // A row without id or login cannot be a ticket's customer: skip it.
-            if let Some(row) = CustomerRow::from_mysql(&row) {
-                each(row);
-            }
-        }
-        Ok(())
     }
 }
 

@@ -292,6 +292,12 @@ impl Index {
         }
     }
 
+    /// How many customers have this number (no text read).
+    pub(super) fn count(&self, number: &Canonical) -> usize {
+        let found = self.key_of(number).and_then(|k| self.numbers.find(k));
+        found.map_or(0, |i| self.numbers.buckets[i].b as usize)
+    }
+
     pub(super) fn all(&self, number: &Canonical) -> Vec<Arc<Customer>> {
         let Some(key) = self.key_of(number) else { return Vec::new() };
         let Some(i) = self.numbers.find(key) else { return Vec::new() };

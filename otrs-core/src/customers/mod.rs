@@ -28,7 +28,14 @@
 //! wait for the database or for an index being built, and wait for a change
 //! no longer than one batch takes to apply.
 //!
-//! The parts: `db` (settings, rows, SQL), `numbers` (a row's numbers),
+//! Customers may come from several sources (`source`: MySQL, PostgreSQL,
+//! LDAP, in the order of otrs.conf). Each has its own part of the index: a
+//! `CustomerIndex` of one source, with the later sources' parts chained to
+//! the first. A lookup asks every part; the earliest source with a match
+//! gives the customer and the matches of all are counted.
+//!
+//! The parts: `db` (settings, rows), `source` (where rows come from, the
+//! SQL and LDAP that read them), `numbers` (a row's numbers),
 //! `table` (the hash table), `pages` (zeroed huge-page buffers: all the
 //! unsafe code), `arena` (the text), `index` (the index proper), `cursor`
 //! (where an incremental pass starts reading) and `refresher` (the thread).
@@ -40,6 +47,7 @@ mod index;
 mod numbers;
 mod pages;
 mod refresher;
+pub mod source;
 mod table;
 #[cfg(test)]
 mod test_support;
@@ -58,6 +66,8 @@ use index::Index;
 
 pub use db::DbSettings;
 pub use refresher::{start_refresher, Refresher};
+pub use source::{build_index, start_refreshers, SourceConfig};
+use source::CustomerSource;
 
 /// An OTRS customer user, as needed to open a ticket for them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +149,28 @@ pub struct IndexStatus {
     pub last_error: Option<(SystemTime, String)>,
     /// Whether the last refresh reached the database.
     pub db_up: bool,
+    /// Each source, in order (the first is the one the fields above
+    /// describe when there is only one).
+    pub sources: Vec<SourceStatus>,
+}
+
+/// One customer source, for `otrs show status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// Its section in otrs.conf (`general` for the db* options there).
+    pub name: String,
+    /// mysql, postgresql, ldap.
+    pub kind: String,
+    /// Where it reads from (no password).
+    pub target: String,
+    pub loaded: bool,
+    pub up: bool,
+    /// Since when it is up or down (its last change of state).
+    pub since: Option<SystemTime>,
+    pub customers: usize,
+    pub numbers: usize,
+    pub last_refresh: Option<SystemTime>,
+    pub last_error: Option<(SystemTime, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +178,8 @@ struct Health {
     last_refresh: Option<SystemTime>,
     last_error: Option<(SystemTime, String)>,
     db_up: bool,
+    /// When `db_up` last changed (or was first set).
+    since: Option<SystemTime>,
 }
 
 /// Incremental passes reread this many seconds before what the previous pass
@@ -160,9 +194,14 @@ const APPLY_BATCH: usize = 16;
 /// How long a lookup spins for the read lock before it sleeps on it.
 const SPIN_LIMIT: Duration = Duration::from_millis(1);
 
-/// Customers by canonical phone number, loaded from `customer_user`.
+/// Customers by canonical phone number, loaded from one source, with the
+/// parts of the later sources chained to it (see [`source`]).
 pub struct CustomerIndex {
-    db: DbSettings,
+    source: Box<dyn CustomerSource>,
+    /// The source's section, shown with its matches and its state.
+    name: String,
+    /// The parts of the sources after this one, in order.
+    later: Vec<Arc<CustomerIndex>>,
     plan: NumberPlan,
     /// Changed in place by incremental passes, a batch of rows per write
     /// lock; replaced whole by a full reload.
@@ -175,7 +214,8 @@ pub struct CustomerIndex {
 impl fmt::Debug for CustomerIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CustomerIndex")
-            .field("db", &self.db)
+            .field("name", &self.name)
+            .field("source", &self.source)
             .field("plan", &self.plan)
             .field("status", &self.status())
             .finish()
@@ -183,10 +223,19 @@ impl fmt::Debug for CustomerIndex {
 }
 
 impl CustomerIndex {
-    /// An empty, not yet loaded index. Nothing is read until a refresh.
+    /// An empty, not yet loaded index of OTRS's `customer_user` in MySQL.
+    /// Nothing is read until a refresh.
     pub fn new(db: DbSettings, plan: NumberPlan) -> Self {
+        let source = source::MysqlSource::new(db, source::SqlMap::default());
+        CustomerIndex::with_source("general", Box::new(source), plan)
+    }
+
+    /// An empty, not yet loaded index of one source.
+    pub(crate) fn with_source(name: &str, source: Box<dyn CustomerSource>, plan: NumberPlan) -> Self {
         CustomerIndex {
-            db,
+            source,
+            name: name.to_string(),
+            later: Vec::new(),
             plan,
             current: RwLock::new(None),
             refresh: Mutex::new(Cursor::default()),
@@ -194,10 +243,34 @@ impl CustomerIndex {
         }
     }
 
+    /// This index, with the parts of later sources after it: lookups ask
+    /// them in order. Each part is refreshed by its own thread
+    /// ([`start_refreshers`]).
+    pub fn followed_by(mut self, later: Vec<Arc<CustomerIndex>>) -> Self {
+        self.later = later;
+        self
+    }
+
+    /// The parts of the sources after this one.
+    pub fn later(&self) -> &[Arc<CustomerIndex>] {
+        &self.later
+    }
+
+    /// This source's section name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn parts(&self) -> impl Iterator<Item = &CustomerIndex> {
+        std::iter::once(self).chain(self.later.iter().map(|p| &**p))
+    }
+
     pub fn plan(&self) -> &NumberPlan {
         &self.plan
     }
 
+    /// Whether this source's part has been loaded (a later source's part
+    /// has its own).
     pub fn is_loaded(&self) -> bool {
         self.read().is_some()
     }
@@ -248,49 +321,106 @@ impl CustomerIndex {
 
     /// The customer calling from `raw_number` (a caller ID as it arrives).
     ///
-    /// One hash lookup on the canonical number, no SQL. When several valid
-    /// customers have the number, the one whose `customer_user` row was
-    /// changed most recently (`change_time`) is chosen, ties going to the
-    /// smaller `id`: the latest edit is the best guess of who holds the line
-    /// now, and the rule gives the same answer on every call. `matches` says
-    /// how many there were.
+    /// One hash lookup on the canonical number per source, no SQL. When
+    /// several valid customers of a source have the number, the one whose
+    /// row was changed most recently (`change_time`) is chosen, ties going to
+    /// the smaller `id`: the latest edit is the best guess of who holds the
+    /// line now, and the rule gives the same answer on every call. The
+    /// earliest source with a match gives the customer, as OTRS searches its
+    /// backends in order; `matches` counts the matches of every source.
+    ///
+    /// Not loaded: when no source was ever loaded, or when nothing matched
+    /// and some source was never loaded (it may hold the caller). A source
+    /// that was loaded once keeps its last load while it is down.
     pub fn lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
-        let current = self.read_spinning();
-        let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
-        let Some(key) = key else {
-            return Ok(Lookup { matches: 0, customer: None, key: None });
-        };
-        let (matches, customer) = index.lookup(&key);
-        drop(current);
-        Ok(Lookup { matches, customer, key: Some(key.to_string()) })
+        let (mut matches, mut customer, mut loaded, mut missing) = (0, None, false, false);
+        for part in self.parts() {
+            let current = part.read_spinning();
+            let Some(index) = current.as_ref() else {
+                missing = true;
+                continue;
+            };
+            loaded = true;
+            if let Some(key) = &key {
+                if customer.is_none() {
+                    let (m, c) = index.lookup(key);
+                    matches += m;
+                    customer = c;
+                } else {
+                    matches += index.count(key);
+                }
+            }
+        }
+        if !loaded || (missing && customer.is_none() && key.is_some()) {
+            return Err(IndexError::NotLoaded);
+        }
+        Ok(Lookup { matches, customer, key: key.map(|k| k.to_string()) })
     }
 
     /// Every customer with this number, in the order the rule picks them
     /// (first = the one a call gets), with the canonical form looked up.
-    /// For the CLI dry run `otrs test lookup`.
     pub fn lookup_all(&self, raw_number: &str) -> Result<(Option<String>, Vec<Arc<Customer>>), IndexError> {
+        let (key, all) = self.lookup_sources(raw_number)?;
+        Ok((key, all.into_iter().map(|(_, c)| c).collect()))
+    }
+
+    /// As [`lookup_all`](Self::lookup_all), with the section of the source
+    /// each match comes from. For the CLI dry run `otrs test lookup`.
+    pub fn lookup_sources(&self, raw_number: &str) -> Result<(Option<String>, Vec<(String, Arc<Customer>)>), IndexError> {
         let key = canonical_key(raw_number, &self.plan);
-        let current = self.read_spinning();
-        let index = current.as_ref().ok_or(IndexError::NotLoaded)?;
-        let all = key.as_ref().map(|k| index.all(k)).unwrap_or_default();
+        let (mut all, mut loaded, mut missing) = (Vec::new(), false, false);
+        for part in self.parts() {
+            let current = part.read_spinning();
+            let Some(index) = current.as_ref() else {
+                missing = true;
+                continue;
+            };
+            loaded = true;
+            if let Some(k) = &key {
+                all.extend(index.all(k).into_iter().map(|c| (part.name.clone(), c)));
+            }
+        }
+        if !loaded || (missing && all.is_empty() && key.is_some()) {
+            return Err(IndexError::NotLoaded);
+        }
         Ok((key.map(|k| k.to_string()), all))
     }
 
+    /// The state of every source, and of the whole: loaded when any source
+    /// is, up when every source is.
     pub fn status(&self) -> IndexStatus {
+        let sources: Vec<SourceStatus> = self.parts().map(CustomerIndex::own_status).collect();
+        let newest_error = sources.iter().filter_map(|s| s.last_error.clone()).max_by_key(|(t, _)| *t);
+        IndexStatus {
+            loaded: sources.iter().any(|s| s.loaded),
+            customers: sources.iter().map(|s| s.customers).sum(),
+            numbers: sources.iter().map(|s| s.numbers).sum(),
+            last_refresh: sources.iter().filter_map(|s| s.last_refresh).max(),
+            last_error: newest_error,
+            db_up: sources.iter().all(|s| s.up),
+            sources,
+        }
+    }
+
+    fn own_status(&self) -> SourceStatus {
         let (loaded, customers, numbers) = {
             let current = self.read();
             let index = current.as_ref();
             (index.is_some(), index.map_or(0, |i| i.customers()), index.map_or(0, |i| i.number_count()))
         };
         let health = lock(&self.health);
-        IndexStatus {
+        SourceStatus {
+            name: self.name.clone(),
+            kind: self.source.kind().to_string(),
+            target: self.source.describe(),
             loaded,
+            up: health.db_up,
+            since: health.since,
             customers,
             numbers,
             last_refresh: health.last_refresh,
             last_error: health.last_error.clone(),
-            db_up: health.db_up,
         }
     }
 
@@ -309,6 +439,10 @@ impl CustomerIndex {
     pub fn refresh_changed(&self) -> Result<RefreshStats, String> {
         let mut cursor = lock(&self.refresh);
         let rebuild = self.current.is_poisoned() || self.read().as_ref().is_none_or(|i| i.wants_rebuild());
+        if !rebuild && !self.source.incremental() {
+            // No changed column / attribute: only the full reloads read it.
+            return Ok(self.apply_changes(&[], Instant::now()));
+        }
         let since = cursor.since();
         let Some(since) = since.filter(|_| !rebuild) else {
             // Nothing seen yet (no valid customer): nothing to start from.
@@ -319,7 +453,7 @@ impl CustomerIndex {
         // they arrive: a reread of 100 000 rows keeps none of them.
         let (mut rows, mut newest, mut changed) = (0usize, None, Vec::new());
         let mut scratch = Vec::new();
-        self.db.fetch(Some(since), &mut |row| {
+        self.source.fetch(Some(since), &mut |row| {
             rows += 1;
             newest = newest.max(row.change_time);
             let current = self.read();
@@ -327,7 +461,7 @@ impl CustomerIndex {
                 changed.push(row);
             }
         })
-        .inspect_err(|e| self.note_error(e))?;
+        .map_err(|e| self.failed(e))?;
         cursor.advance(newest, started, Instant::now());
         let mut stats = self.apply_changes(&changed, started);
         stats.rows = rows;
@@ -339,12 +473,12 @@ impl CustomerIndex {
         let started = Instant::now();
         let mut index = Index::default();
         let (mut rows, mut newest) = (0usize, None);
-        self.db.fetch(None, &mut |row| {
+        self.source.fetch(None, &mut |row| {
             rows += 1;
             newest = newest.max(row.change_time);
             index.apply(&row, &self.plan, false);
         })
-        .inspect_err(|e| self.note_error(e))?;
+        .map_err(|e| self.failed(e))?;
         index.finish_build();
         // The cursor carries on: this read saw every row the next
         // incremental pass could otherwise have to reread (see [`Cursor`]),
@@ -430,14 +564,43 @@ impl CustomerIndex {
 
     fn note_success(&self) {
         let mut health = lock(&self.health);
-        health.last_refresh = Some(SystemTime::now());
+        let now = SystemTime::now();
+        let was_down = !health.db_up && health.since.is_some();
+        if !health.db_up || health.since.is_none() {
+            health.since = Some(now);
+        }
+        health.last_refresh = Some(now);
         health.db_up = true;
+        drop(health);
+        // Only changes of state are logged: a refresh every few seconds
+        // must not fill the log.
+        if was_down {
+            crate::log_notice!("customer source [{}] ({} {}) is up again", self.name, self.source.kind(), self.source.describe());
+        }
+    }
+
+    /// A failed read: recorded, and returned without the source's secrets.
+    fn failed(&self, message: String) -> String {
+        let message = source::scrub(&*self.source, message);
+        self.note_error(&message);
+        message
     }
 
     fn note_error(&self, message: &str) {
         let mut health = lock(&self.health);
-        health.last_error = Some((SystemTime::now(), self.db.scrub(message.to_string())));
+        let now = SystemTime::now();
+        let went_down = health.db_up || health.since.is_none();
+        if went_down {
+            health.since = Some(now);
+        }
+        let message = source::scrub(&*self.source, message.to_string());
+        health.last_error = Some((now, message.clone()));
         health.db_up = false;
+        drop(health);
+        if went_down {
+            let keeps = if self.is_loaded() { "its last load stays in use" } else { "not loaded yet" };
+            crate::log_warning!("customer source [{}] is down ({keeps}): {message}", self.name);
+        }
     }
 }
 

@@ -35,10 +35,10 @@ pub(crate) fn split_numbers(field: &str) -> Vec<&str> {
 }
 
 /// The distinct canonical numbers of a row: a number in both `phone` and
-/// `mobile`, or twice in one field, counts once.
+/// `mobile` (or any further phone field), or twice in one field, counts once.
 pub(super) fn row_keys(row: &CustomerRow, plan: &NumberPlan) -> Vec<Canonical> {
     let mut keys: Vec<Canonical> = Vec::new();
-    for field in [&row.phone, &row.mobile] {
+    for field in [&row.phone, &row.mobile].into_iter().chain(&row.more_phones) {
         for piece in split_numbers(field) {
             if let Some(key) = canonical_key(piece, plan) {
                 if !keys.contains(&key) {

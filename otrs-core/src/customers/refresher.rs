@@ -59,9 +59,24 @@ impl Refresher {
         self.control.wake.notify_all();
     }
 
-    fn shutdown(&mut self) {
+    /// Stops several at once: all are told first, then each is joined, so
+    /// unloading waits for the slowest refresh, not for their sum.
+    pub fn stop_all(all: Vec<Refresher>) {
+        for r in &all {
+            r.tell_stop();
+        }
+        for r in all {
+            r.stop();
+        }
+    }
+
+    fn tell_stop(&self) {
         lock(&self.control.flags).stop = true;
         self.control.wake.notify_all();
+    }
+
+    fn shutdown(&mut self) {
+        self.tell_stop();
         if let Some(handle) = self.handle.take() {
             // Joining itself would deadlock; can only happen if the index's
             // owner drops the Refresher from inside a refresh, which it does not.

@@ -34,6 +34,7 @@ pub(super) fn row(id: u64, login: &str, phone: &str, mobile: &str, change_time: 
         email: format!("{login}@example.invalid"),
         phone: phone.into(),
         mobile: mobile.into(),
+        more_phones: Vec::new(),
         change_time,
         valid: true,
     }

@@ -112,7 +112,9 @@ pub fn render(s: &StatusInput) -> String {
                 Some(sock) => format!("socket {sock}"),
                 None => format!("{}:{}", g.dbhost, g.dbport),
             };
-            let _ = writeln!(o, "Database:         {} database '{}' user '{}'", db, g.dbname, g.dbuser);
+            if !g.dbuser.is_empty() {
+                let _ = writeln!(o, "Database:         {} database '{}' user '{}'", db, g.dbname, g.dbuser);
+            }
             let _ = writeln!(o, "Unknown customer: customer user '{}'", g.unknown_customer);
             let names: Vec<&str> = c.profiles.keys().map(String::as_str).collect();
             let _ = writeln!(o, "Profiles:         {}", names.join(", "));
@@ -130,17 +132,44 @@ pub fn render(s: &StatusInput) -> String {
         },
     }
     if let Some(i) = &s.index {
+        let down = i.sources.iter().filter(|s| !s.up).count();
         let state = if !i.loaded {
-            "not loaded yet"
+            "not loaded yet".to_string()
         } else if i.db_up {
-            "up"
+            "up".to_string()
+        } else if i.sources.len() > 1 {
+            format!("DOWN for {down} of {} sources (using their last loaded customers)", i.sources.len())
         } else {
-            "DOWN (using the last loaded customers)"
+            "DOWN (using the last loaded customers)".to_string()
         };
         let _ = writeln!(o, "Customer index:   {} customers, {} numbers; database {}", i.customers, i.numbers, state);
         let _ = writeln!(o, "Index refreshed:  {}", when(i.last_refresh));
         if let Some((t, e)) = &i.last_error {
             let _ = writeln!(o, "Database error:   {} at {}", e, clock::local_datetime(*t));
+        }
+        // Each source in the order calls ask them.
+        for src in &i.sources {
+            let state = match (src.up, src.loaded) {
+                (true, _) => "up",
+                (false, true) => "DOWN (its last load stays in use)",
+                (false, false) => "DOWN (never loaded)",
+            };
+            let since = src.since.map(|t| format!(" since {}", clock::local_datetime(t))).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "Source [{}]:{:w$}{} {}; {state}{since}; {} customers, {} numbers; refreshed {}",
+                src.name,
+                "",
+                src.kind,
+                src.target,
+                src.customers,
+                src.numbers,
+                when(src.last_refresh),
+                w = 8usize.saturating_sub(src.name.len()).max(1)
+            );
+            if let Some((t, e)) = src.last_error.as_ref().filter(|_| !src.up) {
+                let _ = writeln!(o, "  error:          {} at {}", e, clock::local_datetime(*t));
+            }
         }
     }
     match &s.otrs_down {
@@ -386,5 +415,55 @@ mod tests {
         h.loaded(failed + Duration::from_secs(60));
         assert!(!h.must_reread() && h.reload_failed.is_none());
         assert!(line(&status_with(h), "Configuration:").starts_with("loaded "));
+    }
+
+    #[test]
+    fn shows_each_customer_source() {
+        use crate::customers::{IndexStatus, SourceStatus};
+        let c = config();
+        let at = SystemTime::now();
+        let source = |name: &str, up: bool, loaded: bool| SourceStatus {
+            name: name.into(),
+            kind: "ldap".into(),
+            target: "ldaps://dc1.example.invalid base 'dc=example' bind 'cn=otrs'".into(),
+            loaded,
+            up,
+            since: Some(at),
+            customers: if loaded { 12 } else { 0 },
+            numbers: if loaded { 20 } else { 0 },
+            last_refresh: loaded.then_some(at),
+            last_error: (!up).then(|| (at, "LDAP bind as 'cn=otrs' refused: invalid credentials".to_string())),
+        };
+        let index = IndexStatus {
+            loaded: true,
+            customers: 24,
+            numbers: 40,
+            last_refresh: Some(at),
+            last_error: Some((at, "LDAP bind as 'cn=otrs' refused: invalid credentials".into())),
+            db_up: false,
+            sources: vec![source("general", true, true), source("customers-ad", false, true), source("customers-x", false, false)],
+        };
+        let text = render(&StatusInput {
+            version: "1",
+            config: Some(&c),
+            config_history: ConfigHistory::default(),
+            index: Some(index),
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: None,
+            spool: None,
+            otrs_down: None,
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: None,
+        });
+        assert!(text.contains("Customer index:   24 customers, 40 numbers; database DOWN for 2 of 3 sources"), "{text}");
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Source [")).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("Source [general]: ldap ldaps://dc1.example.invalid") && lines[0].contains("; up since "), "{text}");
+        assert!(lines[1].contains("DOWN (its last load stays in use) since") && lines[1].contains("12 customers, 20 numbers"), "{text}");
+        assert!(lines[2].contains("DOWN (never loaded)") && lines[2].contains("refreshed never"), "{text}");
+        assert_eq!(text.matches("  error:          LDAP bind as 'cn=otrs' refused: invalid credentials").count(), 2, "{text}");
     }
 }

@@ -1,0 +1,222 @@
+//! A PostgreSQL table of customers (Znuny and OTOBO on PostgreSQL, or any
+//! table with a column map), through the sync `postgres` client.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use mysql::Value;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+
+use super::config::{PgSettings, SqlMap, SslMode};
+use super::sql::{changed_sql, full_sql, row_from_cells, valid_text, Dialect};
+use super::tls::client_config;
+use super::CustomerSource;
+use crate::customers::db::{ChangeTime, CustomerRow};
+
+pub(crate) struct PgSource {
+    pg: PgSettings,
+    map: SqlMap,
+    /// Read once, when the configuration is installed (as for https).
+    tls: Result<Arc<rustls::ClientConfig>, String>,
+}
+
+impl std::fmt::Debug for PgSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSource").field("pg", &self.pg).field("map", &self.map).finish_non_exhaustive()
+    }
+}
+
+impl PgSource {
+    pub(crate) fn new(pg: PgSettings, map: SqlMap) -> Self {
+        let tls = match pg.sslmode {
+            SslMode::Disable => Err("sslmode = disable".to_string()),
+            _ => client_config(pg.tls_ca_file.as_deref()),
+        };
+        PgSource { pg, map, tls }
+    }
+
+    fn target(&self) -> String {
+        format!("{}:{} (database {})", self.pg.host, self.pg.port, self.pg.name)
+    }
+
+    fn connect(&self) -> Result<Client, String> {
+        let p = &self.pg;
+        let mut config = postgres::Config::new();
+        config
+            .host(&p.host)
+            .port(p.port)
+            .user(&p.user)
+            .dbname(&p.name)
+            .application_name("app_otrsticket")
+            .connect_timeout(p.connect_timeout)
+            // A refresh must end: the server stops a query running longer,
+            // the kernel a connection that stopped answering.
+            .tcp_user_timeout(p.query_timeout)
+            .options(&format!("-c statement_timeout={}", p.query_timeout.as_millis()));
+        if !p.password.is_empty() {
+            config.password(&p.password);
+        }
+        let fail = |e: postgres::Error| format!("cannot connect to the PostgreSQL database at {}: {}", self.target(), pg_error(&e));
+        match (p.sslmode, &self.tls) {
+            (SslMode::Disable, _) => config.ssl_mode(postgres::config::SslMode::Disable).connect(NoTls).map_err(fail),
+            (SslMode::Prefer, Err(_)) => config.ssl_mode(postgres::config::SslMode::Disable).connect(NoTls).map_err(fail),
+            (SslMode::Require, Err(e)) => Err(format!("PostgreSQL at {}: sslmode = require but {e}", self.target())),
+            (mode, Ok(tls)) => {
+                let mode = if mode == SslMode::Require { postgres::config::SslMode::Require } else { postgres::config::SslMode::Prefer };
+                config.ssl_mode(mode).connect(RustlsMake(Arc::clone(tls))).map_err(fail)
+            }
+        }
+    }
+}
+
+/// The server's own message when there is one (e.g. "password
+/// authentication failed for user ..."), else the client's.
+fn pg_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            // "error performing TLS handshake" says little: add the causes
+            // (e.g. the certificate's issuer is not trusted).
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
+    }
+}
+
+impl CustomerSource for PgSource {
+    fn kind(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn describe(&self) -> String {
+        format!("{} user '{}' table {}", self.target(), self.pg.user, self.map.table)
+    }
+
+    fn incremental(&self) -> bool {
+        !self.map.changed.is_empty()
+    }
+
+    /// A connection per refresh, as for MySQL.
+    fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
+        let mut client = self.connect()?;
+        let read_fail = |e: postgres::Error| format!("cannot read {} from {}: {}", self.map.table, self.target(), pg_error(&e));
+        let (sql, bound) = match since {
+            None => (full_sql(&self.map, Dialect::Postgres), None),
+            Some((t, micros)) => {
+                let Some(sql) = changed_sql(&self.map, Dialect::Postgres) else {
+                    return Ok(());
+                };
+                let (y, mo, d, h, mi, s, us) = t.parts();
+                (sql, Some((format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"), micros)))
+            }
+        };
+        let params: Vec<&(dyn ToSql + Sync)> = match &bound {
+            None => Vec::new(),
+            Some((t, micros)) => vec![t, micros],
+        };
+        let mut rows = client.query_raw(sql.as_str(), params).map_err(read_fail)?;
+        let mut cells: Vec<Value> = Vec::new();
+        while let Some(row) = rows.next().map_err(read_fail)? {
+            cells.clear();
+            for i in 0..row.len() {
+                let text: Option<String> = row.try_get(i).ok().flatten();
+                cells.push(match (i, text) {
+                    // Column 9 is the valid column (see sql::select_list).
+                    (9, t) => Value::Int(i64::from(t.as_deref().is_some_and(valid_text))),
+                    (_, Some(t)) => Value::Bytes(t.into_bytes()),
+                    (_, None) => Value::NULL,
+                });
+            }
+            if let Some(row) = row_from_cells(&self.map, &cells) {
+                each(row);
+            }
+        }
+        Ok(())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        vec![&self.pg.password]
+    }
+}
+
+// ---- TLS through rustls (tokio-postgres only defines the traits) ----
+
+#[derive(Clone)]
+struct RustlsMake(Arc<rustls::ClientConfig>);
+
+impl<S> MakeTlsConnect<S> for RustlsMake
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type TlsConnect = RustlsConnect;
+    type Error = io::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnect> {
+        let name = ServerName::try_from(domain.to_string()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(RustlsConnect { config: Arc::clone(&self.0), name })
+    }
+}
+
+struct RustlsConnect {
+    config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+}
+
+impl<S> TlsConnect<S> for RustlsConnect
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Stream = RustlsStream<S>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream<S>>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        Box::pin(async move {
+            let tls = tokio_rustls::TlsConnector::from(self.config).connect(self.name, stream).await?;
+            Ok(RustlsStream(tls))
+        })
+    }
+}
+
+struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for RustlsStream<S> {
+    fn channel_binding(&self) -> ChannelBinding {
+        // SCRAM works without it; binding would need the certificate's hash.
+        ChannelBinding::none()
+    }
+}
