@@ -14,7 +14,7 @@ static COMMANDS: [Command; 5] = [
     Command {
         command: c"otrs show status",
         summary: c"Show OTRS ticket module status",
-        usage: c"Usage: otrs show status\n       Shows the OTRS and database settings (never passwords), the state of\n       OTRS, the database and the customer index, the spool, counters since\n       load, the last error and the latency of the ticket flow.\n",
+        usage: c"Usage: otrs show status\n       Shows the OTRS and database settings (never passwords), the state of\n       OTRS, the customer index and each customer source, the spool, counters\n       since load, the last error and the latency of the ticket flow.\n",
         run: show_status,
     },
     Command {
@@ -26,7 +26,7 @@ static COMMANDS: [Command; 5] = [
     Command {
         command: c"otrs test lookup",
         summary: c"Show which OTRS customer a number matches",
-        usage: c"Usage: otrs test lookup <number>\n       Shows the number's normalised form and every customer record that\n       matches it, the one a call would get first. Creates nothing. The\n       number may contain spaces: +7 (916) 122-96-24 needs no quotes.\n",
+        usage: c"Usage: otrs test lookup <number>\n       Shows the number's normalised form and every customer record that\n       matches it with the source it came from, the one a call would get\n       first. Creates nothing. The number may contain spaces:\n       +7 (916) 122-96-24 needs no quotes.\n",
         run: test_lookup,
     },
     Command {

@@ -44,17 +44,59 @@ fn conf(w: &World, ad_extra: &str) -> String {
     format!("{}\n{}\n{}", otrs_conf(&w.standin.url(), "", ""), ad_section(ad_extra), pg_section())
 }
 
-/// Puts the default otrs.conf back and slapd up, even when a test fails.
+/// The directory's and PostgreSQL's customers that the tests' calls get
+/// tickets for, with their customer ids.
+const OTHER_CUSTOMERS: &[(&str, &str)] = &[
+    ("ldap.ivanov", "HELPDESK"),
+    ("ldap.both", "HELPDESK"),
+    ("ldap.ten", "HELPDESK"),
+    ("ldap.hostile", "HELPDESK"),
+    ("filler.38", "HELPDESK"),
+    ("pg.petrova", "PGCO"),
+    ("pg.both", "PGCO"),
+];
+
+/// OTRS refuses a ticket for a customer user it does not know; a real OTRS
+/// knows these through its own LDAP and PostgreSQL CustomerUser backends,
+/// the stand-in only from MariaDB's customer_user. So they are added there,
+/// without phone numbers (the [general] source cannot match them).
+fn known_to_otrs() {
+    let values: Vec<String> = OTHER_CUSTOMERS
+        .iter()
+        .map(|(login, id)| format!("('{login}', '{login}@otrs.invalid', '{id}', 'x', 'x', 1, NOW(), 1, NOW(), 1)"))
+        .collect();
+    script(
+        "mariadb.sh",
+        &[
+            "sql",
+            "-e",
+            &format!(
+                "INSERT IGNORE INTO customer_user (login, email, customer_id, first_name, last_name, valid_id, \
+                 create_time, create_by, change_time, change_by) VALUES {}",
+                values.join(", ")
+            ),
+        ],
+    );
+}
+
+/// Puts the default otrs.conf back, slapd up and MariaDB as seeded, even
+/// when a test fails.
 struct Restore<'a>(&'a World);
 
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
         let _ = std::process::Command::new("bash").arg(top().join("scripts/slapd.sh")).arg("start").output();
+        let logins: Vec<String> = OTHER_CUSTOMERS.iter().map(|(l, _)| format!("'{l}'")).collect();
+        let _ = std::process::Command::new("bash")
+            .arg(top().join("scripts/mariadb.sh"))
+            .args(["sql", "-e", &format!("DELETE FROM customer_user WHERE login IN ({})", logins.join(", "))])
+            .output();
         reconfigure(&otrs_conf(&self.0.standin.url(), "", ""));
     }
 }
 
 fn use_sources(w: &World, ad_extra: &str) {
+    known_to_otrs();
     script("slapd.sh", &["start"]);
     script("postgres.sh", &["start"]);
     let out = reconfigure(&conf(w, ad_extra));
@@ -182,6 +224,7 @@ fn a_changed_directory_phone_is_found_within_the_refresh_interval() {
 fn the_directory_down_at_start_then_up() {
     let w = world();
     let _restore = Restore(&w);
+    known_to_otrs();
     script("postgres.sh", &["start"]);
     script("slapd.sh", &["stop"]);
     // A changed section: a new index, so the directory was never loaded.
@@ -223,6 +266,7 @@ fn a_wrong_bind_password_is_reported_and_calls_go_on() {
     let w = world();
     let _restore = Restore(&w);
     let mark = log_mark();
+    known_to_otrs();
     script("slapd.sh", &["start"]);
     script("postgres.sh", &["start"]);
     let out = reconfigure(&conf(&w, "bind_password = Wrong-Bind-Pw-5"));
@@ -230,6 +274,8 @@ fn a_wrong_bind_password_is_reported_and_calls_go_on() {
     let got_error = wait_for(Duration::from_secs(10), || cli("otrs show status").contains("invalid credentials"));
     let status = cli("otrs show status");
     assert!(got_error, "{status}");
+    assert!(wait_for(Duration::from_secs(10), || source_line("customers-pg").contains("; up")), "{}", cli("otrs show status"));
+    let status = cli("otrs show status");
     assert!(source_line("customers-ad").contains("DOWN"), "{status}");
     assert!(status.contains("LDAP bind as 'cn=otrs-reader,ou=Service,dc=helpdesk,dc=example'"), "{status}");
     assert!(!status.contains("Wrong-Bind-Pw-5"), "{status}");
