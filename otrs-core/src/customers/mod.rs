@@ -72,9 +72,7 @@ pub struct Customer {
 impl Customer {
     /// "First Last", without stray spaces when a part is empty.
     pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name.trim(), self.last_name.trim())
-            .trim()
-            .to_string()
+        format!("{} {}", self.first_name.trim(), self.last_name.trim()).trim().to_string()
     }
 }
 
@@ -174,11 +172,7 @@ pub struct CustomerIndex {
 
 impl fmt::Debug for CustomerIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomerIndex")
-            .field("db", &self.db)
-            .field("plan", &self.plan)
-            .field("status", &self.status())
-            .finish()
+        f.debug_struct("CustomerIndex").field("db", &self.db).field("plan", &self.plan).field("status", &self.status()).finish()
     }
 }
 
@@ -319,15 +313,16 @@ impl CustomerIndex {
         // they arrive: a reread of 100 000 rows keeps none of them.
         let (mut rows, mut newest, mut changed) = (0usize, None, Vec::new());
         let mut scratch = Vec::new();
-        self.db.fetch(Some(since), &mut |row| {
-            rows += 1;
-            newest = newest.max(row.change_time);
-            let current = self.read();
-            if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
-                changed.push(row);
-            }
-        })
-        .inspect_err(|e| self.note_error(e))?;
+        self.db
+            .fetch(Some(since), &mut |row| {
+                rows += 1;
+                newest = newest.max(row.change_time);
+                let current = self.read();
+                if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
+                    changed.push(row);
+                }
+            })
+            .inspect_err(|e| self.note_error(e))?;
         cursor.advance(newest, started, Instant::now());
         let mut stats = self.apply_changes(&changed, started);
         stats.rows = rows;
@@ -339,12 +334,13 @@ impl CustomerIndex {
         let started = Instant::now();
         let mut index = Index::default();
         let (mut rows, mut newest) = (0usize, None);
-        self.db.fetch(None, &mut |row| {
-            rows += 1;
-            newest = newest.max(row.change_time);
-            index.apply(&row, &self.plan, false);
-        })
-        .inspect_err(|e| self.note_error(e))?;
+        self.db
+            .fetch(None, &mut |row| {
+                rows += 1;
+                newest = newest.max(row.change_time);
+                index.apply(&row, &self.plan, false);
+            })
+            .inspect_err(|e| self.note_error(e))?;
         index.finish_build();
         // The cursor carries on: this read saw every row the next
         // incremental pass could otherwise have to reread (see [`Cursor`]),

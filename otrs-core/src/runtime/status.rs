@@ -4,11 +4,11 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::clock;
 use crate::config::Config;
 use crate::customers::IndexStatus;
-use crate::spool::SpoolStats;
+use crate::runtime::clock;
 use crate::runtime::stats::Snapshot;
+use crate::spool::SpoolStats;
 
 /// Which otrs.conf runs: when it was loaded, and whether a later reload
 /// failed (the previous configuration then stays in use).
@@ -106,7 +106,8 @@ pub fn render(s: &StatusInput) -> String {
             let g = &c.general;
             // a user:password@ in the URL is shown as ***@
             let _ = writeln!(o, "OTRS URL:         {}", crate::otrs::redact_url(&g.url));
-            let _ = writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
+            let _ =
+                writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
             let _ = writeln!(o, "Timeout:          {} ms", g.timeout.as_millis());
             let db = match &g.dbsock {
                 Some(sock) => format!("socket {sock}"),
@@ -153,7 +154,12 @@ pub fn render(s: &StatusInput) -> String {
             );
         }
         Some((since, why)) => {
-            let _ = writeln!(o, "OTRS:             DOWN since {} ({}): new calls queue their tickets", clock::local_datetime(*since), why);
+            let _ = writeln!(
+                o,
+                "OTRS:             DOWN since {} ({}): new calls queue their tickets",
+                clock::local_datetime(*since),
+                why
+            );
         }
         None => {
             let _ = writeln!(o, "OTRS:             up");
@@ -187,7 +193,11 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(o, "Calls:            {} (in progress {}{cli})", st.calls, s.in_flight);
     let _ = writeln!(o, "Tickets created:  {}", st.created);
     let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
-    let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
+    let _ = writeln!(
+        o,
+        "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})",
+        st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside
+    );
     if st.rechecks_empty > 0 {
         let _ = writeln!(
             o,
