@@ -408,7 +408,9 @@ fn a_slow_spool_disk_does_not_keep_the_call_past_its_budget() {
     let took = started.elapsed();
     assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
     assert!(o.error().ends_with("; being written to the spool"), "{}", o.error());
-    assert!(took < Duration::from_millis(100) + WRITE_GRACE + Duration::from_millis(50), "the call waited {took:?}");
+    // well short of the 700 ms write: the call did not wait for it (the
+    // margin over deadline + grace is for a loaded test machine)
+    assert!(took < Duration::from_millis(100) + WRITE_GRACE + Duration::from_millis(350), "the call waited {took:?}");
     // the job is still made durable
     assert!(crate::spool::join_writers(Duration::from_secs(5)));
     assert_eq!(jobs(&w).len(), 1);
