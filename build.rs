@@ -157,7 +157,5 @@ fn generate_bindings(include: &Path) {
             include.display()
         )
     });
-    bindings
-        .write_to_file(out.join("asterisk_bindings.rs"))
-        .expect("write bindings");
+    bindings.write_to_file(out.join("asterisk_bindings.rs")).expect("write bindings");
 }

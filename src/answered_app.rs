@@ -74,10 +74,16 @@ fn run(chan: &Channel, ticket_arg: &str) {
     };
     match &result {
         Answered::Owner(agent) => {
-            otrs_core::log_verbose!("OTRSAnswered: {}: agent {agent} owns ticket id {ticket_id} ({} ms)", id.name, started.elapsed().as_millis())
+            otrs_core::log_verbose!(
+                "OTRSAnswered: {}: agent {agent} owns ticket id {ticket_id} ({} ms)",
+                id.name,
+                started.elapsed().as_millis()
+            )
         }
         Answered::NoAgent => otrs_core::log_verbose!("OTRSAnswered: {}: no [agents] entry, ticket owner unchanged", id.name),
-        Answered::Queued(agent) => otrs_core::log_verbose!("OTRSAnswered: {}: ticket queued; OTRSCallEnd() gives it to {agent}", id.name),
+        Answered::Queued(agent) => {
+            otrs_core::log_verbose!("OTRSAnswered: {}: ticket queued; OTRSCallEnd() gives it to {agent}", id.name)
+        }
         Answered::Skipped(why) => otrs_core::log_verbose!("OTRSAnswered: {}: {why}", id.name),
         Answered::Refused(why) | Answered::Failed(why) => otrs_core::log_warning!("OTRSAnswered: {}: {why}", id.name),
     }

@@ -90,7 +90,8 @@ fn run(chan: &Channel, data: &str) -> i32 {
     let started = Instant::now();
     Stats::count(&STATS.calls);
     let result = otrs_core::runtime::guard::guard("OTRSTicket() flow", None, || Some(create(chan, data, started)));
-    let (outcome, handoff) = result.unwrap_or_else(|| (Outcome::failed("internal error (see the Asterisk log)"), Handoff::default()));
+    let (outcome, handoff) =
+        result.unwrap_or_else(|| (Outcome::failed("internal error (see the Asterisk log)"), Handoff::default()));
     STATS.record_latency(started.elapsed());
     if let Some(t) = outcome.lookup_time {
         STATS.record_lookup(t);

@@ -95,7 +95,9 @@ fn finish_with_file(svc: Arc<Services>, key: String, status: String, ticket_id: 
     let _in = in_flight;
     otrs_core::runtime::guard::guard("OTRSCallEnd() file", (), || {
         if let Some(f) = end.file.clone() {
-            if let Ready::TimedOut(why) = recording::wait_complete(std::path::Path::new(&f.path), FILE_SETTLE, svc.config.general.recording_wait) {
+            if let Ready::TimedOut(why) =
+                recording::wait_complete(std::path::Path::new(&f.path), FILE_SETTLE, svc.config.general.recording_wait)
+            {
                 otrs_core::log_warning!("OTRSCallEnd: call {key}: {} not attached: {why}", f.path);
                 end.body.push_str(&format!("{}: {}{} not attached: {why}.\n", f.label, f.detail, f.filename));
                 end.file = None;
@@ -108,7 +110,9 @@ fn finish_with_file(svc: Arc<Services>, key: String, status: String, ticket_id: 
             EndResult::Added | EndResult::AddedWithoutOwner(_) => {
                 otrs_core::log_verbose!("OTRSCallEnd: call {key}: {} with {file} added to ticket {ticket_id}", end.subject)
             }
-            EndResult::Queued(why) => otrs_core::log_notice!("OTRSCallEnd: call {key}: {} with {file} queued ({why})", end.subject),
+            EndResult::Queued(why) => {
+                otrs_core::log_notice!("OTRSCallEnd: call {key}: {} with {file} queued ({why})", end.subject)
+            }
             EndResult::Skipped(why) | EndResult::Failed(why) => {
                 otrs_core::log_warning!("OTRSCallEnd: call {key}: outcome with {file} not added: {why}")
             }
@@ -163,12 +167,19 @@ fn run(chan: &Channel, profile_arg: &str, file_arg: &str) {
             .spawn(move || finish_with_file(svc2, key2, status2, ticket2, end2, in_flight));
         match spawned {
             Ok(_) => {
-                otrs_core::log_verbose!("OTRSCallEnd: {} call {}: {} - sent with {path} once it is complete", id.name, id.uniqueid, end.subject);
+                otrs_core::log_verbose!(
+                    "OTRSCallEnd: {} call {}: {} - sent with {path} once it is complete",
+                    id.name,
+                    id.uniqueid,
+                    end.subject
+                );
                 chan.set_var("OTRSENDSTATUS", "QUEUED");
                 return;
             }
             Err(e) => {
-                otrs_core::log_warning!("OTRSCallEnd: call {key}: no thread to wait for {path} ({e}): the outcome goes without it");
+                otrs_core::log_warning!(
+                    "OTRSCallEnd: call {key}: no thread to wait for {path} ({e}): the outcome goes without it"
+                );
                 end.file = None;
             }
         }

@@ -3,12 +3,12 @@
 use std::sync::atomic::Ordering;
 
 use crate::asterisk::cli::{self, CliError, Command};
+use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
 use otrs_core::call::flow;
 use otrs_core::call::CallInfo;
 use otrs_core::otrs::generic_client;
-use crate::state::{self, IN_FLIGHT, LOADED_AT, STATS};
-use otrs_core::runtime::status::{self, StatusInput};
 use otrs_core::runtime::stats::Stats;
+use otrs_core::runtime::status::{self, StatusInput};
 
 static COMMANDS: [Command; 5] = [
     Command {
@@ -84,8 +84,8 @@ fn test_ticket(args: &[String]) -> Result<String, CliError> {
     let Some(svc) = state::current() else {
         return Ok("app_otrsticket is not configured.\n".into());
     };
-    let (number, profile_name) = otrs_core::call::args::cli_number_and_profile(args, |p| svc.config.profile(p).is_some())
-        .ok_or(CliError::ShowUsage)?;
+    let (number, profile_name) =
+        otrs_core::call::args::cli_number_and_profile(args, |p| svc.config.profile(p).is_some()).ok_or(CliError::ShowUsage)?;
     let (number, profile_name) = (number.as_str(), profile_name.as_str());
     let Some(profile) = svc.config.profile(profile_name) else {
         return Ok(format!("No profile [{profile_name}] in otrs.conf.\n"));

@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::asterisk::{self, config::Loaded};
-use otrs_core::config::{self, Config};
-use otrs_core::runtime::logger;
 use crate::state::{self, IN_FLIGHT, LOADED_AT};
 use crate::{answered_app, app, call_end_app, cli};
+use otrs_core::config::{self, Config};
+use otrs_core::runtime::logger;
 
 const CONFIG_FILE: &str = "otrs.conf";
 const LOAD_SUCCESS: i32 = 0;

@@ -16,9 +16,9 @@ use otrs_core::otrs::{Settings, TicketApi};
 use otrs_core::runtime::health::Health;
 use otrs_core::runtime::lock;
 use otrs_core::runtime::stats::Stats;
+use otrs_core::runtime::status::ConfigHistory;
 use otrs_core::spool::worker::Worker;
 use otrs_core::spool::Spool;
-use otrs_core::runtime::status::ConfigHistory;
 
 static CURRENT: RwLock<Option<Arc<Services>>> = RwLock::new(None);
 /// The background threads that keep the customer index fresh, one per source.
@@ -106,15 +106,8 @@ pub fn install(config: Config) -> Result<(), String> {
         Api::Generic => Box::new(GenericClient::new(settings)),
         Api::Rpc => Box::new(RpcClient::new(settings)),
     };
-    let services = Arc::new(Services {
-        config,
-        otrs,
-        index,
-        spool,
-        health: HEALTH.clone(),
-        recent: RECENT.clone(),
-        node: NODE.clone(),
-    });
+    let services =
+        Arc::new(Services { config, otrs, index, spool, health: HEALTH.clone(), recent: RECENT.clone(), node: NODE.clone() });
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = Some(services);
     let mut worker = lock(&WORKER);
     if worker.is_none() {

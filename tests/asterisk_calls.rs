@@ -21,7 +21,16 @@ fn module_is_loaded_and_documented() {
     let _w = world();
     assert!(module_running(), "{}", cli("module show like otrsticket"));
     let doc = cli("core show application OTRSTicket");
-    for needle in ["OTRSTicket(number[,profile[,options]])", "OTRSSTATUS", "CREATED", "QUEUED", "APPENDED", "FAILED", "OTRSTICKETNUMBER", "OTRSMATCHES"] {
+    for needle in [
+        "OTRSTicket(number[,profile[,options]])",
+        "OTRSSTATUS",
+        "CREATED",
+        "QUEUED",
+        "APPENDED",
+        "FAILED",
+        "OTRSTICKETNUMBER",
+        "OTRSMATCHES",
+    ] {
         assert!(doc.contains(needle), "'{needle}' missing in:\n{doc}");
     }
 }
@@ -255,11 +264,8 @@ fn config_without_url_keeps_the_line_up_and_says_why() {
     let w = world();
     let out = cli("module unload app_otrsticket.so");
     assert!(!out.contains("failed") && !out.contains("Unable"), "{out}");
-    let conf: String = otrs_conf(&w.standin.url(), "", "")
-        .lines()
-        .filter(|l| !l.starts_with("url"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let conf: String =
+        otrs_conf(&w.standin.url(), "", "").lines().filter(|l| !l.starts_with("url")).map(|l| format!("{l}\n")).collect();
     write_etc("otrs.conf", &conf);
     let mark = log_mark();
     let _ = cli("module load app_otrsticket.so");
@@ -279,7 +285,8 @@ fn config_without_url_keeps_the_line_up_and_says_why() {
     assert!(log.contains("missing required option 'url' in [general] of otrs.conf"), "no clear message in the log");
     assert!(loaded, "the module declined: calls would hit 'No application OTRSTicket'");
     assert!(
-        status_line(&status, "Configuration:").starts_with("NOT CONFIGURED: missing required option 'url' in [general] of otrs.conf"),
+        status_line(&status, "Configuration:")
+            .starts_with("NOT CONFIGURED: missing required option 'url' in [general] of otrs.conf"),
         "{status}"
     );
     assert_eq!(r.var("STATUS"), "FAILED", "{r:?}");
@@ -325,9 +332,13 @@ fn reload_of_a_broken_file_keeps_the_running_configuration_and_says_why() {
     assert_eq!(reasons.len(), 2, "{log}");
     assert!(reasons.iter().all(|l| l.contains(" ERROR[")), "{reasons:?}");
     assert!(!log.contains("app_otrsticket: app_otrsticket"), "the module named twice:\n{log}");
-    assert!(reloaded && log.lines().any(|l| l.contains(" NOTICE[") && l.contains("] app_otrsticket: otrs.conf reloaded; ")), "{log}");
+    assert!(
+        reloaded && log.lines().any(|l| l.contains(" NOTICE[") && l.contains("] app_otrsticket: otrs.conf reloaded; ")),
+        "{log}"
+    );
     // verbose lines too, not named after the C shim's source file
-    let created = log.lines().find(|l| l.contains("OTRSTicket: ") && l.contains(": created ticket ")).unwrap_or_else(|| panic!("{log}"));
+    let created =
+        log.lines().find(|l| l.contains("OTRSTicket: ") && l.contains(": created ticket ")).unwrap_or_else(|| panic!("{log}"));
     assert!(created.contains(" VERBOSE[") && created.contains(" app_otrsticket: ") && !created.contains("shim.c"), "{created}");
 }
 
@@ -472,11 +483,7 @@ fn ami_client_receives_the_ticket_event() {
 
 /// The VarSet events of OTRS* variables among `events`.
 fn otrs_varsets(events: &[Vec<String>]) -> Vec<Vec<String>> {
-    events
-        .iter()
-        .filter(|e| has(e, "Event: VarSet") && e.iter().any(|l| l.starts_with("Variable: OTRS")))
-        .cloned()
-        .collect()
+    events.iter().filter(|e| has(e, "Event: VarSet") && e.iter().any(|l| l.starts_with("Variable: OTRS"))).cloned().collect()
 }
 
 /// One call's AMI events (call and dialplan classes) up to its Hangup.
@@ -888,13 +895,55 @@ fn openssl(args: &[&str]) {
 fn make_ca_and_cert(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let p = |f: &str| dir.join(format!("{name}-{f}"));
     let s = |f: &str| p(f).to_str().unwrap().to_string();
-    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &format!("/CN={name} test CA"),
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout", &s("ca.key"), "-out", &s("ca.pem")]);
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", &s("server.key"), "-out", &s("server.csr")]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN={name} test CA"),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        &s("ca.key"),
+        "-out",
+        &s("ca.pem"),
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &s("server.key"),
+        "-out",
+        &s("server.csr"),
+    ]);
     std::fs::write(p("ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-    openssl(&["x509", "-req", "-in", &s("server.csr"), "-CA", &s("ca.pem"), "-CAkey", &s("ca.key"), "-CAcreateserial",
-        "-days", "2", "-extfile", &s("ext"), "-out", &s("server.pem")]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &s("server.csr"),
+        "-CA",
+        &s("ca.pem"),
+        "-CAkey",
+        &s("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &s("ext"),
+        "-out",
+        &s("server.pem"),
+    ]);
     (p("ca.pem"), p("server.pem"), p("server.key"))
 }
 

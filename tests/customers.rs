@@ -106,7 +106,10 @@ fn use_sources(w: &World, ad_extra: &str) {
 
 fn source_line(name: &str) -> String {
     let s = cli("otrs show status");
-    s.lines().find(|l| l.starts_with(&format!("Source [{name}]:"))).unwrap_or_else(|| panic!("no source {name}:\n{s}")).to_string()
+    s.lines()
+        .find(|l| l.starts_with(&format!("Source [{name}]:")))
+        .unwrap_or_else(|| panic!("no source {name}:\n{s}"))
+        .to_string()
 }
 
 fn call(number: &str) -> CallResult {
@@ -140,7 +143,11 @@ fn callers_from_ldap_postgresql_and_mariadb_in_order() {
 
     // In LDAP only.
     let r = call("89167001001");
-    assert_eq!((r.var("STATUS"), r.var("CUSTOMERUSER"), r.var("CUSTOMERID"), r.var("MATCHES")), ("CREATED", "ldap.ivanov", "HELPDESK", "1"), "{r:?}");
+    assert_eq!(
+        (r.var("STATUS"), r.var("CUSTOMERUSER"), r.var("CUSTOMERID"), r.var("MATCHES")),
+        ("CREATED", "ldap.ivanov", "HELPDESK", "1"),
+        "{r:?}"
+    );
     let t = &w.standin.tickets()[0];
     assert_eq!(t["customer_user"], "ldap.ivanov");
     assert!(t["title"].starts_with("Call from Lev Ivanov (89167001001)"), "{}", t["title"]);
@@ -172,7 +179,17 @@ fn an_entry_with_ten_numbers_and_a_hostile_one() {
     let w = world();
     let _restore = Restore(&w);
     use_sources(&w, "");
-    for n in ["89167002001", "+79167002002", "8 (916) 700-20-03", "89167002004", "89167002006", "4501", "89167002007", "0079167002008", "89167002009"] {
+    for n in [
+        "89167002001",
+        "+79167002002",
+        "8 (916) 700-20-03",
+        "89167002004",
+        "89167002006",
+        "4501",
+        "89167002007",
+        "0079167002008",
+        "89167002009",
+    ] {
         let r = call(n);
         assert_eq!((r.var("STATUS"), r.var("CUSTOMERUSER")), ("CREATED", "ldap.ten"), "{n}: {r:?}");
     }

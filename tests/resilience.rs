@@ -84,7 +84,9 @@ impl Drop for Restore<'_> {
         }
         if !asterisk_alive() {
             // same as start_asterisk(), without its asserts
-            quiet(Command::new("bash").arg(top().join("scripts/sandbox.sh")).arg("start").env("OTRS_SANDBOX_CONF_DIR", conf_dir()));
+            quiet(
+                Command::new("bash").arg(top().join("scripts/sandbox.sh")).arg("start").env("OTRS_SANDBOX_CONF_DIR", conf_dir()),
+            );
         } else if self.config_changed || !module_running() {
             // common::reconfigure() without its expects
             let path = sandbox_root().join("etc/asterisk/otrs.conf");
@@ -168,7 +170,12 @@ fn app_time(mark: u64, call: &Call) -> Duration {
 /// that no further (duplicate) ticket follows.
 fn settle_tickets(w: &World, n: usize, within: Duration) -> Vec<Ticket> {
     let t = wait_tickets(w, n, within);
-    assert!(t.len() >= n, "only {} of {n} tickets arrived within {within:?}: {t:#?}\nstatus:\n{}", t.len(), cli("otrs show status"));
+    assert!(
+        t.len() >= n,
+        "only {} of {n} tickets arrived within {within:?}: {t:#?}\nstatus:\n{}",
+        t.len(),
+        cli("otrs show status")
+    );
     std::thread::sleep(Duration::from_millis(1500));
     w.standin.tickets()
 }
@@ -196,7 +203,11 @@ fn place_calls_with(callers: &[Vec<u8>], threads: usize, place: fn(&[u8]) -> Cal
 }
 
 fn counter(status: &str, label: &str) -> u64 {
-    status_line(status, label).split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
+    status_line(status, label)
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
 }
 
 fn in_progress(status: &str) -> u64 {
@@ -316,7 +327,10 @@ fn a_dead_otrs_costs_only_the_first_call() {
         let t = tickets_of(&tickets, r)[0];
         assert_eq!(t["title"], ivanov_title(r));
         assert!(log.contains(&format!("call {uid} from 89161229624: ticket queued (")), "no queued line for {uid}");
-        let created = format!("queued ticket for call {uid} from 89161229624 created: ticket {} (id {}) for ivanov", t["ticket_number"], t["ticket_id"]);
+        let created = format!(
+            "queued ticket for call {uid} from 89161229624 created: ticket {} (id {}) for ivanov",
+            t["ticket_number"], t["ticket_id"]
+        );
         let log = wait_log(mark, &created);
         assert_eq!(log.matches(&format!("queued ticket for call {uid} ")).count(), 1, "{}", tail(&log, 40));
     }
@@ -359,7 +373,13 @@ fn an_ambiguous_failure_still_gives_exactly_one_ticket() {
     assert_eq!(tickets[0]["title"], ivanov_title(&r));
     // the worker looks for it (after recheck_delay) and does not create it again
     let uid = r.var("UNIQUEID");
-    let log = wait_log(mark, &format!("queued ticket for call {uid} from 89161229624: already created by an earlier attempt: ticket {}", tickets[0]["ticket_number"]));
+    let log = wait_log(
+        mark,
+        &format!(
+            "queued ticket for call {uid} from 89161229624: already created by an earlier attempt: ticket {}",
+            tickets[0]["ticket_number"]
+        ),
+    );
     assert!(log.contains("(not created again)"), "{}", tail(&log, 20));
     drain_spool();
     std::thread::sleep(Duration::from_millis(1000));
@@ -436,8 +456,13 @@ fn database_down_queues_the_ticket_for_the_right_customer() {
     assert_eq!(tickets[0]["customer_user"], "ivanov");
     assert_eq!(tickets[0]["title"], ivanov_title(&r));
     let uid = r.var("UNIQUEID");
-    let log = wait_log(mark, &format!("queued ticket for call {uid} from 89161229624 created: ticket {}", tickets[0]["ticket_number"]));
-    assert!(log.contains(&format!("call {uid} from 89161229624: ticket queued (customer database not available)")), "{}", tail(&log, 30));
+    let log =
+        wait_log(mark, &format!("queued ticket for call {uid} from 89161229624 created: ticket {}", tickets[0]["ticket_number"]));
+    assert!(
+        log.contains(&format!("call {uid} from 89161229624: ticket queued (customer database not available)")),
+        "{}",
+        tail(&log, 30)
+    );
     drain_spool();
     // and calls find customers again
     let r = wait_result(&place_call(IVANOV), CALL_WAIT);
@@ -541,7 +566,13 @@ fn kill_9_while_the_worker_is_creating_gives_one_ticket() {
     drain_spool();
     std::thread::sleep(Duration::from_millis(2000));
     let tickets = if tickets.len() == 1 { w.standin.tickets() } else { tickets };
-    assert_eq!(tickets.len(), 1, "restarted {:?} after the kill: {tickets:#?}\nrequests: {}", killed.elapsed(), w.standin.requests());
+    assert_eq!(
+        tickets.len(),
+        1,
+        "restarted {:?} after the kill: {tickets:#?}\nrequests: {}",
+        killed.elapsed(),
+        w.standin.requests()
+    );
     assert_eq!(tickets[0]["title"], ivanov_title(&r));
     wait_log(mark, &format!("queued ticket for call {uid} from 89161229624: already created by an earlier attempt"));
 }
@@ -603,12 +634,20 @@ fn corrupt_job_files_are_moved_aside_and_do_not_block_the_spool() {
     for id in &all_ids {
         assert!(std::fs::symlink_metadata(dir.join(format!("{id}.job"))).is_err(), "{id} still in the spool");
         let reason = std::fs::read_to_string(bad.join(format!("{id}.reason"))).expect("reason");
-        assert!(reason.starts_with("unreadable job: ") && reason.ends_with('\n') && reason.lines().count() == 1, "{id}: {reason:?}");
-        let log = wait_log(mark, &format!("queued ticket {id} moved aside to /var/spool/asterisk/otrs/bad/{id}.job: unreadable job: "));
+        assert!(
+            reason.starts_with("unreadable job: ") && reason.ends_with('\n') && reason.lines().count() == 1,
+            "{id}: {reason:?}"
+        );
+        let log =
+            wait_log(mark, &format!("queued ticket {id} moved aside to /var/spool/asterisk/otrs/bad/{id}.job: unreadable job: "));
         assert_eq!(log.matches(&format!("queued ticket {id} moved aside")).count(), 1, "{id} moved aside twice?");
     }
     let reason = |id: &str| std::fs::read_to_string(bad.join(format!("{id}.reason"))).unwrap_or_default();
-    assert!(reason("0000000000001-bad-0001").contains("not UTF-8") || reason("0000000000001-bad-0001").contains("NUL"), "{}", reason("0000000000001-bad-0001"));
+    assert!(
+        reason("0000000000001-bad-0001").contains("not UTF-8") || reason("0000000000001-bad-0001").contains("NUL"),
+        "{}",
+        reason("0000000000001-bad-0001")
+    );
     assert!(reason("0000000000003-cut-0003").contains("no 'end'"), "{}", reason("0000000000003-cut-0003"));
     assert!(reason(huge).contains("limit"), "{}", reason(huge));
     assert!(reason(link).contains("symbolic link"), "{}", reason(link));
@@ -679,7 +718,12 @@ fn hostile_caller_ids_get_their_tickets_and_nothing_more() {
     let first64 = String::from_utf8(big[..64].to_vec()).unwrap();
     // (what the test sends, the caller as the ticket shows it, customer user, OTRSMATCHES)
     let cases: Vec<(Vec<u8>, String, &str, &str)> = vec![
-        (b"1' OR '1'='1'; DROP TABLE customer_user; --".to_vec(), "1' OR '1'='1'; DROP TABLE customer_user; --".into(), "unknown", "0"),
+        (
+            b"1' OR '1'='1'; DROP TABLE customer_user; --".to_vec(),
+            "1' OR '1'='1'; DROP TABLE customer_user; --".into(),
+            "unknown",
+            "0",
+        ),
         (
             b"<tic:Queue>Junk</tic:Queue>]]><![CDATA[&amp;&lt;\"'".to_vec(),
             "<tic:Queue>Junk</tic:Queue>]]><![CDATA[&amp;&lt;\"'".into(),
@@ -787,7 +831,8 @@ fn two_hundred_calls_at_once_give_two_hundred_tickets() {
     let before = cli("otrs show status");
     w.standin.set_mode("hang");
     let started = Instant::now();
-    let callers: Vec<Vec<u8>> = (0..200).map(|i| if i % 2 == 0 { IVANOV.to_vec() } else { format!("8495{:07}", i).into_bytes() }).collect();
+    let callers: Vec<Vec<u8>> =
+        (0..200).map(|i| if i % 2 == 0 { IVANOV.to_vec() } else { format!("8495{:07}", i).into_bytes() }).collect();
     let calls = place_calls_with(&callers, 8, place_call_fast);
     let originated = started.elapsed();
     let mut inside = 0;
@@ -874,7 +919,11 @@ fn reload_and_unload_while_calls_are_inside_the_app() {
         assert!(operator_reached(c), "call {} did not go on", c.id);
     }
     let log = wait_log(mark, "otrs.conf reloaded");
-    assert!(log.contains("Soft unload failed, 'app_otrsticket.so' has use count"), "no log line about the refused unload:\n{}", tail(&log, 40));
+    assert!(
+        log.contains("Soft unload failed, 'app_otrsticket.so' has use count"),
+        "no log line about the refused unload:\n{}",
+        tail(&log, 40)
+    );
     let tickets = settle_tickets(&w, 20, Duration::from_secs(30));
     assert_eq!(tickets.len(), 20, "{tickets:#?}");
     let markers = distinct_markers(&tickets);
@@ -882,7 +931,10 @@ fn reload_and_unload_while_calls_are_inside_the_app() {
     assert_eq!(markers, uids);
     // calls that were inside OTRSTicket() before the reload: old queue
     let old_queue = tickets.iter().filter(|t| t["queue"] == "Raw").count();
-    assert!(old_queue >= inside as usize, "{old_queue} tickets in Raw, {inside} calls were inside before the reload: {tickets:#?}");
+    assert!(
+        old_queue >= inside as usize,
+        "{old_queue} tickets in Raw, {inside} calls were inside before the reload: {tickets:#?}"
+    );
     assert_eq!(in_progress(&cli("otrs show status")), 0);
 
     // unload -f with calls inside: refused by the module itself. First a
@@ -895,7 +947,10 @@ fn reload_and_unload_while_calls_are_inside_the_app() {
     let mark = log_mark();
     let callers: Vec<Vec<u8>> = (0..5).map(|_| IVANOV.to_vec()).collect();
     let placing = std::thread::spawn(move || place_calls_at_once(&callers, 5));
-    assert!(wait_for(Duration::from_secs(10), || in_progress(&cli("otrs show status")) >= 3), "calls never got inside OTRSTicket()");
+    assert!(
+        wait_for(Duration::from_secs(10), || in_progress(&cli("otrs show status")) >= 3),
+        "calls never got inside OTRSTicket()"
+    );
     let forced = cli("module unload -f app_otrsticket.so");
     assert!(module_running(), "unload -f with calls inside OTRSTicket() went through: {forced}");
     let calls = placing.join().expect("originate");
@@ -960,7 +1015,12 @@ impl SmallDisk {
 
     fn jobs(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.host.join("spool"))
-            .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".job") && !n.starts_with('.')).collect())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".job") && !n.starts_with('.'))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -1013,7 +1073,11 @@ fn a_full_spool_disk_never_costs_a_ticket_otrs_could_take() {
     let uids: BTreeSet<String> = [&r1, &r2].iter().map(|r| r.var("UNIQUEID").to_string()).collect();
     assert_eq!(distinct_markers(&tickets), uids);
     assert!(wait_for(Duration::from_secs(10), || disk.jobs().is_empty()), "{:?}", disk.jobs());
-    assert!(wait_for(Duration::from_secs(10), || status_line(&cli("otrs show status"), "OTRS:") == "up"), "{}", cli("otrs show status"));
+    assert!(
+        wait_for(Duration::from_secs(10), || status_line(&cli("otrs show status"), "OTRS:") == "up"),
+        "{}",
+        cli("otrs show status")
+    );
     // and new calls create theirs directly
     let c4 = place_call(IVANOV);
     let r4 = wait_result(&c4, CALL_WAIT);

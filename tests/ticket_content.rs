@@ -167,7 +167,12 @@ fn elements(xml: &str, name: &str) -> Vec<String> {
         let after = &rest[at + open.len()..];
         let Some(end) = after.find(&close) else { break };
         out.push(
-            after[..end].replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&"),
+            after[..end]
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
         );
         rest = &after[end + close.len()..];
     }
@@ -215,7 +220,10 @@ fn the_agent_who_answered_owns_the_ticket() {
     let r = wait_result(&call, CALL_WAIT);
     assert_eq!(r.var("STATUS"), "CREATED", "{r:?}");
     let answered = wait_file("answered", &call, "ANSWERSTATUS", CALL_WAIT);
-    assert_eq!((answered["ANSWERSTATUS"].as_str(), answered["AGENT"].as_str(), answered["ERROR"].as_str()), ("OWNER", "ivanova", ""));
+    assert_eq!(
+        (answered["ANSWERSTATUS"].as_str(), answered["AGENT"].as_str(), answered["ERROR"].as_str()),
+        ("OWNER", "ivanova", "")
+    );
     let end = wait_file("end", &call, "ENDSTATUS", CALL_WAIT);
     assert_eq!((end["ENDSTATUS"].as_str(), end["ERROR"].as_str()), ("ADDED", ""), "{end:?}");
     let xml = ticket_get_xml(&standin, r.var("TICKETID"));
@@ -476,7 +484,8 @@ fn a_missed_call_with_a_voicemail_has_the_message_on_its_ticket() {
     let name = files[0].0.clone();
     assert!(name.starts_with("msg") && name.ends_with(".wav"), "{name}");
     assert_eq!(files[0].1, "audio/wav");
-    let on_disk = std::fs::read(sandbox_root().join("var/spool/asterisk/voicemail/default/100/INBOX").join(&name)).expect("the message on disk");
+    let on_disk = std::fs::read(sandbox_root().join("var/spool/asterisk/voicemail/default/100/INBOX").join(&name))
+        .expect("the message on disk");
     assert!(on_disk.len() > 44 + 1000, "a message with sound: {} bytes", on_disk.len());
     assert!(files[0].2 == on_disk, "the message, byte for byte");
     assert!(body.contains("Voicemail: 0:0") && body.contains(&format!(", {name} (")), "the duration and the file: {body}");

@@ -35,11 +35,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 
-use otrs_core::config::{self, Config, Section};
-use otrs_core::customers::{Customer, CustomerIndex, DbSettings};
 use otrs_core::call::flow::{self, Caller};
 use otrs_core::call::recent::RecentTickets;
 use otrs_core::call::CallInfo;
+use otrs_core::config::{self, Config, Section};
+use otrs_core::customers::{Customer, CustomerIndex, DbSettings};
 use otrs_core::number::{canonical, NumberPlan};
 use otrs_core::otrs::generic::{self as soap, Auth};
 use otrs_core::otrs::generic_client::GenericClient;
@@ -74,9 +74,7 @@ fn bench_number(c: &mut Criterion) {
         ("foreign", "+44 20 7946 0958"),
         ("anonymous", "anonymous"),
     ] {
-        g.bench_with_input(BenchmarkId::new("canonical", name), raw, |b, raw| {
-            b.iter(|| canonical(black_box(raw), &plan))
-        });
+        g.bench_with_input(BenchmarkId::new("canonical", name), raw, |b, raw| b.iter(|| canonical(black_box(raw), &plan)));
     }
     g.bench_function("sanitize_caller", |b| {
         b.iter(|| otrs_core::number::sanitize_caller(black_box("+7 (916) 122-96-24\u{202e}\r\n")))
@@ -188,13 +186,15 @@ fn bench_flow(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("ticket_for", |b| {
         b.iter(|| {
-            let caller = Caller { display: flow::display_caller(&call.caller), customer: Some(customer.clone()), matches: Some(1) };
+            let caller =
+                Caller { display: flow::display_caller(&call.caller), customer: Some(customer.clone()), matches: Some(1) };
             flow::ticket_for(&config, &profile, black_box(&call), &caller, when)
         })
     });
     g.bench_function("ticket_for_and_build", |b| {
         b.iter(|| {
-            let caller = Caller { display: flow::display_caller(&call.caller), customer: Some(customer.clone()), matches: Some(1) };
+            let caller =
+                Caller { display: flow::display_caller(&call.caller), customer: Some(customer.clone()), matches: Some(1) };
             let t = flow::ticket_for(&config, &profile, black_box(&call), &caller, when);
             soap::ticket_create(&Auth::Session("sgZ4snBxlE2EvDquEz35suMnGXWugGF3"), &t)
         })
@@ -389,7 +389,9 @@ fn load_index(db: &BenchDb, name: &str, out: &mut Report, label: &str) -> Custom
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)))
+        })
         .unwrap_or(0)
 }
 

@@ -265,8 +265,21 @@ const GENERAL_KEYS: &[&str] = &[
     "recording_wait",
 ];
 
-const PROFILE_KEYS: &[&str] =
-    &["queue", "state", "priority", "type", "title", "subject", "body", "repeat_window", "display", "missed_state", "missed_priority", "time_units", "ignore_numbers"];
+const PROFILE_KEYS: &[&str] = &[
+    "queue",
+    "state",
+    "priority",
+    "type",
+    "title",
+    "subject",
+    "body",
+    "repeat_window",
+    "display",
+    "missed_state",
+    "missed_priority",
+    "time_units",
+    "ignore_numbers",
+];
 
 /// A template that may also use the ticket's id and number.
 fn handoff_template(o: &Options, key: &str) -> Result<Option<String>, ConfigError> {
@@ -293,21 +306,13 @@ struct Options<'a> {
 impl<'a> Options<'a> {
     /// The last value given for `key` (as Asterisk's own modules do).
     fn get(&self, key: &str) -> Option<&'a str> {
-        self.section
-            .entries
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.trim())
+        self.section.entries.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim())
     }
 
     fn required(&self, key: &str) -> Result<&'a str, ConfigError> {
         match self.get(key) {
             Some(v) if !v.is_empty() => Ok(v),
-            _ => err(format!(
-                "missing required option '{key}' in [{}] of otrs.conf",
-                self.section.name
-            )),
+            _ => err(format!("missing required option '{key}' in [{}] of otrs.conf", self.section.name)),
         }
     }
 
@@ -341,10 +346,9 @@ impl<'a> Options<'a> {
         match v.to_ascii_lowercase().as_str() {
             "yes" | "true" | "on" | "1" | "y" | "t" => Ok(true),
             "no" | "false" | "off" | "0" | "n" | "f" => Ok(false),
-            _ => err(format!(
-                "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected yes or no",
-                self.section.name
-            )),
+            _ => {
+                err(format!("invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected yes or no", self.section.name))
+            }
         }
     }
 
@@ -362,9 +366,7 @@ fn digits_only(key: &str, v: &str) -> Result<String, ConfigError> {
     if v.chars().all(|c| c.is_ascii_digit()) && v.len() <= 6 {
         Ok(v.to_string())
     } else {
-        err(format!(
-            "invalid value '{v}' for option '{key}' in [general] of otrs.conf: expected up to 6 digits"
-        ))
+        err(format!("invalid value '{v}' for option '{key}' in [general] of otrs.conf: expected up to 6 digits"))
     }
 }
 
@@ -383,12 +385,8 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         }
     }
     let nnl: usize = o.number("national_number_length", 0, 0, 15)?;
-    let plan = NumberPlan {
-        country_code,
-        national_prefix,
-        international_prefixes,
-        national_number_length: (nnl > 0).then_some(nnl),
-    };
+    let plan =
+        NumberPlan { country_code, national_prefix, international_prefixes, national_number_length: (nnl > 0).then_some(nnl) };
     let ignore_numbers = ignore_list(&o, &plan)?;
     let unknown_customer = o.required("unknown_customer")?.to_string();
     if unknown_customer.chars().any(char::is_control) {
@@ -553,10 +551,7 @@ mod tests {
     use super::*;
 
     fn section(name: &str, entries: &[(&str, &str)]) -> Section {
-        Section {
-            name: name.into(),
-            entries: entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
+        Section { name: name.into(), entries: entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 
     #[test]
@@ -718,7 +713,10 @@ mod tests {
     #[test]
     fn attachment_sizes() {
         let (c, _) = from_sections(&[general(), default_profile()]).unwrap();
-        assert_eq!((c.general.max_attachment_size, c.general.spool_copy, c.general.delete_after_upload), (50_000_000, false, false));
+        assert_eq!(
+            (c.general.max_attachment_size, c.general.spool_copy, c.general.delete_after_upload),
+            (50_000_000, false, false)
+        );
         for (v, want) in [("20M", 20_000_000), ("500K", 500_000), ("1000", 1000), ("60MB", 60_000_000)] {
             let mut g = general();
             g.entries.push(("max_attachment_size".into(), v.into()));
@@ -826,8 +824,18 @@ mod tests {
     #[test]
     fn the_samples_commented_out_values_are_the_defaults() {
         // these are commented out with an example value, not the default
-        let examples =
-            ["spool_dir", "agent_url", "dbsock", "national_number_length", "type", "repeat_window", "missed_state", "missed_priority", "call_id_field", "ignore_numbers"];
+        let examples = [
+            "spool_dir",
+            "agent_url",
+            "dbsock",
+            "national_number_length",
+            "type",
+            "repeat_window",
+            "missed_state",
+            "missed_priority",
+            "call_id_field",
+            "ignore_numbers",
+        ];
         let written_out = sample_with_defaults_written_out(&examples);
         let switched_on = written_out.lines().filter(|l| !SAMPLE.contains(&format!("\n{l}\n"))).count();
         assert!(switched_on >= 15, "only {switched_on} commented-out options found:\n{written_out}");
@@ -843,7 +851,15 @@ mod tests {
     #[test]
     fn the_samples_number_example_is_true_as_written() {
         let (c, _) = from_sections(&asterisk_sections(SAMPLE)).unwrap();
-        let same = ["89161229624", "+7 (916) 122-96-24", "8 916 122 9624", "+79161229624", "0079161229624", "81079161229624", "9161229624"];
+        let same = [
+            "89161229624",
+            "+7 (916) 122-96-24",
+            "8 916 122 9624",
+            "+79161229624",
+            "0079161229624",
+            "81079161229624",
+            "9161229624",
+        ];
         let text: String = SAMPLE.lines().map(|l| l.trim_start_matches(';').trim()).collect::<Vec<_>>().join(" ");
         for n in same {
             assert!(text.contains(n), "{n} is not in the sample's example");

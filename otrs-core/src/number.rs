@@ -486,10 +486,7 @@ mod tests {
         };
         assert!(c("0079161229624", &p).is_some());
         assert!(c("5", &p).is_some());
-        let q = NumberPlan {
-            national_number_length: Some(usize::MAX),
-            ..ru()
-        };
+        let q = NumberPlan { national_number_length: Some(usize::MAX), ..ru() };
         assert_eq!(c("89161229624", &q).as_deref(), Some("9161229624"));
     }
 
@@ -586,8 +583,17 @@ mod tests {
     fn key_and_string_agree() {
         let p = ru();
         for raw in [
-            "89161229624", "+7 (916) 122-96-24", "810 44 20 7946 0958", "101", "ext. 12", "8 916 122 9624 ДОБ 5",
-            "İ8 916 122 9624 x 3", "+", "", "anonymous", "8 (916) 122/96/24",
+            "89161229624",
+            "+7 (916) 122-96-24",
+            "810 44 20 7946 0958",
+            "101",
+            "ext. 12",
+            "8 916 122 9624 ДОБ 5",
+            "İ8 916 122 9624 x 3",
+            "+",
+            "",
+            "anonymous",
+            "8 (916) 122/96/24",
         ] {
             assert_eq!(canonical_key(raw, &p).map(|k| k.to_string()), canonical(raw, &p), "{raw:?}");
         }
@@ -618,8 +624,19 @@ mod tests {
     #[test]
     fn anonymous() {
         for raw in [
-            "", "  ", "\0", "anonymous", "Anonymous", "UNKNOWN", "restricted", "Private",
-            "unavailable", " anonymous\r\n", "abc", "+", "😀",
+            "",
+            "  ",
+            "\0",
+            "anonymous",
+            "Anonymous",
+            "UNKNOWN",
+            "restricted",
+            "Private",
+            "unavailable",
+            " anonymous\r\n",
+            "abc",
+            "+",
+            "😀",
         ] {
             assert!(is_anonymous(raw), "{raw:?}");
         }

@@ -119,10 +119,7 @@ mod tests {
 
     #[test]
     fn substitutes_known_names() {
-        assert_eq!(
-            render("Call from ${callerid} (${customer})", vars),
-            "Call from 89161229624 (ivanov)"
-        );
+        assert_eq!(render("Call from ${callerid} (${customer})", vars), "Call from 89161229624 (ivanov)");
         assert_eq!(render("${callerid}${callerid}", vars), "8916122962489161229624");
         assert_eq!(render("[${empty}]", vars), "[]");
         assert_eq!(render("", vars), "");
@@ -132,10 +129,7 @@ mod tests {
     #[test]
     fn unknown_and_invalid_placeholders_stay_verbatim() {
         assert_eq!(render("a ${calerid} b", vars), "a ${calerid} b");
-        assert_eq!(
-            render("${CallerID} ${caller id} ${} ${callerid", vars),
-            "${CallerID} ${caller id} ${} ${callerid"
-        );
+        assert_eq!(render("${CallerID} ${caller id} ${} ${callerid", vars), "${CallerID} ${caller id} ${} ${callerid");
         assert_eq!(render("$ $$ {callerid} $", vars), "$ $$ {callerid} $");
         assert_eq!(render("$${callerid}", vars), "$89161229624");
     }
@@ -152,17 +146,13 @@ mod tests {
         assert_eq!(render(r"\${callerid}", vars), "${callerid}");
         assert_eq!(render(r"\\${callerid}", vars), "\\89161229624");
         assert_eq!(render(r"C:\dir \é end\", vars), "C:\\dir \\é end\\");
-        assert_eq!(
-            render(r"Caller: ${callerid}\nCustomer: ${customer}", vars),
-            "Caller: 89161229624\nCustomer: ivanov"
-        );
+        assert_eq!(render(r"Caller: ${callerid}\nCustomer: ${customer}", vars), "Caller: 89161229624\nCustomer: ivanov");
     }
 
     #[test]
     fn lists_unknown_placeholders() {
         let known = ["callerid", "customer", "uniqueid"];
-        let t =
-            r"${callerid} ${calerid} ${CallerID} ${customer} ${calerid} \${escaped} ${x y} ${} ${a ${customer} ${open";
+        let t = r"${callerid} ${calerid} ${CallerID} ${customer} ${calerid} \${escaped} ${x y} ${} ${a ${customer} ${open";
         assert_eq!(unknown_placeholders(t, &known), vec!["calerid", "CallerID", "x y", ""]);
         assert!(unknown_placeholders(r"Call from ${callerid}\n${uniqueid}", &known).is_empty());
         assert!(unknown_placeholders("no placeholders, é ☎", &known).is_empty());

@@ -130,7 +130,15 @@ impl Customers {
                 Some((f, l)) => (f.to_string(), l.to_string()),
                 None => (if name.is_empty() { login.clone() } else { name }, String::new()),
             };
-            v.push(Customer { login, email, customer_id, first_name: first, last_name: last, valid_id: 1, extra: Extra::default() });
+            v.push(Customer {
+                login,
+                email,
+                customer_id,
+                first_name: first,
+                last_name: last,
+                valid_id: 1,
+                extra: Extra::default(),
+            });
         }
         Customers::List(v)
     }
@@ -242,9 +250,7 @@ impl Customers {
                 .filter(|c| c.valid_id == 1 && c.email.to_lowercase() == email.to_lowercase())
                 .min_by(|a, b| a.login.cmp(&b.login))
                 .cloned()),
-            Customers::Db { .. } => {
-                self.query("WHERE LOWER(email) = LOWER(?) AND valid_id = 1 ORDER BY login", email)
-            }
+            Customers::Db { .. } => self.query("WHERE LOWER(email) = LOWER(?) AND valid_id = 1 ORDER BY login", email),
         }
     }
 }

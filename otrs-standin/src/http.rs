@@ -50,11 +50,19 @@ impl Request {
 /// What the SOAP layer wants sent back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    Http { status: u16, content_type: String, body: Vec<u8> },
+    Http {
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+    },
     /// unknown web service: read, send nothing, close after a while
     Silence,
     /// rpc.pl's reply (its own headers, see rpc::head)
-    Rpc { status: u16, xml: bool, body: Vec<u8> },
+    Rpc {
+        status: u16,
+        xml: bool,
+        body: Vec<u8>,
+    },
 }
 
 impl Reply {
@@ -352,7 +360,11 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         loop {
             std::thread::sleep(Duration::from_millis(50));
             if client_gone(&s) {
-                log_line(&peer, &req, &format!("op={} hang: client went away after {} ms", opname, started.elapsed().as_millis()));
+                log_line(
+                    &peer,
+                    &req,
+                    &format!("op={} hang: client went away after {} ms", opname, started.elapsed().as_millis()),
+                );
                 return;
             }
             if shared.mode().1 != gen {
@@ -418,7 +430,11 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
             let ms = shared.cfg.wrong_ws_delay_ms;
             let _ = sleep_watching(&s, ms);
             let _ = s.shutdown(Shutdown::Both);
-            log_line(&peer, &req, &format!("op={} unknown web service: no reply, closed after {} ms", opname, started.elapsed().as_millis()));
+            log_line(
+                &peer,
+                &req,
+                &format!("op={} unknown web service: no reply, closed after {} ms", opname, started.elapsed().as_millis()),
+            );
             return;
         }
         Reply::Http { status, content_type, body } => (status, Err(content_type), body),
@@ -436,7 +452,11 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                 let _ = write_all(&mut s, h.as_bytes());
                 let _ = write_all(&mut s, &body[..body.len() / 2]);
                 let _ = s.shutdown(Shutdown::Both);
-                log_line(&peer, &req, &format!("op={} mode=truncated {} sent {} of {} bytes", opname, status, body.len() / 2, body.len()));
+                log_line(
+                    &peer,
+                    &req,
+                    &format!("op={} mode=truncated {} sent {} of {} bytes", opname, status, body.len() / 2, body.len()),
+                );
             }
             Mode::Huge => {
                 // the real reply with a comment that makes it 12 MB
@@ -455,7 +475,11 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                     left -= n;
                 }
                 ok = ok && write_all(&mut s, b"-->") && write_all(&mut s, b.as_bytes());
-                log_line(&peer, &req, &format!("op={} mode=huge {} {} bytes{}", opname, status, total, if ok { "" } else { " (client went away)" }));
+                log_line(
+                    &peer,
+                    &req,
+                    &format!("op={} mode=huge {} {} bytes{}", opname, status, total, if ok { "" } else { " (client went away)" }),
+                );
             }
             _ => {
                 let h = make_head(body.len());
@@ -613,10 +637,7 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
     let operation = soap_body.keys().next().cloned().unwrap_or_default();
     if let Some(hop) = op_from_header.as_deref().filter(|x| soap::perl_true(x)) {
         if operation != hop {
-            return fault(format!(
-                "Operation from SOAP data '{}' does not match operation from SOAPAction '{}'",
-                operation, hop
-            ));
+            return fault(format!("Operation from SOAP data '{}' does not match operation from SOAPAction '{}'", operation, hop));
         }
     }
     let operation = op_from_header.filter(|x| soap::perl_true(x)).unwrap_or(operation);
@@ -660,11 +681,7 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
         Outcome::Fault(msg) => fault(msg),
         Outcome::Data(h) => {
             let xml = soap::envelope(&format!("{}Response", operation), &h);
-            Reply::Http {
-                status: 200,
-                content_type: content_type.unwrap_or_else(|| "text/xml".into()),
-                body: xml.into_bytes(),
-            }
+            Reply::Http { status: 200, content_type: content_type.unwrap_or_else(|| "text/xml".into()), body: xml.into_bytes() }
         }
     }
 }
@@ -733,9 +750,11 @@ pub fn control(shared: &Shared, req: &Request) -> (u16, String) {
             crate::lock(&shared.store).reset();
             (200, "reset\n".into())
         }
-        (_, "/control/tickets") | (_, "/control/requests") | (_, "/control/mode") | (_, "/control/reset") | (_, "/control/age") => {
-            (405, "Method Not Allowed\n".into())
-        }
+        (_, "/control/tickets")
+        | (_, "/control/requests")
+        | (_, "/control/mode")
+        | (_, "/control/reset")
+        | (_, "/control/age") => (405, "Method Not Allowed\n".into()),
         _ => (404, "Not Found\n".into()),
     }
 }
@@ -757,10 +776,7 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(
-            content_type_parts("text/xml; charset=utf-8"),
-            Some(("text/xml".into(), "utf-8".into()))
-        );
+        assert_eq!(content_type_parts("text/xml; charset=utf-8"), Some(("text/xml".into(), "utf-8".into())));
         assert_eq!(
             content_type_parts("application/soap+xml;charset=\"UTF-8\";action=x"),
             Some(("application/soap+xml".into(), "UTF-8".into()))

@@ -85,9 +85,9 @@ impl Mode {
             }
             _ => {
                 return Err(format!(
-                    "unknown mode '{}' (normal, error, fault, garbage, truncated, huge, hang, refuse, close, slow:MS, down_for:S)",
-                    s
-                ))
+                "unknown mode '{}' (normal, error, fault, garbage, truncated, huge, hang, refuse, close, slow:MS, down_for:S)",
+                s
+            ))
             }
         };
         Ok(m)
@@ -233,13 +233,11 @@ fn usage() -> ! {
 
 fn spawn_conn(stream: TcpStream, shared: &Arc<Shared>, control_only: bool) {
     let sh = Arc::clone(shared);
-    let r = std::thread::Builder::new()
-        .stack_size(4 * 1024 * 1024)
-        .spawn(move || {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                http::handle_connection(stream, sh, control_only);
-            }));
-        });
+    let r = std::thread::Builder::new().stack_size(4 * 1024 * 1024).spawn(move || {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            http::handle_connection(stream, sh, control_only);
+        }));
+    });
     if let Err(e) = r {
         eprintln!("could not start a connection thread: {}", e);
     }
@@ -336,7 +334,9 @@ fn main() {
             "--rpc-user" => rpc_user = val(),
             "--rpc-password" => rpc_password = val(),
             "--max-file-bytes" => max_file_bytes = val().parse().unwrap_or_else(|_| usage()),
-            "--dynamic-fields" => dynamic_fields = val().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
+            "--dynamic-fields" => {
+                dynamic_fields = val().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()
+            }
             "--agents" => agents = val().split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
             _ => {
                 eprintln!("unknown argument: {}", a);

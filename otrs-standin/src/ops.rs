@@ -401,11 +401,50 @@ fn charset_known(cs: &str) -> bool {
         return false;
     }
     const KNOWN: &[&str] = &[
-        "utf8", "utf-8", "utf-8-strict", "ascii", "us-ascii", "latin1", "latin-1", "utf-16", "utf-16le",
-        "utf-16be", "utf-32", "utf-32le", "utf-32be", "ucs-2", "koi8-r", "koi8-u", "cp866", "ibm866", "cp1250",
-        "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "gb2312", "gbk",
-        "big5", "shift_jis", "sjis", "euc-jp", "euc-kr", "iso-2022-jp", "cp932", "cp936", "cp949", "cp950",
-        "macroman", "maccyrillic", "iso-ir-111", "tis-620", "viscii",
+        "utf8",
+        "utf-8",
+        "utf-8-strict",
+        "ascii",
+        "us-ascii",
+        "latin1",
+        "latin-1",
+        "utf-16",
+        "utf-16le",
+        "utf-16be",
+        "utf-32",
+        "utf-32le",
+        "utf-32be",
+        "ucs-2",
+        "koi8-r",
+        "koi8-u",
+        "cp866",
+        "ibm866",
+        "cp1250",
+        "cp1251",
+        "cp1252",
+        "cp1253",
+        "cp1254",
+        "cp1255",
+        "cp1256",
+        "cp1257",
+        "cp1258",
+        "gb2312",
+        "gbk",
+        "big5",
+        "shift_jis",
+        "sjis",
+        "euc-jp",
+        "euc-kr",
+        "iso-2022-jp",
+        "cp932",
+        "cp936",
+        "cp949",
+        "cp950",
+        "macroman",
+        "maccyrillic",
+        "iso-ir-111",
+        "tis-620",
+        "viscii",
     ];
     if KNOWN.contains(&c) {
         return true;
@@ -476,7 +515,9 @@ fn valid_time_unit(t: &str) -> bool {
         Some(i) => (&t[..i], Some(&t[i + 1..])),
         None => (t, None),
     };
-    !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()) && b.map(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit())).unwrap_or(true)
+    !a.is_empty()
+        && a.chars().all(|c| c.is_ascii_digit())
+        && b.map(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit())).unwrap_or(true)
 }
 
 /// An article after defaults and checks, ready to be created.
@@ -515,11 +556,8 @@ fn check_article(p: &str, a: &Hash, defaults: (&str, &str, &str)) -> Result<Arti
     };
     let sender_name = ts(&a, "SenderType");
     let sender_id = ts(&a, "SenderTypeID");
-    let (sender_name, sender_id) = if sender_name.is_none() && sender_id.is_none() {
-        (Some("agent".to_string()), None)
-    } else {
-        (sender_name, sender_id)
-    };
+    let (sender_name, sender_id) =
+        if sender_name.is_none() && sender_id.is_none() { (Some("agent".to_string()), None) } else { (sender_name, sender_id) };
     let history_type = ts(&a, "HistoryType").unwrap_or_else(|| history_type.to_string());
     let history_comment = ts(&a, "HistoryComment").unwrap_or_else(|| history_comment.to_string());
 
@@ -542,7 +580,10 @@ fn check_article(p: &str, a: &Hash, defaults: (&str, &str, &str)) -> Result<Arti
         _ => {
             return Err(err(
                 &inv,
-                &format!("{}: Article->CommunicationChannel or Article->CommunicationChannelID parameter is invalid or not supported!", p),
+                &format!(
+                    "{}: Article->CommunicationChannel or Article->CommunicationChannelID parameter is invalid or not supported!",
+                    p
+                ),
             ))
         }
     };
@@ -724,7 +765,11 @@ fn attachments_in(h: &Hash) -> Vec<store::Attachment> {
     vals.iter()
         .filter_map(|v| v.as_hash())
         .map(|a| {
-            let b64: String = sv(a, "Content").unwrap_or_default().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')).collect();
+            let b64: String = sv(a, "Content")
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+                .collect();
             store::Attachment {
                 content: crate::rpc::base64_decode(&b64).unwrap_or_default(),
                 content_type: sv(a, "ContentType").unwrap_or_default(),
@@ -911,12 +956,16 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
     }
     let (queue, queue_id) = match resolve_queue(ctx, &t) {
         Some(q) => q,
-        None => return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->QueueID or Ticket->Queue parameter is invalid!"),
+        None => {
+            return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->QueueID or Ticket->Queue parameter is invalid!")
+        }
     };
     let lock_req = if tv(&t, "LockID") || tv(&t, "Lock") {
         match by_name_or_id(LOCKS, &t, "Lock", "LockID") {
             Some(l) => Some(l),
-            None => return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->LockID or Ticket->Lock parameter is invalid!"),
+            None => {
+                return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->LockID or Ticket->Lock parameter is invalid!")
+            }
         }
     } else {
         None
@@ -924,7 +973,9 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
     let type_name = if tv(&t, "TypeID") || tv(&t, "Type") {
         match by_name_or_id(store::TYPES, &t, "Type", "TypeID") {
             Some((n, _)) => n,
-            None => return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->TypeID or Ticket->Type parameter is invalid!"),
+            None => {
+                return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->TypeID or Ticket->Type parameter is invalid!")
+            }
         }
     } else {
         "Unclassified".to_string()
@@ -940,19 +991,34 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
     }
     let (state_name, _) = match resolve_state(&t) {
         Some(s) => s,
-        None => return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->StateID or Ticket->State parameter is invalid!"),
+        None => {
+            return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->StateID or Ticket->State parameter is invalid!")
+        }
     };
     if !tv(&t, "PriorityID") && !tv(&t, "Priority") {
-        return err("TicketCreate.MissingParameter", "TicketCreate: Ticket->PriorityID or Ticket->Priority parameter is required!");
+        return err(
+            "TicketCreate.MissingParameter",
+            "TicketCreate: Ticket->PriorityID or Ticket->Priority parameter is required!",
+        );
     }
     let (priority, _) = match by_name_or_id(store::PRIORITIES, &t, "Priority", "PriorityID") {
         Some(p) => p,
-        None => return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->PriorityID or Ticket->Priority parameter is invalid!"),
+        None => {
+            return err(
+                "TicketCreate.InvalidParameter",
+                "TicketCreate: Ticket->PriorityID or Ticket->Priority parameter is invalid!",
+            )
+        }
     };
     let owner = if tv(&t, "OwnerID") || tv(&t, "Owner") {
         match resolve_user(ctx, &t, "Owner", "OwnerID") {
             Some(o) => Some(o),
-            None => return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->OwnerID or Ticket->Owner parameter is invalid!"),
+            None => {
+                return err(
+                    "TicketCreate.InvalidParameter",
+                    "TicketCreate: Ticket->OwnerID or Ticket->Owner parameter is invalid!",
+                )
+            }
         }
     } else {
         None
@@ -961,7 +1027,10 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         match resolve_user(ctx, &t, "Responsible", "ResponsibleID") {
             Some(o) => Some(o),
             None => {
-                return err("TicketCreate.InvalidParameter", "TicketCreate: Ticket->ResponsibleID or Ticket->Responsible parameter is invalid!")
+                return err(
+                    "TicketCreate.InvalidParameter",
+                    "TicketCreate: Ticket->ResponsibleID or Ticket->Responsible parameter is invalid!",
+                )
             }
         }
     } else {
@@ -976,10 +1045,11 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
         None
     };
 
-    let article = match check_article(P, h["Article"].as_hash().unwrap(), ("auto reply", "NewTicket", "%%GenericInterface Create")) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
+    let article =
+        match check_article(P, h["Article"].as_hash().unwrap(), ("auto reply", "NewTicket", "%%GenericInterface Create")) {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
     if let Err(e) = check_df_attachments(P, h, ctx.dynamic_fields).and_then(|_| check_article_attachments(P, h)) {
         return e;
     }
@@ -1046,7 +1116,13 @@ fn ticket_create(h: &Hash, ctx: &Ctx) -> OpResult {
     if let Some((l, _)) = &lock_req {
         if *l != ticket.lock {
             ticket.lock = l.clone();
-            let ht = if l == "unlock" { "Unlock" } else if l == "lock" { "Lock" } else { "Misc" };
+            let ht = if l == "unlock" {
+                "Unlock"
+            } else if l == "lock" {
+                "Lock"
+            } else {
+                "Misc"
+            };
             ticket.add_history(now, 0, ht, format!("%%{}", l));
         }
     }
@@ -1151,7 +1227,10 @@ fn check_df_attachments_early(p: &str, h: &Hash) -> Result<(), OpResult> {
                 _ => false,
             };
             if !ok {
-                return Err(err(&format!("{}.MissingParameter", p), &format!("{}: {} parameter is missing or not valid!", p, opt)));
+                return Err(err(
+                    &format!("{}.MissingParameter", p),
+                    &format!("{}: {} parameter is missing or not valid!", p, opt),
+                ));
             }
         }
     }
@@ -1424,9 +1503,28 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     let sort_by = first("SortBy", "Age");
     let order_by = first("OrderBy", "Down");
     let sort_ok = [
-        "Owner", "Responsible", "CustomerID", "State", "Lock", "Ticket", "TicketNumber", "Title", "Queue", "Type",
-        "Priority", "Age", "Created", "Changed", "Service", "SLA", "PendingTime", "TicketEscalation",
-        "EscalationTime", "EscalationUpdateTime", "EscalationResponseTime", "EscalationSolutionTime",
+        "Owner",
+        "Responsible",
+        "CustomerID",
+        "State",
+        "Lock",
+        "Ticket",
+        "TicketNumber",
+        "Title",
+        "Queue",
+        "Type",
+        "Priority",
+        "Age",
+        "Created",
+        "Changed",
+        "Service",
+        "SLA",
+        "PendingTime",
+        "TicketEscalation",
+        "EscalationTime",
+        "EscalationUpdateTime",
+        "EscalationResponseTime",
+        "EscalationSolutionTime",
     ];
     if !sort_ok.contains(&sort_by.as_str()) || (order_by != "Down" && order_by != "Up") {
         return None;
@@ -1486,11 +1584,8 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     // case, so "Open" finds the "open" type
     let mut type_state_ids: Option<Vec<u32>> = None;
     if let Some(types) = arr(h, "StateType") {
-        let l: Vec<u32> = store::STATES
-            .iter()
-            .filter(|(_, _, t)| types.iter().any(|x| x.to_lowercase() == *t))
-            .map(|(_, i, _)| *i)
-            .collect();
+        let l: Vec<u32> =
+            store::STATES.iter().filter(|(_, _, t)| types.iter().any(|x| x.to_lowercase() == *t)).map(|(_, i, _)| *i).collect();
         if l.is_empty() {
             return None;
         }
@@ -1552,7 +1647,15 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
         }
     };
     let content_search = if str_param("Fulltext").is_some() { "OR".to_string() } else { content_search };
-    let fields = ["MIMEBase_From", "MIMEBase_To", "MIMEBase_Cc", "MIMEBase_Bcc", "MIMEBase_Subject", "MIMEBase_Body", "MIMEBase_AttachmentName"];
+    let fields = [
+        "MIMEBase_From",
+        "MIMEBase_To",
+        "MIMEBase_Cc",
+        "MIMEBase_Bcc",
+        "MIMEBase_Subject",
+        "MIMEBase_Body",
+        "MIMEBase_AttachmentName",
+    ];
     let mut art_conds: Vec<(String, String)> = Vec::new();
     let mut article_join = false;
     for f in fields.iter().chain(["Fulltext"].iter()) {
@@ -1580,7 +1683,8 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     let minutes_ago = |k: &str| -> Option<i64> {
         h.get(k).map(|v| ctx.now - 60 * v.as_str().and_then(|x| x.trim().parse::<i64>().ok()).unwrap_or(0))
     };
-    let (created_after, created_before) = (minutes_ago("TicketCreateTimeNewerMinutes"), minutes_ago("TicketCreateTimeOlderMinutes"));
+    let (created_after, created_before) =
+        (minutes_ago("TicketCreateTimeNewerMinutes"), minutes_ago("TicketCreateTimeOlderMinutes"));
 
     // Ticket dynamic fields, as the GenericInterface hands them on
     // (_GetDynamicFields in Kernel/GenericInterface/Operation/Ticket/
@@ -1592,7 +1696,9 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
     let mut df_raw: Vec<(String, Hash)> = Vec::new();
     match h.get("DynamicField") {
         Some(Val::Hash(x)) => df_raw.extend(sv(x, "Name").map(|n| (n, x.clone()))),
-        Some(Val::Array(a)) => df_raw.extend(a.iter().filter_map(|v| v.as_hash()).filter_map(|x| sv(x, "Name").map(|n| (n, x.clone())))),
+        Some(Val::Array(a)) => {
+            df_raw.extend(a.iter().filter_map(|v| v.as_hash()).filter_map(|x| sv(x, "Name").map(|n| (n, x.clone()))))
+        }
         Some(_) => {}
         None => {
             for (k, v) in h.iter() {
@@ -1646,7 +1752,8 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
         if !df_ok {
             continue;
         }
-        let any = |c: &Option<Vec<store::QueryCondition>>, v: &str| c.as_ref().map(|c| c.iter().any(|q| q.matches(v))).unwrap_or(true);
+        let any =
+            |c: &Option<Vec<store::QueryCondition>>, v: &str| c.as_ref().map(|c| c.iter().any(|q| q.matches(v))).unwrap_or(true);
         if !any(&tn_c, &t.tn) || !any(&title_c, &t.title) {
             continue;
         }
@@ -1718,8 +1825,13 @@ fn search_ids(h: &Hash, ctx: &Ctx) -> Option<Vec<u64>> {
             "Lock" => (String::new(), store::lookup(LOCKS, &t.lock).unwrap_or(1) as i64),
             "Changed" => (String::new(), t.changed),
             "PendingTime" => (String::new(), t.until_time),
-            "Service" | "SLA" | "TicketEscalation" | "EscalationTime" | "EscalationUpdateTime"
-            | "EscalationResponseTime" | "EscalationSolutionTime" => (String::new(), 0),
+            "Service"
+            | "SLA"
+            | "TicketEscalation"
+            | "EscalationTime"
+            | "EscalationUpdateTime"
+            | "EscalationResponseTime"
+            | "EscalationSolutionTime" => (String::new(), 0),
             _ => (String::new(), t.created),
         }
     };
@@ -1917,7 +2029,13 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
     if let Some(l) = new_lock {
         if l != ticket.lock {
             ticket.lock = l.clone();
-            let ht = if l == "unlock" { "Unlock" } else if l == "lock" { "Lock" } else { "Misc" };
+            let ht = if l == "unlock" {
+                "Unlock"
+            } else if l == "lock" {
+                "Lock"
+            } else {
+                "Misc"
+            };
             ticket.add_history(now, 0, ht, format!("%%{}", l));
             changed = true;
         }
@@ -2006,13 +2124,7 @@ fn ticket_update(d: &Val, h: &Hash, ctx: &Ctx) -> OpResult {
             Some(f) => f.clone(),
             None => agent_name.clone(),
         };
-        let to = a.to.clone().unwrap_or_else(|| {
-            if a.channel == "Email" {
-                ticket.customer_user.clone()
-            } else {
-                String::new()
-            }
-        });
+        let to = a.to.clone().unwrap_or_else(|| if a.channel == "Email" { ticket.customer_user.clone() } else { String::new() });
         let art = Article {
             id,
             ticket_id,

@@ -236,9 +236,7 @@ fn is_float(s: &str) -> bool {
         return true;
     }
     let (d, rest) = digits(a);
-    if !d.is_empty()
-        && (rest.is_empty() || rest.strip_prefix('.').is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit())))
-    {
+    if !d.is_empty() && (rest.is_empty() || rest.strip_prefix('.').is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit()))) {
         return true;
     }
     if let Some(r) = a.strip_prefix('.') {
@@ -267,8 +265,7 @@ fn is_float(s: &str) -> bool {
 
 /// A pattern of fixed shape: `d` a digit, other bytes literal.
 fn shape(s: &str, pattern: &str) -> bool {
-    s.len() == pattern.len()
-        && s.bytes().zip(pattern.bytes()).all(|(c, p)| if p == b'd' { c.is_ascii_digit() } else { c == p })
+    s.len() == pattern.len() && s.bytes().zip(pattern.bytes()).all(|(c, p)| if p == b'd' { c.is_ascii_digit() } else { c == p })
 }
 
 /// `(Z|([+-]\d\d:\d\d))?` / `(-\d\d:\d\d)?` at the end.
@@ -355,10 +352,7 @@ pub fn autotype(v: &str) -> (&'static str, String) {
         if fixed_then_zone(s, pattern, z) {
             return raw(ty);
         }
-        if matches!(ty, "xsd:time" | "xsd:dateTime")
-            && s.len() > pattern.len() + 3
-            && s.is_char_boundary(pattern.len() + 4)
-        {
+        if matches!(ty, "xsd:time" | "xsd:dateTime") && s.len() > pattern.len() + 3 && s.is_char_boundary(pattern.len() + 4) {
             // optional milliseconds
             let (a, b) = s.split_at(pattern.len());
             if b.starts_with('.') && shape(&b[1..4], "ddd") && shape(a, pattern) && zone(&b[4..], z) {
@@ -650,22 +644,13 @@ pub fn process(shared: &Shared, req: &Request, error_mode: bool) -> RpcReply {
         }
     };
     if root.local() != "Envelope" {
-        return fault_reply(
-            "Client",
-            &perl_die("Can't find root element in the message", SOAP_LITE_PM, LINE_NO_ENVELOPE),
-        );
+        return fault_reply("Client", &perl_die("Can't find root element in the message", SOAP_LITE_PM, LINE_NO_ENVELOPE));
     }
     let Some(body) = root.children.iter().find(|c| c.local() == "Body") else {
-        return fault_reply(
-            "Client",
-            &perl_die("Can't find method element in the message", SOAP_LITE_PM, LINE_NO_METHOD),
-        );
+        return fault_reply("Client", &perl_die("Can't find method element in the message", SOAP_LITE_PM, LINE_NO_METHOD));
     };
     let Some(method) = body.children.first() else {
-        return fault_reply(
-            "Client",
-            &perl_die("Can't find method element in the message", SOAP_LITE_PM, LINE_NO_METHOD),
-        );
+        return fault_reply("Client", &perl_die("Can't find method element in the message", SOAP_LITE_PM, LINE_NO_METHOD));
     };
     let method_name = method.local().to_string();
     let method_uri = namespace_of(method, &[&root, body]);
@@ -698,11 +683,7 @@ pub fn process(shared: &Shared, req: &Request, error_mode: bool) -> RpcReply {
             perl_die(&format!("Failed to access class ({})", class), SOAP_LITE_PM, LINE_CLASS)
         } else if class == "main" || class.starts_with("Kernel::") || class.starts_with("SOAP::") {
             // loaded already (or main): not dispatched to
-            perl_die(
-                &format!("Denied access to method ({}) in class ({})", method_name, class),
-                SOAP_LITE_PM,
-                LINE_DENIED,
-            )
+            perl_die(&format!("Denied access to method ({}) in class ({})", method_name, class), SOAP_LITE_PM, LINE_DENIED)
         } else {
             format!(
                 "Failed to access class ({}): Can't locate {}.pm in @INC (you may need to install the {} module) \
@@ -718,13 +699,8 @@ pub fn process(shared: &Shared, req: &Request, error_mode: bool) -> RpcReply {
     }
     let args: Vec<Val> = method.children.iter().map(decode).collect();
     let now_ms = shared.now_ms();
-    let ctx = Ctx {
-        shared,
-        now: now_ms.div_euclid(1000),
-        now_ms,
-        soapaction: req.header("SOAPAction").unwrap_or(""),
-        error_mode,
-    };
+    let ctx =
+        Ctx { shared, now: now_ms.div_euclid(1000), now_ms, soapaction: req.header("SOAPAction").unwrap_or(""), error_mode };
     let result = match method_name.as_str() {
         "Dispatch" => dispatch(&ctx, &args),
         "DispatchMultipleTicketMethods" => dispatch_multiple(&ctx, &args),
@@ -804,11 +780,7 @@ fn dispatch_multiple(ctx: &Ctx, args: &[Val]) -> Result<Vec<Out>, Fail> {
     let list = match args.get(3) {
         Some(Val::Array(l)) => l.clone(),
         None | Some(Val::Undef) => {
-            return Err(Fail::Server(perl_die(
-                "Can't use an undefined value as an ARRAY reference",
-                &rpc_pl,
-                LINE_MULTI_LIST,
-            )))
+            return Err(Fail::Server(perl_die("Can't use an undefined value as an ARRAY reference", &rpc_pl, LINE_MULTI_LIST)))
         }
         Some(_) => return Err(Fail::Server(perl_die("Not an ARRAY reference", &rpc_pl, LINE_MULTI_LIST))),
     };
@@ -827,22 +799,14 @@ fn dispatch_multiple(ctx: &Ctx, args: &[Val]) -> Result<Vec<Out>, Fail> {
                 )))
             }
             _ => {
-                return Err(Fail::Server(perl_die(
-                    "Can't use an undefined value as a HASH reference",
-                    &rpc_pl,
-                    LINE_MULTI_ENTRY,
-                )))
+                return Err(Fail::Server(perl_die("Can't use an undefined value as a HASH reference", &rpc_pl, LINE_MULTI_ENTRY)))
             }
         };
         let method = text(entry.get("Method"));
         let mut p = match entry.get("Parameter") {
             Some(Val::Hash(h)) => h.clone(),
             None | Some(Val::Undef) => {
-                return Err(Fail::Server(perl_die(
-                    "Can't use an undefined value as a HASH reference",
-                    &rpc_pl,
-                    LINE_MULTI_PARAM,
-                )))
+                return Err(Fail::Server(perl_die("Can't use an undefined value as a HASH reference", &rpc_pl, LINE_MULTI_PARAM)))
             }
             Some(Val::Str(s)) if s.is_empty() => Hash::new(),
             Some(other) => {
@@ -886,11 +850,7 @@ fn call(ctx: &Ctx, object: &str, method: &str, p: &Hash, line: u32) -> Result<Ve
         ("CustomerUserObject", "CustomerUserDataGet") => customer_user_data_get(ctx, p),
         _ => {
             return Err(Fail::Server(perl_die(
-                &format!(
-                    "Can't locate object method \"{}\" via package \"{}\"",
-                    method,
-                    package(object).unwrap_or("main")
-                ),
+                &format!("Can't locate object method \"{}\" via package \"{}\"", method, package(object).unwrap_or("main")),
                 &format!("{}/bin/cgi-bin/rpc.pl", HOME),
                 line,
             )))
@@ -951,11 +911,9 @@ fn ticket_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
             return fail(format!("Need {}!", needed));
         }
     }
-    let by_id = |table: &[(&str, u32)], id: &str| {
-        table.iter().find(|(_, i)| u64::from(*i) == num(id)).map(|(n, i)| (n.to_string(), *i))
-    };
-    let by_name =
-        |table: &[(&str, u32)], n: &str| table.iter().find(|(x, _)| *x == n).map(|(n, i)| (n.to_string(), *i));
+    let by_id =
+        |table: &[(&str, u32)], id: &str| table.iter().find(|(_, i)| u64::from(*i) == num(id)).map(|(n, i)| (n.to_string(), *i));
+    let by_name = |table: &[(&str, u32)], n: &str| table.iter().find(|(x, _)| *x == n).map(|(n, i)| (n.to_string(), *i));
     // type: the default ticket type when none is given
     let type_name = match (ts(p, "TypeID"), ts(p, "Type")) {
         (Some(id), _) => by_id(store::TYPES, &id),
@@ -1036,12 +994,7 @@ fn ticket_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
     };
     ticket.add_history(now, 0, "NewTicket", format!("%%{}%%{}%%{}%%{}%%{}", tn, queue, priority, state, id));
     if !customer_id.is_empty() || !customer_user.is_empty() {
-        ticket.add_history(
-            now,
-            0,
-            "CustomerUpdate",
-            format!("%%CustomerID={};CustomerUser={};", customer_id, customer_user),
-        );
+        ticket.add_history(now, 0, "CustomerUpdate", format!("%%CustomerID={};CustomerUser={};", customer_id, customer_user));
     }
     let meta = RpcMeta { received_at_ms: ctx.now_ms, soapaction: ctx.soapaction.to_string(), create_by };
     let line = ticket_line(&ticket, None, &meta);
@@ -1113,9 +1066,7 @@ fn ticket_id_lookup(ctx: &Ctx, p: &Hash) -> Vec<Out> {
 /// CustomerUserLoginRaw (as is, case ignored by MariaDB), Result ARRAY:
 /// the TicketIDs, newest first (SortBy Age, OrderBy Down by default).
 fn ticket_search(ctx: &Ctx, p: &Hash) -> Vec<Out> {
-    let cond = |k: &str| {
-        ts(p, k).filter(|v| !v.is_empty()).map(|v| store::QueryCondition::new(&v.replace('*', "%"), "", ""))
-    };
+    let cond = |k: &str| ts(p, k).filter(|v| !v.is_empty()).map(|v| store::QueryCondition::new(&v.replace('*', "%"), "", ""));
     let (title, login) = (cond("Title"), cond("CustomerUserLogin"));
     let raw = ts(p, "CustomerUserLoginRaw").map(|v| v.to_lowercase());
     let st = lock(&ctx.shared.store);
@@ -1149,9 +1100,7 @@ fn article_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
         _ => None,
     };
     let sender = match (ts(p, "SenderTypeID"), ts(p, "SenderType")) {
-        (Some(id), _) => {
-            store::SENDER_TYPES.iter().find(|(_, i)| u64::from(*i) == num(&id)).map(|(n, _)| n.to_string())
-        }
+        (Some(id), _) => store::SENDER_TYPES.iter().find(|(_, i)| u64::from(*i) == num(&id)).map(|(n, _)| n.to_string()),
         (None, Some(n)) => store::SENDER_TYPES.iter().find(|(x, _)| *x == n).map(|(n, _)| n.to_string()),
         _ => None,
     };
@@ -1231,9 +1180,7 @@ fn article_create(ctx: &Ctx, p: &Hash) -> Vec<Out> {
         mime_type,
         channel: channel.to_string(),
         sender_type: sender,
-        visible: !article_type.ends_with("-internal")
-            && !article_type.ends_with("-int")
-            && article_type != "note-report",
+        visible: !article_type.ends_with("-internal") && !article_type.ends_with("-int") && article_type != "note-report",
         created: now,
         time_unit: String::new(),
         attachments: Vec::new(),
@@ -1287,12 +1234,8 @@ pub fn customer_values(c: &Customer, now: i64) -> Vec<Out> {
         ..Company::default()
     });
     let opt = |v: &Option<String>| v.as_ref().map(sc).unwrap_or(Out::Nil);
-    let full_name = [x.title.as_str(), &c.first_name, &c.last_name]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let full_name =
+        [x.title.as_str(), &c.first_name, &c.last_name].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
     let by = |n: i64| if n == 0 { 1 } else { n };
     let mut v: Vec<(&str, Out)> = vec![
         ("Source", sc("CustomerCompany")),

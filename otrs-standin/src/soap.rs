@@ -562,10 +562,7 @@ pub fn parse_xml(input: &[u8]) -> Result<Element, XmlError> {
 /// elements (repeated names become a list), `xsi:nil` → undef.
 pub fn to_val(e: &Element) -> Val {
     if e.children.is_empty() {
-        let nil = e
-            .attrs
-            .iter()
-            .any(|(n, v)| local_name(n) == "nil" && (v == "true" || v == "1"));
+        let nil = e.attrs.iter().any(|(n, v)| local_name(n) == "nil" && (v == "true" || v == "1"));
         if nil {
             return Val::Undef;
         }
@@ -735,11 +732,8 @@ pub fn parse_soapaction(h: &str) -> (Option<String>, Option<String>) {
     }
     // the optional closing quote: the operation may not contain # or /, so
     // try with and without a trailing quote
-    let candidates: Vec<&str> = if core.ends_with('"') || core.ends_with('\'') {
-        vec![&core[..core.len() - 1], core]
-    } else {
-        vec![core]
-    };
+    let candidates: Vec<&str> =
+        if core.ends_with('"') || core.ends_with('\'') { vec![&core[..core.len() - 1], core] } else { vec![core] };
     for c in candidates {
         // (.+?) non-greedy, then [#/], then ([^#/]+?) to the end: the
         // separator is the last # or / and the namespace is non-empty
@@ -817,10 +811,7 @@ mod tests {
     #[test]
     fn three_repeats_make_one_list() {
         let r = parse_xml(b"<a><s>1</s><s>2</s><s>3</s><s>4</s></a>").unwrap();
-        assert_eq!(
-            to_val(&r).get("s").unwrap(),
-            &Val::Array(vec![Val::s("1"), Val::s("2"), Val::s("3"), Val::s("4")])
-        );
+        assert_eq!(to_val(&r).get("s").unwrap(), &Val::Array(vec![Val::s("1"), Val::s("2"), Val::s("3"), Val::s("4")]));
     }
 
     #[test]

@@ -99,7 +99,6 @@ fn expected(sample: &str) -> Vec<u8> {
     v
 }
 
-
 #[test]
 fn every_sample_replays_byte_for_byte() {
     let sh = shared();
@@ -142,12 +141,7 @@ fn every_sample_replays_byte_for_byte() {
             let s = crate::lock(&sh.store).sessions.get(&id).cloned().unwrap();
             crate::lock(&sh.store).sessions.insert(SESSION.into(), s);
         }
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(&want),
-            "sample {} differs",
-            sample
-        );
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "sample {} differs", sample);
         checked += 1;
     }
     assert_eq!(checked, files.len());
@@ -157,13 +151,23 @@ fn every_sample_replays_byte_for_byte() {
     assert!(st.lines[0].starts_with("ticket_id=2\tticket_number=2026112610000015\tarticle_id=2\ttitle=Incoming call from 89161229624\tqueue=Raw\tstate=new\tpriority=3 normal\ttype=Unclassified\tcustomer_user=ivanov\tcustomer_id=ACME\tcommunication_channel=Phone\tsender_type=customer\tis_visible_for_customer=1\tsubject=Call from 89161229624\tbody=Inbound call from 89161229624 (customer ivanov).\\nCall-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.\tcontent_type=text/plain; charset=utf8\tfrom=\"Ivan Ivanov\" <ivanov@example.invalid>\tauth=session\tsoapaction=\"http://www.otrs.org/TicketConnector/#TicketCreate\"\treceived_at=1795681718123"), "{}", st.lines[0]);
     assert!(st.lines[1].contains("\tauth=login\tsoapaction=\treceived_at="), "{}", st.lines[1]);
     assert!(st.lines[1].contains("\tfrom=Ivan Ivanov <ivanov@example.invalid>\t"));
-    assert!(st.lines[2].starts_with("article\tticket_id=2\tticket_number=2026112610000015\tarticle_id=4\tsubject=Call back to 89161229624\t"), "{}", st.lines[2]);
+    assert!(
+        st.lines[2].starts_with(
+            "article\tticket_id=2\tticket_number=2026112610000015\tarticle_id=4\tsubject=Call back to 89161229624\t"
+        ),
+        "{}",
+        st.lines[2]
+    );
     assert!(st.lines[2].contains("\tstate=open\t"));
     assert!(st.lines[3].starts_with("ticket_id=4\t"));
     assert!(st.lines[3].contains("\tcommunication_channel=Internal\tsender_type=agent\t"));
     // 40-42: ticket 861 got the recording, byte for byte, and operator1 as owner
     assert!(st.lines[4].starts_with("ticket_id=861\tticket_number=2026120110011129\tarticle_id=618\t"), "{}", st.lines[4]);
-    assert!(st.lines[5].starts_with("article\tticket_id=861\tticket_number=2026120110011129\tarticle_id=632\t"), "{}", st.lines[5]);
+    assert!(
+        st.lines[5].starts_with("article\tticket_id=861\tticket_number=2026120110011129\tarticle_id=632\t"),
+        "{}",
+        st.lines[5]
+    );
     assert!(st.lines[5].ends_with("\tattachments=call-1796147411.0.wav:16044"), "{}", st.lines[5]);
     let t = st.ticket(861).unwrap();
     assert_eq!(t.articles[1].attachments[0].content, otrs_fixtures::read("rest/call-1796147411.0.wav"));
@@ -275,7 +279,10 @@ fn search_by_create_time_in_minutes() {
     let aged = http::control(&sh, &req("POST", "/control/age", &format!("ticket={old} minutes=11")));
     assert_eq!(aged.0, 200, "{aged:?}");
     assert_eq!(search(&sh, "<tic:TicketCreateTimeNewerMinutes>10</tic:TicketCreateTimeNewerMinutes>"), vec![new.clone()]);
-    assert_eq!(search(&sh, "<tic:TicketCreateTimeNewerMinutes>12</tic:TicketCreateTimeNewerMinutes>"), vec![new.clone(), old.clone()]);
+    assert_eq!(
+        search(&sh, "<tic:TicketCreateTimeNewerMinutes>12</tic:TicketCreateTimeNewerMinutes>"),
+        vec![new.clone(), old.clone()]
+    );
     assert_eq!(search(&sh, "<tic:TicketCreateTimeOlderMinutes>10</tic:TicketCreateTimeOlderMinutes>"), vec![old.clone()]);
     assert_eq!(
         search(&sh, "<tic:CustomerUserLogin>petrov</tic:CustomerUserLogin><tic:TicketCreateTimeNewerMinutes>10</tic:TicketCreateTimeNewerMinutes>"),
@@ -288,7 +295,9 @@ fn search_by_create_time_in_minutes() {
 #[test]
 fn dynamic_fields_are_set_by_ticket_create_and_found_by_ticket_search() {
     let sh = shared();
-    let df = |name: &str, value: &str| format!("<tic:DynamicField><tic:Name>{name}</tic:Name><tic:Value>{value}</tic:Value></tic:DynamicField>");
+    let df = |name: &str, value: &str| {
+        format!("<tic:DynamicField><tic:Name>{name}</tic:Name><tic:Value>{value}</tic:Value></tic:DynamicField>")
+    };
     let create_df = |extra: &str| {
         let inner = format!(
             "{AUTH}<tic:Ticket><tic:Title>t</tic:Title><tic:Queue>Raw</tic:Queue><tic:State>new</tic:State><tic:Priority>3 normal</tic:Priority><tic:CustomerUser>ivanov</tic:CustomerUser></tic:Ticket><tic:Article><tic:Subject>s</tic:Subject><tic:Body>b</tic:Body><tic:ContentType>text/plain; charset=utf8</tic:ContentType></tic:Article>{extra}"
@@ -302,17 +311,33 @@ fn dynamic_fields_are_set_by_ticket_create_and_found_by_ticket_search() {
     let r = create_df(&df("NoSuchField", "x"));
     assert!(r.contains("DynamicField-&gt;Name parameter is invalid!"), "{r}");
     let other = create(&sh, "other", "new", "ivanov", "s", "b");
-    assert_eq!(search(&sh, "<tic:DynamicField_CallID><tic:Equals>pbx-a-1.2</tic:Equals></tic:DynamicField_CallID>"), vec![id.clone()]);
-    assert_eq!(search(&sh, "<tic:DynamicField><tic:Name>CallID</tic:Name><tic:Equals>pbx-a-1.2</tic:Equals></tic:DynamicField>"), vec![id.clone()]);
+    assert_eq!(
+        search(&sh, "<tic:DynamicField_CallID><tic:Equals>pbx-a-1.2</tic:Equals></tic:DynamicField_CallID>"),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        search(&sh, "<tic:DynamicField><tic:Name>CallID</tic:Name><tic:Equals>pbx-a-1.2</tic:Equals></tic:DynamicField>"),
+        vec![id.clone()]
+    );
     assert!(search(&sh, "<tic:DynamicField_CallID><tic:Equals>pbx-a-9</tic:Equals></tic:DynamicField_CallID>").is_empty());
     // on a field OTRS does not have the criterion is dropped: everything matches
-    assert_eq!(search(&sh, "<tic:DynamicField_NoSuchField><tic:Equals>x</tic:Equals></tic:DynamicField_NoSuchField>"), vec![other, id]);
+    assert_eq!(
+        search(&sh, "<tic:DynamicField_NoSuchField><tic:Equals>x</tic:Equals></tic:DynamicField_NoSuchField>"),
+        vec![other, id]
+    );
 }
 
 #[test]
 fn search_semantics() {
     let sh = shared();
-    let a = create(&sh, "Incoming call from 89161229624", "new", "ivanov", "Call from 89161229624", "Inbound call from 89161229624, please call back");
+    let a = create(
+        &sh,
+        "Incoming call from 89161229624",
+        "new",
+        "ivanov",
+        "Call from 89161229624",
+        "Inbound call from 89161229624, please call back",
+    );
     let b = create(&sh, "Missed call from 84951234567", "open", "petrov", "Missed call", "Nobody answered");
     let c = create(&sh, "Incoming call from 84951234567", "closed successful", "ivanov@example.invalid", "Call", "Done");
     // newest first
@@ -321,7 +346,10 @@ fn search_semantics() {
     assert_eq!(search(&sh, "<tic:CustomerUserLogin>IVAN*</tic:CustomerUserLogin>"), vec![c.clone(), a.clone()]);
     // the GenericInterface drops the Raw forms (_GetParams): no filter at all
     assert_eq!(search(&sh, "<tic:CustomerUserLoginRaw>nobody</tic:CustomerUserLoginRaw>"), vec![c.clone(), b.clone(), a.clone()]);
-    assert_eq!(search(&sh, "<tic:CustomerUserLogin>iv*</tic:CustomerUserLogin><tic:CustomerUserLoginRaw>iv*</tic:CustomerUserLoginRaw>"), vec![c.clone(), a.clone()]);
+    assert_eq!(
+        search(&sh, "<tic:CustomerUserLogin>iv*</tic:CustomerUserLogin><tic:CustomerUserLoginRaw>iv*</tic:CustomerUserLoginRaw>"),
+        vec![c.clone(), a.clone()]
+    );
     assert_eq!(search(&sh, "<tic:StateType>open</tic:StateType>"), vec![b.clone()]);
     // MariaDB compares the state type names without regard to case
     assert_eq!(search(&sh, "<tic:StateType>Open</tic:StateType>"), vec![b.clone()]);
@@ -397,7 +425,11 @@ fn ticket_create_checks_in_znuny_order() {
 fn update_pending_and_history() {
     let sh = shared();
     let id = create(&sh, "t", "new", "ivanov", "s", "b");
-    let (_, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:State>pending reminder</tic:State></tic:Ticket>"));
+    let (_, r) = soap(
+        &sh,
+        "TicketUpdate",
+        &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:State>pending reminder</tic:State></tic:Ticket>"),
+    );
     assert!(r.contains("Can't set a ticket on a pending state without pendig time!"), "{}", r);
     let (_, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:State>pending reminder</tic:State><tic:PendingTime><tic:Diff>60</tic:Diff></tic:PendingTime><tic:Priority>5 very high</tic:Priority></tic:Ticket>"));
     assert!(r.contains("<TicketID>2</TicketID><TicketNumber>"), "{}", r);
@@ -416,7 +448,14 @@ fn transport_edge_cases() {
     let mut req = request("01-SessionCreate", None, "GenericTicketConnectorSOAP");
     req.length = 0;
     req.body.clear();
-    assert_eq!(wire(&http::process_soap(&sh, &req, false)), http::head("HTTP/1.1", 411, "text/plain", 15).into_bytes().into_iter().chain(b"Length Required".iter().copied()).collect::<Vec<u8>>());
+    assert_eq!(
+        wire(&http::process_soap(&sh, &req, false)),
+        http::head("HTTP/1.1", 411, "text/plain", 15)
+            .into_bytes()
+            .into_iter()
+            .chain(b"Length Required".iter().copied())
+            .collect::<Vec<u8>>()
+    );
     let mut req = request("01-SessionCreate", Some("\"\""), "GenericTicketConnectorSOAP");
     req.headers.retain(|(k, _)| k != "Content-Type");
     req.headers.push(("Content-Type".into(), "text/xml".into()));
@@ -431,7 +470,9 @@ fn transport_edge_cases() {
     match http::process_soap(&sh, &req, false) {
         Reply::Http { status, body, .. } => {
             assert_eq!(status, 500);
-            assert!(String::from_utf8_lossy(&body).contains("SOAPAction 'SessionCreate' does not match expected result 'http://www.otrs.org/TicketConnector/#SessionCreate'"));
+            assert!(String::from_utf8_lossy(&body).contains(
+                "SOAPAction 'SessionCreate' does not match expected result 'http://www.otrs.org/TicketConnector/#SessionCreate'"
+            ));
         }
         _ => panic!(),
     }
@@ -454,7 +495,9 @@ fn transport_edge_cases() {
     match http::process_soap(&sh, &req, false) {
         Reply::Http { status, body, .. } => {
             assert_eq!(status, 500);
-            assert!(String::from_utf8_lossy(&body).starts_with("Error deserializing message:\nexcessive element nesting at line 1"));
+            assert!(
+                String::from_utf8_lossy(&body).starts_with("Error deserializing message:\nexcessive element nesting at line 1")
+            );
         }
         _ => panic!(),
     }
@@ -666,7 +709,11 @@ fn every_rpc_sample_replays_byte_for_byte() {
         st.lines[0],
         "ticket_id=40\tticket_number=2026112610000417\tarticle_id=\ttitle=RPC: incoming call from 89161229624\tqueue=Raw\tstate=new\tpriority=3 normal\ttype=Unclassified\tcustomer_user=ivanov\tcustomer_id=ACME\tcommunication_channel=\tsender_type=\tis_visible_for_customer=\tsubject=\tbody=\tcontent_type=\tfrom=\tauth=rpc\tsoapaction=\"http://localhost/Core#Dispatch\"\treceived_at=1795681742456\tapi=rpc"
     );
-    assert!(st.lines[1].starts_with("ticket_id=41\tticket_number=2026112610000426\tarticle_id=\ttitle=RPC multi\t"), "{}", st.lines[1]);
+    assert!(
+        st.lines[1].starts_with("ticket_id=41\tticket_number=2026112610000426\tarticle_id=\ttitle=RPC multi\t"),
+        "{}",
+        st.lines[1]
+    );
     assert!(st.lines[1].contains("\tsoapaction=\"http://localhost/Core#DispatchMultipleTicketMethods\"\t"));
 }
 
@@ -708,7 +755,13 @@ fn rpc_otrs5_has_article_create() {
         let st = crate::lock(&sh.store);
         assert_eq!(st.lines.len(), 1);
         let l = &st.lines[0];
-        assert!(l.starts_with("ticket_id=40\tticket_number=2026112610000408\tarticle_id=2\ttitle=RPC: incoming call from 89161229624\t"), "{}", l);
+        assert!(
+            l.starts_with(
+                "ticket_id=40\tticket_number=2026112610000408\tarticle_id=2\ttitle=RPC: incoming call from 89161229624\t"
+            ),
+            "{}",
+            l
+        );
         assert!(l.contains("\tcommunication_channel=Phone\tsender_type=customer\tis_visible_for_customer=1\tsubject=RPC call note\tbody=Inbound call from 89161229624\tcontent_type=text/plain; charset=utf8\tfrom=ivanov@example.invalid\tauth=rpc\t"), "{}", l);
         assert!(l.ends_with("\tapi=rpc"));
         let t = st.ticket(40).unwrap();
@@ -726,7 +779,18 @@ fn rpc_otrs5_has_article_create() {
             "RpcPass2024",
             "TicketObject",
             "ArticleCreate",
-            &[("TicketID", "40"), ("ArticleType", "note-internal"), ("SenderType", "agent"), ("Subject", "s"), ("Body", ""), ("Charset", "utf-8"), ("MimeType", "text/plain"), ("HistoryType", "AddNote"), ("HistoryComment", "x"), ("UserID", "1")],
+            &[
+                ("TicketID", "40"),
+                ("ArticleType", "note-internal"),
+                ("SenderType", "agent"),
+                ("Subject", "s"),
+                ("Body", ""),
+                ("Charset", "utf-8"),
+                ("MimeType", "text/plain"),
+                ("HistoryType", "AddNote"),
+                ("HistoryComment", "x"),
+                ("UserID", "1"),
+            ],
         ),
     );
     assert_eq!(rpc_values(&rpc_ok(&r)), ["3"]);
@@ -807,13 +871,16 @@ fn rpc_transport_and_dispatch_errors() {
     assert!(msg.starts_with("Failed to locate method (Dispatcher) in class (Core) at "), "{}", msg);
     // wrong password and unknown objects are normal replies
     let r = rpc_ok(&crate::rpc::process(&sh, &rpc_request("rpc-07-wrong-password"), false));
-    assert!(r.ends_with("<soap:Body><DispatchResponse xmlns=\"http://localhost/Core\" xsi:nil=\"true\" /></soap:Body></soap:Envelope>"));
+    assert!(r.ends_with(
+        "<soap:Body><DispatchResponse xmlns=\"http://localhost/Core\" xsi:nil=\"true\" /></soap:Body></soap:Envelope>"
+    ));
     let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("RPCUSER", "RpcPass2024", "TicketObject", "TicketCreateNumber", &[])));
     assert!(r.contains("xsi:nil=\"true\""), "the user is compared exactly");
     let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "NoObject", "X", &[])));
     assert_eq!(rpc_values(&r), ["No such Object NoObject!"]);
     // a method TicketObject does not have on 6
-    let (code, msg) = fault_of(rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "QueueObject", "QueueLookup", &[("Queue", "Raw")])));
+    let (code, msg) =
+        fault_of(rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "QueueObject", "QueueLookup", &[("Queue", "Raw")])));
     assert_eq!(code, "soap:Server");
     assert_eq!(msg, "Can't locate object method \"QueueLookup\" via package \"Kernel::System::Queue\" at /opt/otrs/bin/cgi-bin/rpc.pl line 106.\n");
     // TicketCreate refusals are undef
@@ -843,35 +910,69 @@ fn rpc_transport_and_dispatch_errors() {
 #[test]
 fn rpc_lookups_and_counting() {
     let sh = rpc_shared(6);
-    let tn = rpc_values(&rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketCreateNumber", &[]))));
+    let tn =
+        rpc_values(&rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketCreateNumber", &[]))));
     let tn = tn[0].clone();
     let create = dispatch(
         "rpcuser",
         "RpcPass2024",
         "TicketObject",
         "TicketCreate",
-        &[("Title", "12345"), ("QueueID", "2"), ("StateID", "4"), ("PriorityID", "5"), ("CustomerUser", "ivanov@example.invalid"), ("OwnerID", "2"), ("UserID", "2"), ("TN", &tn), ("Type", "Incident")],
+        &[
+            ("Title", "12345"),
+            ("QueueID", "2"),
+            ("StateID", "4"),
+            ("PriorityID", "5"),
+            ("CustomerUser", "ivanov@example.invalid"),
+            ("OwnerID", "2"),
+            ("UserID", "2"),
+            ("TN", &tn),
+            ("Type", "Incident"),
+        ],
     );
     assert_eq!(rpc_values(&rpc_ok(&rpc_post(&sh, SA, &create))), ["40"]);
-    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketIDLookup", &[("TicketNumber", &tn)])));
+    let r = rpc_ok(&rpc_post(
+        &sh,
+        SA,
+        &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketIDLookup", &[("TicketNumber", &tn)]),
+    ));
     assert_eq!(rpc_values(&r), ["40"]);
-    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketIDLookup", &[("TicketNumber", "1")])));
+    let r = rpc_ok(&rpc_post(
+        &sh,
+        SA,
+        &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketIDLookup", &[("TicketNumber", "1")]),
+    ));
     assert!(r.contains("xsi:nil=\"true\""));
-    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketNumberLookup", &[("TicketID", "40")])));
+    let r = rpc_ok(&rpc_post(
+        &sh,
+        SA,
+        &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketNumberLookup", &[("TicketID", "40")]),
+    ));
     assert_eq!(rpc_values(&r), std::slice::from_ref(&tn));
-    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketGet", &[("TicketID", "40"), ("UserID", "1")])));
+    let r = rpc_ok(&rpc_post(
+        &sh,
+        SA,
+        &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketGet", &[("TicketID", "40"), ("UserID", "1")]),
+    ));
     let v = rpc_values(&r);
     let get = |k: &str| v.chunks(2).find(|p| p[0] == k).map(|p| p[1].clone()).unwrap_or_default();
     assert_eq!(get("Title"), "12345");
     assert!(r.contains("xsi:type=\"xsd:int\">12345<"), "a numeric title is typed as SOAP::Lite types it");
-    assert_eq!((get("State"), get("StateType"), get("Priority"), get("Type")), ("open".into(), "open".into(), "5 very high".into(), "Incident".into()));
+    assert_eq!(
+        (get("State"), get("StateType"), get("Priority"), get("Type")),
+        ("open".into(), "open".into(), "5 very high".into(), "Incident".into())
+    );
     assert_eq!((get("Owner"), get("OwnerID"), get("CreateBy")), ("soapagent".into(), "2".into(), "2".into()));
     assert_eq!(get("CustomerID"), "");
     let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "TicketObject", "TicketGet", &[("TicketID", "99")])));
     assert!(r.contains("xsi:nil=\"true\""));
     // CustomerUserDataGet: unknown users are undef; a list customer gets a
     // made-up company
-    let r = rpc_ok(&rpc_post(&sh, SA, &dispatch("rpcuser", "RpcPass2024", "CustomerUserObject", "CustomerUserDataGet", &[("User", "nobody")])));
+    let r = rpc_ok(&rpc_post(
+        &sh,
+        SA,
+        &dispatch("rpcuser", "RpcPass2024", "CustomerUserObject", "CustomerUserDataGet", &[("User", "nobody")]),
+    ));
     assert!(r.contains("xsi:nil=\"true\""));
     let plain = db::Customers::from_list("petrov:GLOBEX");
     let c = plain.details("PETROV").unwrap().unwrap();
@@ -880,7 +981,14 @@ fn rpc_lookups_and_counting() {
     assert!(crate::soap::parse_xml(body.as_bytes()).is_ok());
     assert!(body.contains(">CustomerCompanyName</s-gensym") && body.contains(">GLOBEX</s-gensym"));
     // request counting keys
-    let req = |b: &str| Request { method: "POST".into(), target: "/otrs/rpc.pl".into(), version: "HTTP/1.1".into(), headers: vec![], length: b.len(), body: b.as_bytes().to_vec() };
+    let req = |b: &str| Request {
+        method: "POST".into(),
+        target: "/otrs/rpc.pl".into(),
+        version: "HTTP/1.1".into(),
+        headers: vec![],
+        length: b.len(),
+        body: b.as_bytes().to_vec(),
+    };
     assert_eq!(crate::rpc::op_name(&req(&create)), "rpc.TicketObject.TicketCreate");
     assert_eq!(crate::rpc::op_name(&rpc_request("rpc-09-DispatchMultipleTicketMethods")), "rpc.DispatchMultipleTicketMethods");
     assert_eq!(crate::rpc::op_name(&req("<a")), "rpc._malformed");
@@ -904,13 +1012,25 @@ fn rpc_never_panics_on_odd_requests() {
                 *x = (seed >> 24) as u8;
             }
         }
-        let req = Request { method: "POST".into(), target: "/otrs/rpc.pl".into(), version: "HTTP/1.1".into(), headers: vec![], length: b.len(), body: b };
+        let req = Request {
+            method: "POST".into(),
+            target: "/otrs/rpc.pl".into(),
+            version: "HTTP/1.1".into(),
+            headers: vec![],
+            length: b.len(),
+            body: b,
+        };
         let r = crate::rpc::process(&sh, &req, false);
         assert!(r.status == 200 || r.status == 500 || r.status == 411, "{}", r.status);
         let _ = crate::rpc::op_name(&req);
     }
     // odd shapes of DispatchMultipleTicketMethods are Perl errors, not panics
-    for arg in ["<x xsi:type=\"xsd:string\">a</x>", "<x xsi:nil=\"true\"/>", "<x soapenc:arrayType=\"xsd:anyType[1]\"><item>s</item></x>", "<x soapenc:arrayType=\"xsd:anyType[1]\"><item><Method>TicketCreate</Method></item></x>"] {
+    for arg in [
+        "<x xsi:type=\"xsd:string\">a</x>",
+        "<x xsi:nil=\"true\"/>",
+        "<x soapenc:arrayType=\"xsd:anyType[1]\"><item>s</item></x>",
+        "<x soapenc:arrayType=\"xsd:anyType[1]\"><item><Method>TicketCreate</Method></item></x>",
+    ] {
         let body = format!("{RPC_ENV}<DispatchMultipleTicketMethods xmlns=\"http://localhost/Core\"><a>rpcuser</a><b>RpcPass2024</b><c>TicketObject</c>{arg}</DispatchMultipleTicketMethods></soap:Body></soap:Envelope>");
         let r = rpc_post(&sh, None, &body);
         assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
@@ -935,17 +1055,29 @@ fn attachments_and_owner_as_znuny_stores_them() {
         format!("<tic:Attachment><tic:Content>{}</tic:Content><tic:ContentType>audio/wav</tic:ContentType><tic:Filename>{name}</tic:Filename></tic:Attachment>", crate::rpc::base64(bytes))
     };
     // next to the article
-    let (st, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}</tic:Article>{}", file(small, "a.wav")));
+    let (st, r) =
+        soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}</tic:Article>{}", file(small, "a.wav")));
     assert_eq!(st, 200, "{r}");
     assert!(r.contains("<ArticleID>"), "{r}");
     // inside the article (rest/30b)
-    let (st, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}{}</tic:Article>", file(b"xyz", "b.wav")));
+    let (st, r) = soap(
+        &sh,
+        "TicketUpdate",
+        &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}{}</tic:Article>", file(b"xyz", "b.wav")),
+    );
     assert_eq!(st, 200, "{r}");
     // too big: the article is made, then a fault (rest/32c)
     let before = crate::lock(&sh.store).ticket(id.parse().unwrap()).unwrap().articles.len();
-    let (st, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}</tic:Article>{}", file(&wav[..1001], "c.wav")));
+    let (st, r) = soap(
+        &sh,
+        "TicketUpdate",
+        &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>{art}</tic:Article>{}", file(&wav[..1001], "c.wav")),
+    );
     assert_eq!(st, 500, "{r}");
-    assert!(r.contains("<faultstring>Attachment could not be created, please contact the system administrator</faultstring>"), "{r}");
+    assert!(
+        r.contains("<faultstring>Attachment could not be created, please contact the system administrator</faultstring>"),
+        "{r}"
+    );
     let arts = crate::lock(&sh.store).ticket(id.parse().unwrap()).unwrap().articles.clone();
     assert_eq!(arts.len(), before + 1, "the article exists without its file");
     assert!(arts.last().unwrap().attachments.is_empty());
@@ -955,7 +1087,13 @@ fn attachments_and_owner_as_znuny_stores_them() {
     // TicketGet: files only with Attachments; bytes as sent; no Content with GetAttachmentContents=0
     let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles>"));
     assert!(!r.contains("<Attachment>"), "{r}");
-    let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles><tic:Attachments>1</tic:Attachments>"));
+    let (_, r) = soap(
+        &sh,
+        "TicketGet",
+        &format!(
+            "{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles><tic:Attachments>1</tic:Attachments>"
+        ),
+    );
     assert_eq!(r.matches("<Attachment>").count(), 2, "{r}");
     assert!(r.contains(&format!("<Content>{}</Content><ContentAlternative /><ContentID /><ContentType>audio/wav</ContentType><Disposition>attachment</Disposition><FileID>1</FileID><Filename>a.wav</Filename><FilesizeRaw>600</FilesizeRaw>", crate::rpc::base64(small))), "{r}");
     let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:AllArticles>1</tic:AllArticles><tic:Attachments>1</tic:Attachments><tic:GetAttachmentContents>0</tic:GetAttachmentContents>"));
@@ -965,7 +1103,11 @@ fn attachments_and_owner_as_znuny_stores_them() {
     assert!(!r.contains("Error"), "{r}");
     let (_, r) = soap(&sh, "TicketGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>"));
     assert!(r.contains("<Owner>operator1</Owner><OwnerID>3</OwnerID>") && r.contains("<State>open</State>"), "{r}");
-    let (_, r) = soap(&sh, "TicketUpdate", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:Owner>nobody</tic:Owner></tic:Ticket>"));
+    let (_, r) = soap(
+        &sh,
+        "TicketUpdate",
+        &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID><tic:Ticket><tic:Owner>nobody</tic:Owner></tic:Ticket>"),
+    );
     assert!(r.contains("Ticket-&gt;OwnerID or Ticket-&gt;Owner parameter is invalid!"), "{r}");
     let (_, r) = soap(&sh, "TicketHistoryGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>"));
     assert!(r.contains("%%operator1%%3"), "{r}");

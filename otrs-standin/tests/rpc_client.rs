@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use otrs_core::otrs::rpc_client::RpcClient;
-use otrs_core::otrs::Settings;
 use otrs_core::otrs::NewTicket;
+use otrs_core::otrs::Settings;
 
 struct StandIn {
     child: Child,

@@ -101,11 +101,8 @@ fn newest_file(dir: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
     let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let path = entry.path();
-        let candidate = if path.is_dir() {
-            newest_file(&path)
-        } else {
-            entry.metadata().and_then(|m| m.modified()).ok().map(|t| (t, path))
-        };
+        let candidate =
+            if path.is_dir() { newest_file(&path) } else { entry.metadata().and_then(|m| m.modified()).ok().map(|t| (t, path)) };
         if let Some(c) = candidate {
             if newest.as_ref().is_none_or(|n| c.0 > n.0) {
                 newest = Some(c);
@@ -239,10 +236,7 @@ fn unescape(v: &str) -> String {
 }
 
 pub fn parse_record(line: &str) -> BTreeMap<String, String> {
-    line.split('\t')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), unescape(v)))
-        .collect()
+    line.split('\t').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), unescape(v))).collect()
 }
 
 // ---------------------------------------------------------------- Asterisk
@@ -428,7 +422,12 @@ fn start_world() -> World {
         .env("OTRS_SANDBOX_CONF_DIR", &conf)
         .output()
         .expect("start sandbox");
-    assert!(out.status.success(), "sandbox start: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sandbox start: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let world = World { standin };
     wait_customers_loaded();
     world
@@ -569,11 +568,7 @@ pub fn wait_result(call: &Call, within: Duration) -> CallResult {
         if let Ok(text) = std::fs::read_to_string(&path) {
             if text.contains("DONE=1") {
                 let elapsed = call.started.elapsed();
-                let vars = text
-                    .lines()
-                    .filter_map(|l| l.split_once('='))
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
+                let vars = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
                 return CallResult { vars, elapsed };
             }
         }
@@ -598,7 +593,9 @@ pub fn operator_saw(call: &Call) -> Option<BTreeMap<String, String>> {
     while Instant::now() < until {
         if let Ok(text) = std::fs::read_to_string(&path) {
             if text.lines().any(|l| l == "reached") {
-                return Some(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect());
+                return Some(
+                    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                );
             }
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -643,7 +640,12 @@ pub fn start_asterisk() {
         .env("OTRS_SANDBOX_CONF_DIR", conf_dir())
         .output()
         .expect("start sandbox");
-    assert!(out.status.success(), "sandbox start: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sandbox start: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_customers_loaded();
 }
 
@@ -707,11 +709,7 @@ fn log_time_ms(line: &str) -> Option<u64> {
 /// (excludes the time `asterisk -rx` took to originate it).
 pub fn time_in_app(log: &str, call: &Call) -> Option<Duration> {
     let chan = format!("(\"Local/{}@", call.id);
-    let at = |step: &str| {
-        log.lines()
-            .filter(|l| l.contains(step) && l.contains(&chan))
-            .find_map(log_time_ms)
-    };
+    let at = |step: &str| log.lines().filter(|l| l.contains(step) && l.contains(&chan)).find_map(log_time_ms);
     let (a, b) = (at("Executing [4509@otrs:1]")?, at("Executing [4509@otrs:2]")?);
     Some(Duration::from_millis(b.checked_sub(a)?))
 }
@@ -741,7 +739,6 @@ impl World {
         self.standin.control_raw("GET", "/control/tickets").lines().map(str::to_string).collect()
     }
 }
-
 
 /// `asterisk -rx CMD` straight into the chroot, without scripts/sandbox.sh
 /// around it (a few ms instead of tens): for originating many calls fast.

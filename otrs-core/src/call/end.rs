@@ -58,7 +58,12 @@ impl CallEnd {
     /// agent it does not know, and the article must not go with it.
     pub fn owner_change(&self) -> Option<TicketChange<'_>> {
         let owner = self.owner.as_deref()?;
-        Some(TicketChange { state: Some("open"), owner: Some(owner), responsible: self.responsible.as_deref(), ..TicketChange::default() })
+        Some(TicketChange {
+            state: Some("open"),
+            owner: Some(owner),
+            responsible: self.responsible.as_deref(),
+            ..TicketChange::default()
+        })
     }
 }
 
@@ -204,7 +209,8 @@ mod tests {
 
     #[test]
     fn missed_call_reopens_with_priority() {
-        let info = CallEndInfo { dialstatus: "NOANSWER".into(), dialed_secs: Some(30), hangup_cause: "19".into(), ..Default::default() };
+        let info =
+            CallEndInfo { dialstatus: "NOANSWER".into(), dialed_secs: Some(30), hangup_cause: "19".into(), ..Default::default() };
         let o = outcome(&info, &profile());
         assert!(!o.answered);
         assert_eq!(o.subject, "Missed call (NOANSWER)");

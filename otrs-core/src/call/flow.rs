@@ -188,11 +188,8 @@ fn placeholders<'a>(
 /// time of the call (a queued ticket keeps it).
 pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &Caller, when: SystemTime) -> NewTicket {
     let vars = placeholders(config, profile, call, caller, when);
-    let customer_user = caller
-        .customer
-        .as_ref()
-        .map(|c| c.login.clone())
-        .unwrap_or_else(|| config.general.unknown_customer.clone());
+    let customer_user =
+        caller.customer.as_ref().map(|c| c.login.clone()).unwrap_or_else(|| config.general.unknown_customer.clone());
     let mut title = template::render(&profile.title, &vars);
     if config.general.title_call_id && !call.uniqueid.is_empty() {
         title = with_marker(&title, &call_marker(&call.key()));
@@ -533,14 +530,7 @@ pub enum EndResult {
 /// else together with the queued ticket; when OTRS cannot take it now, the
 /// outcome is queued on its own (the worker finds the ticket by its call
 /// marker).
-pub fn apply_call_end(
-    svc: &Services,
-    key: &str,
-    status: &str,
-    ticket_id: &str,
-    end: &CallEnd,
-    deadline: Instant,
-) -> EndResult {
+pub fn apply_call_end(svc: &Services, key: &str, status: &str, ticket_id: &str, end: &CallEnd, deadline: Instant) -> EndResult {
     if !svc.otrs.can_search() {
         return EndResult::Skipped("api = rpc cannot add articles to a ticket".into());
     }
@@ -588,7 +578,9 @@ pub fn write_end(
             Ok(_) => {}
             Err(e) if e.is_permanent() => {
                 let agent = end.owner.as_deref().unwrap_or_default();
-                crate::log_warning!("ticket id {ticket_id}: OTRS refused agent '{agent}' as the owner ({e}): check [agents] in otrs.conf");
+                crate::log_warning!(
+                    "ticket id {ticket_id}: OTRS refused agent '{agent}' as the owner ({e}): check [agents] in otrs.conf"
+                );
                 refused = Some(format!("owner {agent} refused: {e}"));
             }
             Err(e) => return Err(e),

@@ -250,7 +250,10 @@ mod tests {
         let p = d.join("call-7.wav");
         fs::write(&p, wav(1000, 1000)).unwrap();
         let f = file_ref(p.to_str().unwrap(), "Recording", "", "pbx-a-1.2");
-        assert_eq!((f.filename.as_str(), f.content_type.as_str(), f.marker.as_str()), ("call-7.wav", "audio/wav", "Outcome-ID: pbx-a-1.2"));
+        assert_eq!(
+            (f.filename.as_str(), f.content_type.as_str(), f.marker.as_str()),
+            ("call-7.wav", "audio/wav", "Outcome-ID: pbx-a-1.2")
+        );
         let (line, att) = prepare(&f, 50_000_000);
         assert_eq!(line, "Recording: call-7.wav (2 KB), attached.\n");
         assert_eq!(att.unwrap().content, fs::read(&p).unwrap());

@@ -108,4 +108,3 @@ pub(super) fn encode_text(row: &CustomerRow, out: &mut Vec<u8>) {
         out.extend_from_slice(field.as_bytes());
     }
 }
-

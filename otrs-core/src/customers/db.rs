@@ -79,9 +79,7 @@ impl DbSettings {
         if !self.host.is_empty() {
             // The crate would otherwise ask a loopback server for its socket
             // and reconnect there, ignoring the host and port configured.
-            builder = builder
-                .ip_or_hostname(Some(self.host.clone()))
-                .prefer_socket(false);
+            builder = builder.ip_or_hostname(Some(self.host.clone())).prefer_socket(false);
         }
         Opts::from(builder)
     }
@@ -197,8 +195,7 @@ pub(crate) struct CustomerRow {
 
 /// The columns read, in this order, by both queries.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(super) const COLUMNS: &str =
-    "id, login, customer_id, first_name, last_name, email, phone, mobile, change_time, valid_id";
+pub(super) const COLUMNS: &str = "id, login, customer_id, first_name, last_name, email, phone, mobile, change_time, valid_id";
 
 impl CustomerRow {
     /// `None` for a row without a usable id or login (it could not be given

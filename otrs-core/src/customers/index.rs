@@ -154,9 +154,7 @@ impl Index {
     }
 
     fn login_slot(&self, login: &[u8]) -> Option<u32> {
-        let i = self
-            .logins
-            .find_where(login_hash(login), |b| self.text.login(self.slots[b.a as usize].text) == login)?;
+        let i = self.logins.find_where(login_hash(login), |b| self.text.login(self.slots[b.a as usize].text) == login)?;
         Some(self.logins.buckets[i].a)
     }
 
@@ -515,10 +513,8 @@ mod tests {
     /// Every number's customers, best first, and the counts: what a lookup
     /// can tell apart.
     fn contents(index: &CustomerIndex, numbers: &[String]) -> (Vec<Vec<Customer>>, usize, usize) {
-        let all = numbers
-            .iter()
-            .map(|n| index.lookup_all(n).expect("loaded").1.iter().map(|c| Customer::clone(c)).collect())
-            .collect();
+        let all =
+            numbers.iter().map(|n| index.lookup_all(n).expect("loaded").1.iter().map(|c| Customer::clone(c)).collect()).collect();
         let s = index.status();
         (all, s.customers, s.numbers)
     }
@@ -548,7 +544,10 @@ mod tests {
                     batch.push(other.clone());
                 }
                 let pick = |rng: &mut Lcg| {
-                    (0..rng.below(3)).map(|_| numbers[rng.below(numbers.len() as u64) as usize].clone()).collect::<Vec<_>>().join(", ")
+                    (0..rng.below(3))
+                        .map(|_| numbers[rng.below(numbers.len() as u64) as usize].clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 let phone = pick(&mut rng);
                 let mobile = pick(&mut rng);
@@ -601,13 +600,18 @@ mod tests {
     #[ignore]
     fn memory_at_100k() {
         let status = || std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
-        let field = |s: &str, name: &str| {
-            s.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default()
-        };
+        let field =
+            |s: &str, name: &str| s.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default();
         let before = status();
         let rows: Vec<CustomerRow> = (1..=100_000u64)
             .map(|i| {
-                let mut r = row(i, &format!("bulk{i:06}"), &format!("8 920 {i:07}"), if i % 4 == 0 { "+7930" } else { "" }, t(2025, 1, 1, 0, 0, 0));
+                let mut r = row(
+                    i,
+                    &format!("bulk{i:06}"),
+                    &format!("8 920 {i:07}"),
+                    if i % 4 == 0 { "+7930" } else { "" },
+                    t(2025, 1, 1, 0, 0, 0),
+                );
                 r.first_name = "Bulk".into();
                 r.last_name = format!("Customer {i}");
                 r.customer_id = "BULK".into();
@@ -616,7 +620,13 @@ mod tests {
             .collect();
         let index = Index::from_rows(rows, &ru());
         let after = status();
-        println!("Rss {} -> {}, AnonHugePages {} -> {}", field(&before, "Rss:"), field(&after, "Rss:"), field(&before, "AnonHugePages:"), field(&after, "AnonHugePages:"));
+        println!(
+            "Rss {} -> {}, AnonHugePages {} -> {}",
+            field(&before, "Rss:"),
+            field(&after, "Rss:"),
+            field(&before, "AnonHugePages:"),
+            field(&after, "AnonHugePages:")
+        );
         println!(
             "numbers {} buckets ({} used), logins {} buckets, slots {}, ids cap {}, text {} bytes in {} chunks",
             index.numbers.buckets.len(),

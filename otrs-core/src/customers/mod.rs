@@ -66,8 +66,8 @@ use index::Index;
 
 pub use db::DbSettings;
 pub use refresher::{start_refresher, Refresher};
-pub use source::{build_index, start_refreshers, SourceConfig};
 use source::CustomerSource;
+pub use source::{build_index, start_refreshers, SourceConfig};
 
 /// An OTRS customer user, as needed to open a ticket for them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,9 +82,7 @@ pub struct Customer {
 impl Customer {
     /// "First Last", without stray spaces when a part is empty.
     pub fn full_name(&self) -> String {
-        format!("{} {}", self.first_name.trim(), self.last_name.trim())
-            .trim()
-            .to_string()
+        format!("{} {}", self.first_name.trim(), self.last_name.trim()).trim().to_string()
     }
 }
 
@@ -453,15 +451,16 @@ impl CustomerIndex {
         // they arrive: a reread of 100 000 rows keeps none of them.
         let (mut rows, mut newest, mut changed) = (0usize, None, Vec::new());
         let mut scratch = Vec::new();
-        self.source.fetch(Some(since), &mut |row| {
-            rows += 1;
-            newest = newest.max(row.change_time);
-            let current = self.read();
-            if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
-                changed.push(row);
-            }
-        })
-        .map_err(|e| self.failed(e))?;
+        self.source
+            .fetch(Some(since), &mut |row| {
+                rows += 1;
+                newest = newest.max(row.change_time);
+                let current = self.read();
+                if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
+                    changed.push(row);
+                }
+            })
+            .map_err(|e| self.failed(e))?;
         cursor.advance(newest, started, Instant::now());
         let mut stats = self.apply_changes(&changed, started);
         stats.rows = rows;
@@ -473,12 +472,13 @@ impl CustomerIndex {
         let started = Instant::now();
         let mut index = Index::default();
         let (mut rows, mut newest) = (0usize, None);
-        self.source.fetch(None, &mut |row| {
-            rows += 1;
-            newest = newest.max(row.change_time);
-            index.apply(&row, &self.plan, false);
-        })
-        .map_err(|e| self.failed(e))?;
+        self.source
+            .fetch(None, &mut |row| {
+                rows += 1;
+                newest = newest.max(row.change_time);
+                index.apply(&row, &self.plan, false);
+            })
+            .map_err(|e| self.failed(e))?;
         index.finish_build();
         // The cursor carries on: this read saw every row the next
         // incremental pass could otherwise have to reread (see [`Cursor`]),

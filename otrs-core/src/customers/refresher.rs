@@ -135,13 +135,7 @@ fn run_refresher(index: &CustomerIndex, control: &Control, incremental_every: Du
         let full_due = last_full.is_none_or(|t| t.elapsed() >= full_every);
         let full = full_requested || full_due || !index.is_loaded();
         // A bug must not end the thread silently and freeze the index.
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            if full {
-                index.refresh_full()
-            } else {
-                index.refresh_changed()
-            }
-        }));
+        let outcome = catch_unwind(AssertUnwindSafe(|| if full { index.refresh_full() } else { index.refresh_changed() }));
         let ok = match outcome {
             Ok(Ok(stats)) => {
                 if stats.full {

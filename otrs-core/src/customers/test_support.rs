@@ -85,10 +85,7 @@ impl Lcg {
 /// A port nothing listens on (bound for a moment to get a free one, then
 /// closed): connects fail at once with "connection refused".
 pub(super) fn dead_db() -> DbSettings {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
     DbSettings {
         host: "127.0.0.1".into(),
         port,

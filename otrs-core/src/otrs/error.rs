@@ -189,16 +189,14 @@ mod tests {
         ];
         for e in errors {
             let s = e.to_string();
-            assert!(
-                !s.is_empty() && s.chars().count() <= MAX_REASON_CHARS + 3 && !s.contains(['\n', '\r']),
-                "{s}"
-            );
+            assert!(!s.is_empty() && s.chars().count() <= MAX_REASON_CHARS + 3 && !s.contains(['\n', '\r']), "{s}");
         }
     }
 
     #[test]
     fn permanent_and_outage_errors() {
-        let refused = ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "x".into() });
+        let refused =
+            ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "x".into() });
         let auth = ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() });
         assert!(refused.is_permanent() && !refused.is_outage());
         assert!(!auth.is_permanent() && !auth.is_outage());
@@ -219,7 +217,18 @@ mod tests {
 
     #[test]
     fn a_url_needs_http_and_a_host() {
-        for bad in ["", "ftp://h/x", "h/x", "http://", "http:///x", "https://", "http://:80/x", "http://u:p@/x", "http://h/x\r\nX: 1", "http://h /x"] {
+        for bad in [
+            "",
+            "ftp://h/x",
+            "h/x",
+            "http://",
+            "http:///x",
+            "https://",
+            "http://:80/x",
+            "http://u:p@/x",
+            "http://h/x\r\nX: 1",
+            "http://h /x",
+        ] {
             assert!(check_url(bad).is_err(), "{bad:?} accepted");
         }
         for good in ["http://h", "HTTPS://h:8443/otrs/rpc.pl", "http://[::1]/x", "http://u:p@h/x"] {

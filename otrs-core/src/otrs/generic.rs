@@ -302,10 +302,7 @@ pub fn parse_ticket_update(status: u16, content_type: &str, body: &[u8]) -> Resu
     Ok(TicketUpdated {
         ticket_id: required(&reply, "TicketID")?,
         ticket_number: required(&reply, "TicketNumber")?,
-        article_id: reply
-            .child_text("ArticleID")
-            .map(str::to_string)
-            .filter(|s| !s.is_empty()),
+        article_id: reply.child_text("ArticleID").map(str::to_string).filter(|s| !s.is_empty()),
     })
 }
 
@@ -314,9 +311,7 @@ pub fn parse_ticket_update(status: u16, content_type: &str, body: &[u8]) -> Resu
 /// ticket's.
 pub fn parse_ticket_get(status: u16, content_type: &str, body: &[u8]) -> Result<TicketInfo, SoapError> {
     let reply = parse_reply("TicketGet", status, content_type, body)?;
-    let ticket = reply
-        .child("Ticket")
-        .ok_or_else(|| SoapError::Malformed("TicketGetResponse without Ticket".into()))?;
+    let ticket = reply.child("Ticket").ok_or_else(|| SoapError::Malformed("TicketGetResponse without Ticket".into()))?;
     let field = |name: &str| ticket.child_text(name).unwrap_or_default().to_string();
     Ok(TicketInfo {
         ticket_id: required(ticket, "TicketID")?,
@@ -334,20 +329,20 @@ pub fn parse_ticket_get(status: u16, content_type: &str, body: &[u8]) -> Result<
 /// (sample 42).
 pub fn parse_article_bodies(status: u16, content_type: &str, body: &[u8]) -> Result<Vec<String>, SoapError> {
     let reply = parse_reply("TicketGet", status, content_type, body)?;
-    let ticket = reply
-        .child("Ticket")
-        .ok_or_else(|| SoapError::Malformed("TicketGetResponse without Ticket".into()))?;
-    Ok(ticket.children.iter().filter(|c| c.name == "Article").map(|a| a.child_text("Body").unwrap_or_default().to_string()).collect())
+    let ticket = reply.child("Ticket").ok_or_else(|| SoapError::Malformed("TicketGetResponse without Ticket".into()))?;
+    Ok(ticket
+        .children
+        .iter()
+        .filter(|c| c.name == "Article")
+        .map(|a| a.child_text("Body").unwrap_or_default().to_string())
+        .collect())
 }
 
 /// Text of a required, non-empty child, trimmed (ids and numbers).
 fn required(node: &Node, name: &str) -> Result<String, SoapError> {
     match node.child_text(name) {
         Some(text) if !text.is_empty() => Ok(text.to_string()),
-        _ => Err(SoapError::Malformed(format!(
-            "{}Response without {name}",
-            strip_response(&node.name)
-        ))),
+        _ => Err(SoapError::Malformed(format!("{}Response without {name}", strip_response(&node.name)))),
     }
 }
 
@@ -483,10 +478,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
 
     #[test]
     fn soap_action_has_hash() {
-        assert_eq!(
-            soap_action("TicketCreate"),
-            "\"http://www.otrs.org/TicketConnector/#TicketCreate\""
-        );
+        assert_eq!(soap_action("TicketCreate"), "\"http://www.otrs.org/TicketConnector/#TicketCreate\"");
     }
 
     #[test]
@@ -500,13 +492,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         let mut t = sample_ticket();
         t.ticket_type = Some("Incident".into());
         t.from = Some("Ivan Ivanov <ivanov@example.invalid>".into());
-        let got = ticket_create(
-            &Auth::Login {
-                user: "soapagent",
-                password: "SoapAgent2024",
-            },
-            &t,
-        );
+        let got = ticket_create(&Auth::Login { user: "soapagent", password: "SoapAgent2024" }, &t);
         assert!(got.contains("      <tic:UserLogin>soapagent</tic:UserLogin>\n      <tic:Password>SoapAgent2024</tic:Password>\n      <tic:Ticket>\n"));
         assert!(got.contains("<tic:Queue>Raw</tic:Queue>\n        <tic:Type>Incident</tic:Type>\n        <tic:State>"));
         // position and escaping as in sample 04
@@ -526,19 +512,10 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         t.subject = "Входящий звонок".into();
         t.body = "Клиент Иванов звонил с номера 89161229624.".into();
         t.from = Some("Ivan Ivanov <ivanov@example.invalid>".into());
-        let login = Auth::Login {
-            user: "soapagent",
-            password: "SoapAgent2024",
-        };
+        let login = Auth::Login { user: "soapagent", password: "SoapAgent2024" };
+        assert_eq!(ticket_create(&login, &t), read("04-TicketCreate-userlogin-utf8-request.xml"));
         assert_eq!(
-            ticket_create(&login, &t),
-            read("04-TicketCreate-userlogin-utf8-request.xml")
-        );
-        assert_eq!(
-            ticket_search(
-                &sess,
-                &[("CustomerUserLogin", "ivanov"), ("StateType", "open")]
-            ),
+            ticket_search(&sess, &[("CustomerUserLogin", "ivanov"), ("StateType", "open")]),
             read("06-TicketSearch-StateType-open-request.xml")
         );
         let states = [
@@ -548,10 +525,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             ("StateType", "pending reminder"),
             ("StateType", "pending auto"),
         ];
-        assert_eq!(
-            ticket_search(&sess, &states),
-            read("07b-TicketSearch-StateType-list-request.xml")
-        );
+        assert_eq!(ticket_search(&sess, &states), read("07b-TicketSearch-StateType-list-request.xml"));
         assert_eq!(
             ticket_search(&sess, &[("TicketNumber", "2026112610000015")]),
             read("10-TicketSearch-by-TicketNumber-request.xml")
@@ -565,12 +539,13 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             ticket_update(&sess, "2", &TicketChange { state: Some("open"), ..TicketChange::default() }, Some(&article)),
             read("08-TicketUpdate-request.xml")
         );
-        assert_eq!(
-            ticket_get(&sess, "4", true),
-            read("13-TicketGet-minimal-article-request.xml")
-        );
+        assert_eq!(ticket_get(&sess, "4", true), read("13-TicketGet-minimal-article-request.xml"));
         // a recording attached to an article (sample 40, the WAV it carried)
-        let mut rec = Article::phone("agent", "Call recording 1796147411.0", "Recording of call 1796147411.0 (84956693308), 1 s, attached.");
+        let mut rec = Article::phone(
+            "agent",
+            "Call recording 1796147411.0",
+            "Recording of call 1796147411.0 (84956693308), 1 s, attached.",
+        );
         rec.visible_for_customer = false;
         rec.attachments.push(super::super::Attachment {
             filename: "call-1796147411.0.wav".into(),
@@ -591,8 +566,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
 
     #[test]
     fn escaping_cannot_break_the_envelope() {
-        let evil =
-            "a&b<c>d\"e'f</tic:Title><tic:Queue>x]]>\u{0}\u{1}\u{8}\u{b}\u{c}\u{1f}\u{7f}\u{FFFE}\u{FFFF}\ttab\r\nend";
+        let evil = "a&b<c>d\"e'f</tic:Title><tic:Queue>x]]>\u{0}\u{1}\u{8}\u{b}\u{c}\u{1f}\u{7f}\u{FFFE}\u{FFFF}\ttab\r\nend";
         assert_eq!(
             escape(evil),
             "a&amp;b&lt;c&gt;d&quot;e&apos;f&lt;/tic:Title&gt;&lt;tic:Queue&gt;x]]&gt;\u{7f}\ttab&#13;\nend"
@@ -601,34 +575,19 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         t.title = evil.into();
         t.body = evil.into();
         t.from = Some(evil.into());
-        let xml = ticket_create(
-            &Auth::Login {
-                user: evil,
-                password: evil,
-            },
-            &t,
-        );
+        let xml = ticket_create(&Auth::Login { user: evil, password: evil }, &t);
         // The envelope still parses, and the values come back intact minus
         // the characters XML cannot carry.
         let root = parse_tree(xml.as_bytes()).expect("well formed");
         let op = body_element(root).expect("body");
-        let title = op
-            .child("Ticket")
-            .and_then(|t| t.child("Title"))
-            .map(|n| n.text.clone());
-        assert_eq!(
-            title.as_deref(),
-            Some("a&b<c>d\"e'f</tic:Title><tic:Queue>x]]>\u{7f}\ttab\r\nend")
-        );
+        let title = op.child("Ticket").and_then(|t| t.child("Title")).map(|n| n.text.clone());
+        assert_eq!(title.as_deref(), Some("a&b<c>d\"e'f</tic:Title><tic:Queue>x]]>\u{7f}\ttab\r\nend"));
         assert_eq!(op.child("Ticket").map(|t| t.children.len()), Some(5));
     }
 
     #[test]
     fn search_skips_keys_that_are_not_names() {
-        let xml = ticket_search(
-            &Auth::Session("s"),
-            &[("Bad><x", "1"), ("", "2"), ("1a", "3"), ("Title", "<t>")],
-        );
+        let xml = ticket_search(&Auth::Session("s"), &[("Bad><x", "1"), ("", "2"), ("1a", "3"), ("Title", "<t>")]);
         assert!(!xml.contains("Bad"));
         assert!(xml.contains("<tic:Title>&lt;t&gt;</tic:Title>"));
         assert!(parse_tree(xml.as_bytes()).is_ok());
@@ -638,7 +597,12 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
     fn the_call_key_goes_into_a_dynamic_field_and_its_search() {
         let t = NewTicket { dynamic_fields: vec![("CallID".into(), "pbx-a-1.2".into())], ..sample_ticket() };
         let xml = ticket_create(&Auth::Session("s"), &t);
-        assert!(xml.contains("<tic:DynamicField>") && xml.contains("<tic:Name>CallID</tic:Name>") && xml.contains("<tic:Value>pbx-a-1.2</tic:Value>"), "{xml}");
+        assert!(
+            xml.contains("<tic:DynamicField>")
+                && xml.contains("<tic:Name>CallID</tic:Name>")
+                && xml.contains("<tic:Value>pbx-a-1.2</tic:Value>"),
+            "{xml}"
+        );
         assert!(!ticket_create(&Auth::Session("s"), &sample_ticket()).contains("DynamicField"));
         let xml = ticket_search(&Auth::Session("s"), &[("DynamicField_CallID/Equals", "pbx-a-1.2"), ("Bad/<x", "1")]);
         assert!(xml.contains("<tic:DynamicField_CallID>") && xml.contains("<tic:Equals>pbx-a-1.2</tic:Equals>"), "{xml}");
@@ -648,7 +612,9 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
 
     #[test]
     fn base64_as_everyone_writes_it() {
-        for (data, want) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"foob", "Zm9vYg=="), (b"\xff\xfe\x00", "//4A")] {
+        for (data, want) in
+            [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"foob", "Zm9vYg=="), (b"\xff\xfe\x00", "//4A")]
+        {
             let mut out = String::new();
             base64_into(&mut out, data);
             assert_eq!(out, want);
@@ -673,14 +639,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
 
     #[test]
     fn auth_debug_hides_secrets() {
-        let s = format!(
-            "{:?} {:?}",
-            Auth::Login {
-                user: "u",
-                password: "hunter2"
-            },
-            Auth::Session("SECRETSID")
-        );
+        let s = format!("{:?} {:?}", Auth::Login { user: "u", password: "hunter2" }, Auth::Session("SECRETSID"));
         assert!(!s.contains("hunter2") && !s.contains("SECRETSID"));
     }
 
@@ -699,10 +658,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         );
         let err = parse_session_create(200, XML, &body).unwrap_err();
         assert!(err.is_auth_fail());
-        assert_eq!(
-            err.to_string(),
-            "SessionCreate.AuthFail: SessionCreate: Authorization failing!"
-        );
+        assert_eq!(err.to_string(), "SessionCreate.AuthFail: SessionCreate: Authorization failing!");
     }
 
     #[test]
@@ -712,11 +668,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         );
         assert_eq!(
             parse_ticket_create(200, XML, &body),
-            Ok(TicketCreated {
-                ticket_id: "2".into(),
-                ticket_number: "2026112610000015".into(),
-                article_id: "2".into()
-            })
+            Ok(TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() })
         );
     }
 
@@ -724,34 +676,19 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
     fn prefixes_and_whitespace_do_not_matter() {
         let body = b"<?xml version='1.0'?>\n<S:Envelope xmlns:S='http://schemas.xmlsoap.org/soap/envelope/'>\n <S:Body>\n  <t:TicketCreateResponse xmlns:t='http://www.otrs.org/TicketConnector/'>\n   <t:ArticleID> 9 </t:ArticleID>\n   <t:TicketID>\n8</t:TicketID>\n   <t:TicketNumber><![CDATA[0000000000000001]]></t:TicketNumber>\n  </t:TicketCreateResponse>\n </S:Body>\n</S:Envelope>\n";
         let got = parse_ticket_create(200, "", body).expect("parsed");
-        assert_eq!(
-            (
-                got.ticket_id.as_str(),
-                got.ticket_number.as_str(),
-                got.article_id.as_str()
-            ),
-            ("8", "0000000000000001", "9")
-        );
+        assert_eq!((got.ticket_id.as_str(), got.ticket_number.as_str(), got.article_id.as_str()), ("8", "0000000000000001", "9"));
     }
 
     #[test]
     fn operation_errors_in_http_200() {
         let cases = [
-            (
-                "TicketCreate.AuthFail",
-                "TicketCreate: User could not be authenticated!",
-                true,
-            ),
+            ("TicketCreate.AuthFail", "TicketCreate: User could not be authenticated!", true),
             (
                 "TicketCreate.InvalidParameter",
                 "TicketCreate: Ticket-&gt;QueueID or Ticket-&gt;Queue parameter is invalid!",
                 false,
             ),
-            (
-                "TicketCreate.MissingParameter",
-                "TicketCreate: Ticket-&gt;Title parameter is missing!",
-                false,
-            ),
+            ("TicketCreate.MissingParameter", "TicketCreate: Ticket-&gt;Title parameter is missing!", false),
         ];
         for (code, msg, auth) in cases {
             let body = reply(&format!(
@@ -775,23 +712,14 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             r#"<Fault xmlns="http://www.otrs.org/TicketConnector/"><faultcode>Server</faultcode><faultstring>Got no OperationType!</faultstring></Fault>"#,
         );
         let err = parse_ticket_create(500, PLAIN, &body).unwrap_err();
-        assert_eq!(
-            err,
-            SoapError::Fault {
-                code: "Server".into(),
-                message: "Got no OperationType!".into()
-            }
-        );
+        assert_eq!(err, SoapError::Fault { code: "Server".into(), message: "Got no OperationType!".into() });
         assert_eq!(err.to_string(), "SOAP fault Server: Got no OperationType!");
         assert!(!err.is_auth_fail());
         // a standard soap:Fault is read the same way
         let std = reply("<soap:Fault><faultcode>soap:Client</faultcode><faultstring>bad</faultstring></soap:Fault>");
         assert_eq!(
             parse_ticket_get(500, XML, &std).unwrap_err(),
-            SoapError::Fault {
-                code: "soap:Client".into(),
-                message: "bad".into()
-            }
+            SoapError::Fault { code: "soap:Client".into(), message: "bad".into() }
         );
     }
 
@@ -799,19 +727,10 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
     fn plain_text_500_is_http_error() {
         let body = b"Error deserializing message:\nno element found at line 7, column 5, byte 300 at /usr/lib/x86_64-linux-gnu/perl5/5.36/XML/Parser.pm line 187.\n";
         let err = parse_ticket_create(500, PLAIN, body).unwrap_err();
-        assert_eq!(
-            err,
-            SoapError::Http {
-                status: 500,
-                detail: "Error deserializing message:".into()
-            }
-        );
+        assert_eq!(err, SoapError::Http { status: 500, detail: "Error deserializing message:".into() });
         assert_eq!(err.to_string(), "HTTP 500: Error deserializing message:");
         let html = b"<html><head><title>404 Not Found</title></head><body>x</body></html>";
-        assert_eq!(
-            parse_ticket_create(404, "text/html", html).unwrap_err().to_string(),
-            "HTTP 404: 404 Not Found"
-        );
+        assert_eq!(parse_ticket_create(404, "text/html", html).unwrap_err().to_string(), "HTTP 404: 404 Not Found");
         assert_eq!(parse_ticket_create(502, "", b"").unwrap_err().to_string(), "HTTP 502");
     }
 
@@ -822,10 +741,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         let created = super::samples::ticket_created();
         assert_eq!(
             parse_ticket_create(503, XML, &created),
-            Err(SoapError::Http {
-                status: 503,
-                detail: "unexpected TicketCreateResponse element".into()
-            })
+            Err(SoapError::Http { status: 503, detail: "unexpected TicketCreateResponse element".into() })
         );
     }
 
@@ -835,16 +751,10 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             r#"<TicketUpdateResponse xmlns="http://www.otrs.org/TicketConnector/"><ArticleID>4</ArticleID><TicketID>2</TicketID><TicketNumber>2026112610000015</TicketNumber></TicketUpdateResponse>"#,
         );
         let err = parse_ticket_create(200, XML, &body).unwrap_err();
-        assert_eq!(
-            err,
-            SoapError::Malformed("expected TicketCreateResponse, got TicketUpdateResponse".into())
-        );
+        assert_eq!(err, SoapError::Malformed("expected TicketCreateResponse, got TicketUpdateResponse".into()));
         // a bare element without an envelope is not a reply either
         let bare = b"<TicketCreateResponse><TicketID>1</TicketID></TicketCreateResponse>";
-        assert!(matches!(
-            parse_ticket_create(200, XML, bare),
-            Err(SoapError::Malformed(_))
-        ));
+        assert!(matches!(parse_ticket_create(200, XML, bare), Err(SoapError::Malformed(_))));
     }
 
     #[test]
@@ -857,10 +767,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             SoapError::Malformed("TicketCreateResponse without TicketNumber".into())
         );
         let empty = reply(r#"<SessionCreateResponse xmlns="http://www.otrs.org/TicketConnector/" xsi:nil="true" />"#);
-        assert!(matches!(
-            parse_session_create(200, XML, &empty),
-            Err(SoapError::Malformed(_))
-        ));
+        assert!(matches!(parse_session_create(200, XML, &empty), Err(SoapError::Malformed(_))));
     }
 
     #[test]
@@ -873,24 +780,13 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             assert!(matches!(err, SoapError::Malformed(_)), "cut {cut}: {err:?}");
             assert!(!err.to_string().contains('\n'));
         }
-        let garbage: [&[u8]; 6] = [
-            b"\xff\xfe\x00<",
-            b"<a><b></a>",
-            b"<<<<",
-            b"hello",
-            b"<a/><b/>",
-            b"<Envelope>\xc3\x28</Envelope>",
-        ];
+        let garbage: [&[u8]; 6] =
+            [b"\xff\xfe\x00<", b"<a><b></a>", b"<<<<", b"hello", b"<a/><b/>", b"<Envelope>\xc3\x28</Envelope>"];
         for g in garbage {
-            assert!(matches!(
-                parse_ticket_create(200, "text/html", g),
-                Err(SoapError::Malformed(_))
-            ));
+            assert!(matches!(parse_ticket_create(200, "text/html", g), Err(SoapError::Malformed(_))));
         }
         assert_eq!(
-            parse_ticket_create(200, "text/html; charset=x", b"<html>")
-                .unwrap_err()
-                .to_string(),
+            parse_ticket_create(200, "text/html; charset=x", b"<html>").unwrap_err().to_string(),
             "malformed reply: not a SOAP reply (text/html): truncated (unclosed elements)"
         );
     }
@@ -899,10 +795,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
     fn hostile_inputs_do_not_panic() {
         let deep = "<a>".repeat(100_000);
         assert!(parse_ticket_create(200, XML, deep.as_bytes()).is_err());
-        let huge = reply(&format!(
-            "<TicketSearchResponse>{}</TicketSearchResponse>",
-            "<TicketID>1</TicketID>".repeat(50_000)
-        ));
+        let huge = reply(&format!("<TicketSearchResponse>{}</TicketSearchResponse>", "<TicketID>1</TicketID>".repeat(50_000)));
         assert_eq!(parse_ticket_search(200, XML, &huge).map(|v| v.len()), Ok(50_000));
         let mut seed: u32 = 12345;
         let base = reply(
@@ -928,10 +821,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         let two = reply(
             r#"<TicketSearchResponse xmlns="http://www.otrs.org/TicketConnector/"><TicketID>3</TicketID><TicketID>2</TicketID></TicketSearchResponse>"#,
         );
-        assert_eq!(
-            parse_ticket_search(200, XML, &two),
-            Ok(vec!["3".to_string(), "2".to_string()])
-        );
+        assert_eq!(parse_ticket_search(200, XML, &two), Ok(vec!["3".to_string(), "2".to_string()]));
         let none = reply(r#"<TicketSearchResponse xmlns="http://www.otrs.org/TicketConnector/" xsi:nil="true" />"#);
         assert_eq!(parse_ticket_search(200, XML, &none), Ok(vec![]));
     }
@@ -943,19 +833,12 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         );
         assert_eq!(
             parse_ticket_update(200, XML, &body),
-            Ok(TicketUpdated {
-                ticket_id: "2".into(),
-                ticket_number: "2026112610000015".into(),
-                article_id: Some("4".into())
-            })
+            Ok(TicketUpdated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: Some("4".into()) })
         );
         let no_article = reply(
             r#"<TicketUpdateResponse><TicketID>2</TicketID><TicketNumber>2026112610000015</TicketNumber></TicketUpdateResponse>"#,
         );
-        assert_eq!(
-            parse_ticket_update(200, XML, &no_article).map(|u| u.article_id),
-            Ok(None)
-        );
+        assert_eq!(parse_ticket_update(200, XML, &no_article).map(|u| u.article_id), Ok(None));
     }
 
     #[test]
@@ -980,10 +863,7 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
         let denied = reply(
             r#"<TicketGetResponse xmlns="http://www.otrs.org/TicketConnector/"><Error><ErrorCode>TicketGet.AccessDenied</ErrorCode><ErrorMessage>TicketGet: User does not have access to the ticket!</ErrorMessage></Error></TicketGetResponse>"#,
         );
-        assert!(matches!(
-            parse_ticket_get(200, XML, &denied),
-            Err(SoapError::Operation { .. })
-        ));
+        assert!(matches!(parse_ticket_get(200, XML, &denied), Err(SoapError::Operation { .. })));
     }
 
     /// Every shared sample reply parses to the expected kind of result.
@@ -991,16 +871,10 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
     fn shared_sample_replies() {
         let read = |name: &str| otrs_fixtures::read(&format!("generic-interface/{name}-response.xml"));
         let r03 = read("03-TicketCreate");
-        assert_eq!(
-            parse_ticket_create(200, XML, &r03).map(|t| t.ticket_number),
-            Ok("2026112610000015".into())
-        );
+        assert_eq!(parse_ticket_create(200, XML, &r03).map(|t| t.ticket_number), Ok("2026112610000015".into()));
         let ok_create = ["04-TicketCreate-userlogin-utf8", "12-TicketCreate-minimal-article"];
         for name in ok_create {
-            assert!(
-                parse_ticket_create(200, XML, &read(name)).is_ok(),
-                "{name}"
-            );
+            assert!(parse_ticket_create(200, XML, &read(name)).is_ok(), "{name}");
         }
         for name in [
             "20-TicketCreate-wrong-password",
@@ -1013,56 +887,25 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
             assert!(matches!(err, SoapError::Operation { .. }), "{name}: {err:?}");
             assert_eq!(err.is_auth_fail(), name.starts_with("20"));
         }
-        assert!(
-            parse_session_create(200, XML, &read("02-SessionCreate-wrong-password"))
-                .unwrap_err()
-                .is_auth_fail()
-        );
-        assert!(
-            parse_ticket_get(200, XML, &read("25-TicketGet-invalid-session"))
-                .unwrap_err()
-                .is_auth_fail()
-        );
-        assert_eq!(
-            parse_ticket_get(200, XML, &read("05-TicketGet")).map(|t| t.ticket_id),
-            Ok("2".into())
-        );
-        assert_eq!(
-            parse_ticket_get(200, XML, &read("13-TicketGet-minimal-article")).map(|t| t.state_type),
-            Ok("new".into())
-        );
-        assert_eq!(
-            parse_ticket_search(200, XML, &read("07b-TicketSearch-StateType-list"))
-                .map(|v| v.len()),
-            Ok(2)
-        );
-        assert_eq!(
-            parse_ticket_search(200, XML, &read("06-TicketSearch-StateType-open")),
-            Ok(vec![])
-        );
+        assert!(parse_session_create(200, XML, &read("02-SessionCreate-wrong-password")).unwrap_err().is_auth_fail());
+        assert!(parse_ticket_get(200, XML, &read("25-TicketGet-invalid-session")).unwrap_err().is_auth_fail());
+        assert_eq!(parse_ticket_get(200, XML, &read("05-TicketGet")).map(|t| t.ticket_id), Ok("2".into()));
+        assert_eq!(parse_ticket_get(200, XML, &read("13-TicketGet-minimal-article")).map(|t| t.state_type), Ok("new".into()));
+        assert_eq!(parse_ticket_search(200, XML, &read("07b-TicketSearch-StateType-list")).map(|v| v.len()), Ok(2));
+        assert_eq!(parse_ticket_search(200, XML, &read("06-TicketSearch-StateType-open")), Ok(vec![]));
         assert!(parse_ticket_update(200, XML, &read("08-TicketUpdate")).is_ok());
-        for name in [
-            "27-Fault-WSDL-style-SOAPAction",
-            "28-Fault-unknown-operation",
-            "30-Fault-SOAPAction-body-mismatch",
-        ] {
+        for name in ["27-Fault-WSDL-style-SOAPAction", "28-Fault-unknown-operation", "30-Fault-SOAPAction-body-mismatch"] {
             let err = parse_ticket_create(500, PLAIN, &read(name)).unwrap_err();
             assert!(matches!(err, SoapError::Fault { .. }), "{name}");
             assert!(err.to_string().chars().count() <= MAX_REASON_CHARS + 3);
         }
         let r29 = read("29-Fault-malformed-xml");
-        assert!(matches!(
-            parse_ticket_create(500, PLAIN, &r29),
-            Err(SoapError::Http { status: 500, .. })
-        ));
+        assert!(matches!(parse_ticket_create(500, PLAIN, &r29), Err(SoapError::Http { status: 500, .. })));
     }
 
     #[test]
     fn display_is_one_short_line() {
-        let e = SoapError::Operation {
-            code: "X.Y".into(),
-            message: format!("a\nb\r\tc {}", "z".repeat(500)),
-        };
+        let e = SoapError::Operation { code: "X.Y".into(), message: format!("a\nb\r\tc {}", "z".repeat(500)) };
         let s = e.to_string();
         assert!(s.starts_with("X.Y: a b c zzz"));
         assert!(s.ends_with("..."));

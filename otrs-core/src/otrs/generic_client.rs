@@ -15,7 +15,6 @@ use super::xml::escape;
 use super::{Article, NewTicket, Settings, TicketApi, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 use crate::runtime::lock;
 
-
 /// `otrs set debug on`: log every SOAP request and reply, secrets masked.
 static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -120,23 +119,13 @@ impl GenericClient {
         &self.settings
     }
 
-
     /// Runs `op` with the configured authentication. With sessions, a
     /// cached SessionID that OTRS no longer accepts (expired, server
     /// restarted) is replaced once and the call retried once: an AuthFail
     /// means OTRS did nothing, so the retry cannot duplicate anything.
-    fn call<T>(
-        &self,
-        op: &str,
-        deadline: Instant,
-        build: impl Fn(&Auth) -> String,
-        parse: Parser<T>,
-    ) -> Result<T, ClientError> {
+    fn call<T>(&self, op: &str, deadline: Instant, build: impl Fn(&Auth) -> String, parse: Parser<T>) -> Result<T, ClientError> {
         if !self.settings.use_session {
-            let auth = Auth::Login {
-                user: &self.settings.user,
-                password: &self.settings.password,
-            };
+            let auth = Auth::Login { user: &self.settings.user, password: &self.settings.password };
             return self.request(op, &build(&auth), deadline, parse);
         }
         let cached = lock(&self.session).clone();
@@ -243,7 +232,6 @@ impl GenericClient {
         reply
     }
 }
-
 
 impl TicketApi for GenericClient {
     /// `TicketCreate`; the customer's company comes from the customer user.
@@ -356,10 +344,7 @@ mod tests {
                 serve(stream, step);
             }
         });
-        (
-            format!("http://127.0.0.1:{port}/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"),
-            rx,
-        )
+        (format!("http://127.0.0.1:{port}/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"), rx)
     }
 
     fn read_request(stream: &TcpStream) -> Option<Seen> {
@@ -375,17 +360,11 @@ mod tests {
             }
             head.push_str(&line);
         }
-        let seen = Seen {
-            head,
-            body: String::new(),
-        };
+        let seen = Seen { head, body: String::new() };
         let len: usize = seen.header("Content-Length")?.parse().ok()?;
         let mut body = vec![0; len];
         reader.read_exact(&mut body).ok()?;
-        Some(Seen {
-            body: String::from_utf8(body).ok()?,
-            ..seen
-        })
+        Some(Seen { body: String::from_utf8(body).ok()?, ..seen })
     }
 
     fn serve(mut stream: TcpStream, step: Step) {
@@ -429,11 +408,7 @@ mod tests {
     }
 
     fn created() -> TicketCreated {
-        TicketCreated {
-            ticket_id: "2".into(),
-            ticket_number: "2026112610000015".into(),
-            article_id: "2".into(),
-        }
+        TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() }
     }
 
     #[test]
@@ -462,28 +437,17 @@ mod tests {
 
     #[test]
     fn creates_ticket_with_session_and_reuses_it() {
-        let (url, seen) = server(vec![
-            ok(&samples::session_created(SID)),
-            ok(&samples::ticket_created()),
-            ok(&samples::ticket_created()),
-        ]);
+        let (url, seen) =
+            server(vec![ok(&samples::session_created(SID)), ok(&samples::ticket_created()), ok(&samples::ticket_created())]);
         let c = client(&url, true);
         assert_eq!(c.create(&ticket(), None, soon()), Ok(created()));
         let login = seen.recv().expect("SessionCreate");
-        assert_eq!(
-            login.header("SOAPAction"),
-            Some("\"http://www.otrs.org/TicketConnector/#SessionCreate\"")
-        );
+        assert_eq!(login.header("SOAPAction"), Some("\"http://www.otrs.org/TicketConnector/#SessionCreate\""));
         assert_eq!(login.header("Content-Type"), Some("text/xml; charset=UTF-8"));
-        assert!(login
-            .head
-            .starts_with("POST /otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP HTTP/1.1\r\n"));
+        assert!(login.head.starts_with("POST /otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP HTTP/1.1\r\n"));
         assert_eq!(login.body, soap::session_create("soapagent", "SoapAgent2024"));
         let create = seen.recv().expect("TicketCreate");
-        assert_eq!(
-            create.header("SOAPAction"),
-            Some("\"http://www.otrs.org/TicketConnector/#TicketCreate\"")
-        );
+        assert_eq!(create.header("SOAPAction"), Some("\"http://www.otrs.org/TicketConnector/#TicketCreate\""));
         assert_eq!(create.body, soap::ticket_create(&Auth::Session(SID), &ticket()));
         // second ticket: cached session, no SessionCreate
         assert_eq!(c.create(&ticket(), None, soon()), Ok(created()));
@@ -498,11 +462,7 @@ mod tests {
         let (url, seen) = server(vec![
             ok(&samples::session_created(SID)),
             ok(&samples::ticket_created()),
-            ok(&samples::op_error(
-                "TicketCreate",
-                "AuthFail",
-                "TicketCreate: User could not be authenticated!",
-            )),
+            ok(&samples::op_error("TicketCreate", "AuthFail", "TicketCreate: User could not be authenticated!")),
             ok(&samples::session_created(fresh)),
             ok(&samples::ticket_created()),
         ]);
@@ -530,17 +490,11 @@ mod tests {
 
     #[test]
     fn wrong_password_at_session_create() {
-        let (url, _seen) = server(vec![ok(&samples::op_error(
-            "SessionCreate",
-            "AuthFail",
-            "SessionCreate: Authorization failing!",
-        ))]);
+        let (url, _seen) =
+            server(vec![ok(&samples::op_error("SessionCreate", "AuthFail", "SessionCreate: Authorization failing!"))]);
         let err = client(&url, true).create(&ticket(), None, soon()).unwrap_err();
         assert!(err.is_auth_fail() && !err.maybe_delivered());
-        assert_eq!(
-            err.to_string(),
-            "SessionCreate.AuthFail: SessionCreate: Authorization failing!"
-        );
+        assert_eq!(err.to_string(), "SessionCreate.AuthFail: SessionCreate: Authorization failing!");
     }
 
     #[test]
@@ -548,10 +502,7 @@ mod tests {
         let (url, seen) = server(vec![ok(&samples::ticket_created())]);
         assert_eq!(client(&url, false).create(&ticket(), None, soon()), Ok(created()));
         let req = seen.recv().expect("request");
-        let login = Auth::Login {
-            user: "soapagent",
-            password: "SoapAgent2024",
-        };
+        let login = Auth::Login { user: "soapagent", password: "SoapAgent2024" };
         assert_eq!(req.body, soap::ticket_create(&login, &ticket()));
     }
 
@@ -564,9 +515,7 @@ mod tests {
         );
         let (url, _seen) = server(vec![ok(&body)]);
         let err = client(&url, false).create(&ticket(), None, soon()).unwrap_err();
-        assert!(
-            matches!(&err, ClientError::Soap(SoapError::Operation { code, .. }) if code == "TicketCreate.InvalidParameter")
-        );
+        assert!(matches!(&err, ClientError::Soap(SoapError::Operation { code, .. }) if code == "TicketCreate.InvalidParameter"));
         assert!(!err.maybe_delivered() && !err.is_auth_fail());
         assert_eq!(
             err.to_string(),
@@ -579,13 +528,7 @@ mod tests {
         let reply = samples::http("500 Internal Server Error", "text/plain", samples::DESERIALIZE_ERROR);
         let (url, _seen) = server(vec![Step::Reply(reply)]);
         let err = client(&url, false).create(&ticket(), None, soon()).unwrap_err();
-        assert_eq!(
-            err,
-            ClientError::Soap(SoapError::Http {
-                status: 500,
-                detail: "Error deserializing message:".into()
-            })
-        );
+        assert_eq!(err, ClientError::Soap(SoapError::Http { status: 500, detail: "Error deserializing message:".into() }));
         assert_eq!(err.to_string(), "HTTP 500: Error deserializing message:");
     }
 
@@ -596,9 +539,7 @@ mod tests {
         let err = client(&url, false).create(&ticket(), None, soon()).unwrap_err();
         assert!(matches!(&err, ClientError::Soap(SoapError::Fault { code, .. }) if code == "Server"));
         assert!(!err.maybe_delivered());
-        assert!(err
-            .to_string()
-            .starts_with("SOAP fault Server: Namespace from SOAPAction"));
+        assert!(err.to_string().starts_with("SOAP fault Server: Namespace from SOAPAction"));
     }
 
     #[test]
@@ -611,15 +552,8 @@ mod tests {
         let late = Instant::now().saturating_duration_since(deadline);
         assert_eq!(err, ClientError::Timeout);
         assert!(err.maybe_delivered());
-        assert!(
-            late < Duration::from_millis(200),
-            "returned {late:?} after the deadline"
-        );
-        assert!(
-            start.elapsed() >= Duration::from_millis(390),
-            "gave up early: {:?}",
-            start.elapsed()
-        );
+        assert!(late < Duration::from_millis(200), "returned {late:?} after the deadline");
+        assert!(start.elapsed() >= Duration::from_millis(390), "gave up early: {:?}", start.elapsed());
     }
 
     #[test]
@@ -644,18 +578,12 @@ mod tests {
 
     #[test]
     fn connection_refused_fails_fast() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let c = client(&format!("http://127.0.0.1:{port}/otrs"), true);
         let start = Instant::now();
         let err = c.create(&ticket(), None, soon()).unwrap_err();
         assert!(start.elapsed() < Duration::from_millis(500));
-        assert!(
-            matches!(&err, ClientError::Connect(why) if why.contains("refused")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, ClientError::Connect(why) if why.contains("refused")), "{err:?}");
         assert!(!err.maybe_delivered());
         assert!(!err.to_string().contains("127.0.0.1"), "no URL in the reason: {err}");
     }
@@ -663,9 +591,7 @@ mod tests {
     #[test]
     fn unresolvable_name_is_connect_error() {
         let c = client("http://nonexistent.invalid/otrs", false);
-        let err = c
-            .create(&ticket(), None, Instant::now() + Duration::from_secs(3))
-            .unwrap_err();
+        let err = c.create(&ticket(), None, Instant::now() + Duration::from_secs(3)).unwrap_err();
         assert!(matches!(err, ClientError::Connect(_)), "{err:?}");
     }
 
@@ -689,12 +615,8 @@ mod tests {
 
     #[test]
     fn reply_over_the_size_cap() {
-        let settings = |url: &str| Settings {
-            url: url.to_string(),
-            use_session: false,
-            max_reply_bytes: 300,
-            ..Settings::default()
-        };
+        let settings =
+            |url: &str| Settings { url: url.to_string(), use_session: false, max_reply_bytes: 300, ..Settings::default() };
         // declared by Content-Length
         let (url, _seen) = server(vec![ok(&samples::ticket_created())]);
         let c = GenericClient::new(settings(&url));
@@ -712,9 +634,7 @@ mod tests {
     #[test]
     fn deadline_already_passed_sends_nothing() {
         let (url, seen) = server(vec![ok(&samples::ticket_created())]);
-        let err = client(&url, false)
-            .create(&ticket(), None, Instant::now())
-            .unwrap_err();
+        let err = client(&url, false).create(&ticket(), None, Instant::now()).unwrap_err();
         assert!(matches!(err, ClientError::Connect(_)) && !err.maybe_delivered());
         assert!(seen.recv_timeout(Duration::from_millis(100)).is_err());
     }
@@ -730,21 +650,9 @@ mod tests {
         let get = samples::reply(
             r#"<TicketGetResponse xmlns="http://www.otrs.org/TicketConnector/"><Ticket><State>open</State><StateType>open</StateType><TicketID>2</TicketID><TicketNumber>2026112610000015</TicketNumber></Ticket></TicketGetResponse>"#,
         );
-        let (url, seen) = server(vec![
-            ok(&samples::session_created(SID)),
-            ok(&search),
-            ok(&update),
-            ok(&get),
-        ]);
+        let (url, seen) = server(vec![ok(&samples::session_created(SID)), ok(&search), ok(&update), ok(&get)]);
         let c = client(&url, true);
-        let ids = c.search(
-            &[
-                ("CustomerUserLogin", "ivanov"),
-                ("StateType", "new"),
-                ("StateType", "open"),
-            ],
-            soon(),
-        );
+        let ids = c.search(&[("CustomerUserLogin", "ivanov"), ("StateType", "new"), ("StateType", "open")], soon());
         assert_eq!(ids, Ok(vec!["3".to_string(), "2".to_string()]));
         let article = Article::phone("agent", "Call back", "Outbound call");
         let updated = c
@@ -752,14 +660,8 @@ mod tests {
             .expect("update");
         assert_eq!(updated.article_id.as_deref(), Some("4"));
         assert_eq!(c.get("2", soon()).map(|t| t.state_type), Ok("open".to_string()));
-        let actions: Vec<String> = seen
-            .try_iter()
-            .filter_map(|s| s.header("SOAPAction").map(str::to_string))
-            .collect();
-        let ops: Vec<&str> = actions
-            .iter()
-            .filter_map(|a| a.trim_matches('"').rsplit('#').next())
-            .collect();
+        let actions: Vec<String> = seen.try_iter().filter_map(|s| s.header("SOAPAction").map(str::to_string)).collect();
+        let ops: Vec<&str> = actions.iter().filter_map(|a| a.trim_matches('"').rsplit('#').next()).collect();
         assert_eq!(ops, ["SessionCreate", "TicketSearch", "TicketUpdate", "TicketGet"]);
     }
 
@@ -788,15 +690,9 @@ mod tests {
             assert!(check_url(good).is_ok(), "{good:?} refused");
         }
         // a client with a bad URL fails every call at once, sending nothing
-        let c = GenericClient::new(Settings {
-            url: "http://h/x\r\nX-Evil: 1".into(),
-            ..Settings::default()
-        });
+        let c = GenericClient::new(Settings { url: "http://h/x\r\nX-Evil: 1".into(), ..Settings::default() });
         let err = c.create(&ticket(), None, soon()).unwrap_err();
-        assert!(
-            matches!(&err, ClientError::Connect(why) if why.contains("control")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, ClientError::Connect(why) if why.contains("control")), "{err:?}");
     }
 
     #[test]
@@ -810,18 +706,12 @@ mod tests {
         let c = GenericClient::new(settings.clone());
         *lock(&c.session) = Some(SID.to_string());
         for text in [format!("{settings:?}"), format!("{c:?}")] {
-            assert!(
-                !text.contains("SoapAgent2024") && !text.contains("urlsecret") && !text.contains(SID),
-                "{text}"
-            );
+            assert!(!text.contains("SoapAgent2024") && !text.contains("urlsecret") && !text.contains(SID), "{text}");
             assert!(text.contains("soapagent"));
         }
         assert_eq!(redact_url("http://a:b@h:1/p@q"), "http://***@h:1/p@q");
         assert_eq!(redact_url("http://h/p@q"), "http://h/p@q");
         let err = c.create(&ticket(), None, soon()).unwrap_err();
-        assert!(
-            !err.to_string().contains("urlsecret") && !format!("{err:?}").contains("urlsecret"),
-            "{err}"
-        );
+        assert!(!err.to_string().contains("urlsecret") && !format!("{err:?}").contains("urlsecret"), "{err}");
     }
 }

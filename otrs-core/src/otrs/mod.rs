@@ -5,14 +5,14 @@
 //! HTTP transport. `xml` is the SOAP both speak; `error` why a request failed.
 
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod generic;
 pub mod generic_client;
 pub mod rpc;
 pub mod rpc_client;
 pub mod transport;
 pub mod xml;
-#[cfg(test)]
-pub(crate) mod fake;
 
 use std::fmt;
 use std::sync::Arc;

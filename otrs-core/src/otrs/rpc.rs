@@ -130,9 +130,7 @@ pub fn dispatch_request<K: AsRef<str>, V: AsRef<str>>(
     out.push_str(NAMESPACE);
     out.push_str("\">");
     let fixed = [user, password, object, method];
-    let values = fixed
-        .into_iter()
-        .chain(params.iter().flat_map(|(k, v)| [k.as_ref(), v.as_ref()]));
+    let values = fixed.into_iter().chain(params.iter().flat_map(|(k, v)| [k.as_ref(), v.as_ref()]));
     let mut n = first_gensym;
     for value in values {
         let ty = xsd_type(value);
@@ -255,10 +253,9 @@ fn single(items: Vec<Item>, what: &str) -> Result<Option<String>, SoapError> {
     match first {
         None | Some(Item::Nil) => Ok(None),
         Some(Item::Complex) => Err(SoapError::Malformed(format!("{what} returned a structure"))),
-        Some(Item::Scalar(s)) if s.starts_with("No such Object ") => Err(SoapError::Operation {
-            code: CODE_NO_SUCH_OBJECT.into(),
-            message: one_line(&s, 120),
-        }),
+        Some(Item::Scalar(s)) if s.starts_with("No such Object ") => {
+            Err(SoapError::Operation { code: CODE_NO_SUCH_OBJECT.into(), message: one_line(&s, 120) })
+        }
         Some(Item::Scalar(s)) => Ok(Some(s.trim().to_string())),
     }
 }
@@ -266,10 +263,7 @@ fn single(items: Vec<Item>, what: &str) -> Result<Option<String>, SoapError> {
 /// An ID or ticket number: digits only (both are numeric in OTRS).
 fn numeric(value: String, what: &str) -> Result<String, SoapError> {
     if value.is_empty() || value.len() > MAX_ID_CHARS || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SoapError::Malformed(format!(
-            "{what} returned {:?}, not a number",
-            one_line(&value, 40)
-        )));
+        return Err(SoapError::Malformed(format!("{what} returned {:?}, not a number", one_line(&value, 40))));
     }
     Ok(value)
 }
@@ -318,9 +312,7 @@ pub fn parse_article_create(status: u16, content_type: &str, body: &[u8]) -> Res
 /// no such ticket (or the credentials are refused: rpc.pl cannot tell).
 pub fn parse_ticket_id_lookup(status: u16, content_type: &str, body: &[u8]) -> Result<Option<String>, SoapError> {
     let items = parse_dispatch_reply(status, content_type, body)?;
-    single(items, "TicketIDLookup")?
-        .map(|id| numeric(id, "TicketIDLookup"))
-        .transpose()
+    single(items, "TicketIDLookup")?.map(|id| numeric(id, "TicketIDLookup")).transpose()
 }
 
 /// A method that returns a hash (`TicketGet`, sample 06;
@@ -338,10 +330,7 @@ pub fn parse_pairs(status: u16, content_type: &str, body: &[u8]) -> Result<Vec<(
     }
     if let [Item::Scalar(s)] = items.as_slice() {
         if s.starts_with("No such Object ") {
-            return Err(SoapError::Operation {
-                code: CODE_NO_SUCH_OBJECT.into(),
-                message: one_line(s, 120),
-            });
+            return Err(SoapError::Operation { code: CODE_NO_SUCH_OBJECT.into(), message: one_line(s, 120) });
         }
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -360,14 +349,7 @@ pub fn parse_pairs(status: u16, content_type: &str, body: &[u8]) -> Result<Vec<(
 
 /// The fields [`TicketInfo`] has, from `TicketGet`'s pairs (sample 06).
 pub fn ticket_info(pairs: &[(String, String)]) -> Result<TicketInfo, SoapError> {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| pairs.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
     let info = TicketInfo {
         ticket_id: get("TicketID"),
         ticket_number: get("TicketNumber"),
@@ -434,12 +416,12 @@ mod tests {
     use crate::otrs::error::ClientError;
     use crate::otrs::rpc_client::*;
     use crate::otrs::{Settings, TicketCreated};
-    use std::time::Instant;
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc::{self, Receiver};
     use std::thread;
     use std::time::Duration;
+    use std::time::Instant;
 
     const XML: &str = "text/xml; charset=utf-8";
     const USER: &str = "rpcuser";
@@ -449,11 +431,7 @@ mod tests {
     fn reply(n: &str) -> (u16, Vec<u8>) {
         let name = otrs_fixtures::find("rpc", &format!("rpc-{n}-"), "-response.xml");
         let head = otrs_fixtures::read_string(&name.replace(".xml", ".headers.txt"));
-        let status = head
-            .split_whitespace()
-            .next()
-            .and_then(|s| s.parse().ok())
-            .expect("status");
+        let status = head.split_whitespace().next().and_then(|s| s.parse().ok()).expect("status");
         (status, otrs_fixtures::read(&name))
     }
 
@@ -514,10 +492,7 @@ mod tests {
         ];
         let none: [(&str, &str); 0] = [];
         let cases: Vec<(&str, String)> = vec![
-            (
-                "01",
-                dispatch_request(USER, PASSWORD, "TicketObject", "TicketCreateNumber", &none, 3),
-            ),
+            ("01", dispatch_request(USER, PASSWORD, "TicketObject", "TicketCreateNumber", &none, 3)),
             (
                 "02",
                 dispatch_request(
@@ -529,51 +504,12 @@ mod tests {
                     12,
                 ),
             ),
-            (
-                "03",
-                dispatch_request(
-                    USER,
-                    PASSWORD,
-                    "TicketObject",
-                    "ArticleCreate",
-                    &article_create_params("40", &t),
-                    57,
-                ),
-            ),
-            (
-                "04",
-                dispatch_request(USER, PASSWORD, "TicketObject", "ArticleCreate", &six, 106),
-            ),
-            (
-                "05",
-                dispatch_request(USER, PASSWORD, "ArticleObject", "ArticleCreate", &article_object, 159),
-            ),
-            (
-                "06",
-                dispatch_request(
-                    USER,
-                    PASSWORD,
-                    "TicketObject",
-                    "TicketGet",
-                    &[("TicketID", "40"), ("UserID", "1")],
-                    208,
-                ),
-            ),
-            (
-                "07",
-                dispatch_request(USER, "WRONG", "TicketObject", "TicketCreateNumber", &none, 225),
-            ),
-            (
-                "08",
-                dispatch_request(
-                    USER,
-                    PASSWORD,
-                    "CustomerUserObject",
-                    "CustomerUserDataGet",
-                    &[("User", "ivanov")],
-                    234,
-                ),
-            ),
+            ("03", dispatch_request(USER, PASSWORD, "TicketObject", "ArticleCreate", &article_create_params("40", &t), 57)),
+            ("04", dispatch_request(USER, PASSWORD, "TicketObject", "ArticleCreate", &six, 106)),
+            ("05", dispatch_request(USER, PASSWORD, "ArticleObject", "ArticleCreate", &article_object, 159)),
+            ("06", dispatch_request(USER, PASSWORD, "TicketObject", "TicketGet", &[("TicketID", "40"), ("UserID", "1")], 208)),
+            ("07", dispatch_request(USER, "WRONG", "TicketObject", "TicketCreateNumber", &none, 225)),
+            ("08", dispatch_request(USER, PASSWORD, "CustomerUserObject", "CustomerUserDataGet", &[("User", "ivanov")], 234)),
         ];
         for (n, built) in cases {
             let (want, head) = request_sample(n);
@@ -582,18 +518,11 @@ mod tests {
             assert_eq!(header(&head, "Content-Length"), Some(built.len().to_string().as_str()));
         }
         // the client numbers every request from 3: sample 06 but for the names
-        let client_06 = dispatch_request(
-            USER,
-            PASSWORD,
-            "TicketObject",
-            "TicketGet",
-            &[("TicketID", "40"), ("UserID", SYSTEM_USER_ID)],
-            3,
-        );
+        let client_06 =
+            dispatch_request(USER, PASSWORD, "TicketObject", "TicketGet", &[("TicketID", "40"), ("UserID", SYSTEM_USER_ID)], 3);
         let (want, _) = request_sample("06");
-        let renamed = (0..8).fold(want, |body, i| {
-            body.replace(&format!("c-gensym{}", 208 + 2 * i), &format!("c-gensym{}", 3 + 2 * i))
-        });
+        let renamed =
+            (0..8).fold(want, |body, i| body.replace(&format!("c-gensym{}", 208 + 2 * i), &format!("c-gensym{}", 3 + 2 * i)));
         assert_eq!(client_06, renamed);
     }
 
@@ -622,9 +551,7 @@ mod tests {
         assert!(body.contains(">a&#xd;\nbc ]]&gt; Ёж</c-gensym13>"), "{body}");
         assert!(body.contains("<c-gensym17 xsi:type=\"xsd:string\" />"), "{body}");
         // what we send parses back (the values, in order)
-        let reply = body
-            .replace("<Dispatch ", "<DispatchResponse ")
-            .replace("</Dispatch>", "</DispatchResponse>");
+        let reply = body.replace("<Dispatch ", "<DispatchResponse ").replace("</Dispatch>", "</DispatchResponse>");
         let items = parse_dispatch_reply(200, XML, reply.as_bytes()).expect("parsed");
         assert_eq!(items.get(5), Some(&Item::Scalar("a\r\nbc ]]> Ёж".into())));
         assert_eq!(items.get(6), Some(&Item::Scalar("Empty".into())));
@@ -638,21 +565,7 @@ mod tests {
         t.ticket_type = Some("Incident".into());
         let p = ticket_create_params(&t, None, Some("2026112610000408"));
         let keys: Vec<&str> = p.iter().map(|(k, _)| *k).collect();
-        assert_eq!(
-            keys,
-            [
-                "Title",
-                "Queue",
-                "Lock",
-                "Priority",
-                "State",
-                "Type",
-                "CustomerUser",
-                "OwnerID",
-                "UserID",
-                "TN"
-            ]
-        );
+        assert_eq!(keys, ["Title", "Queue", "Lock", "Priority", "State", "Type", "CustomerUser", "OwnerID", "UserID", "TN"]);
         assert_eq!(p.last().map(|(_, v)| v.as_str()), Some("2026112610000408"));
         t.from = None;
         let a = article_create_params("7", &t);
@@ -680,10 +593,7 @@ mod tests {
                         ),
                         "{message}"
                     );
-                    assert!(
-                        message.ends_with(".pl line 106.") || message.ends_with(".pl line 196."),
-                        "{message}"
-                    );
+                    assert!(message.ends_with(".pl line 106.") || message.ends_with(".pl line 196."), "{message}");
                 }
                 other => panic!("{other:?}"),
             }
@@ -693,18 +603,12 @@ mod tests {
         let err = parse_article_create(s, XML, &b).unwrap_err();
         assert_eq!(
             err,
-            SoapError::Operation {
-                code: CODE_NO_SUCH_OBJECT.into(),
-                message: "No such Object ArticleObject!".into()
-            }
+            SoapError::Operation { code: CODE_NO_SUCH_OBJECT.into(), message: "No such Object ArticleObject!".into() }
         );
         let (s, b) = reply("06");
         let pairs = parse_pairs(s, XML, &b).expect("TicketGet");
         assert_eq!(pairs.len(), 36);
-        assert_eq!(
-            pairs.first(),
-            Some(&("EscalationSolutionTime".to_string(), "0".to_string()))
-        );
+        assert_eq!(pairs.first(), Some(&("EscalationSolutionTime".to_string(), "0".to_string())));
         assert!(pairs.contains(&("SLAID".to_string(), String::new())));
         let info = ticket_info(&pairs).expect("info");
         assert_eq!(
@@ -756,72 +660,33 @@ mod tests {
         };
         // base64 (how SOAP::Lite sends non-ASCII text) is decoded
         let b = env("<s-gensym3 xsi:type=\"xsd:base64Binary\">0KLQtdGB0YI=</s-gensym3>");
-        assert_eq!(
-            parse_dispatch_reply(200, XML, b.as_bytes()),
-            Ok(vec![Item::Scalar("Тест".into())])
-        );
+        assert_eq!(parse_dispatch_reply(200, XML, b.as_bytes()), Ok(vec![Item::Scalar("Тест".into())]));
         assert_eq!(base64_decode("YQ=="), Some(b"a".to_vec()));
         assert_eq!(base64_decode("YWI="), Some(b"ab".to_vec()));
         assert_eq!(base64_decode("Y=Q"), None);
         assert_eq!(base64_decode("*"), None);
         // a list where one value was expected
         let b = env("<a xsi:type=\"xsd:int\">1</a><b xsi:type=\"xsd:int\">2</b>");
-        assert!(matches!(
-            parse_ticket_create(200, XML, b.as_bytes()),
-            Err(SoapError::Malformed(_))
-        ));
+        assert!(matches!(parse_ticket_create(200, XML, b.as_bytes()), Err(SoapError::Malformed(_))));
         // not a number
         let b = env("<a xsi:type=\"xsd:string\">forty</a>");
-        assert!(matches!(
-            parse_ticket_create(200, XML, b.as_bytes()),
-            Err(SoapError::Malformed(_))
-        ));
+        assert!(matches!(parse_ticket_create(200, XML, b.as_bytes()), Err(SoapError::Malformed(_))));
         let b = env("<a xsi:type=\"xsd:string\"> 41 </a>");
         assert_eq!(parse_ticket_create(200, XML, b.as_bytes()), Ok("41".into()));
         // a reply element of something else
-        let b = format!(
-            "{ENVELOPE_OPEN}<TicketCreateResponse><TicketID>1</TicketID></TicketCreateResponse>{ENVELOPE_CLOSE}"
-        );
-        assert!(matches!(
-            parse_ticket_create(200, XML, b.as_bytes()),
-            Err(SoapError::Malformed(_))
-        ));
+        let b = format!("{ENVELOPE_OPEN}<TicketCreateResponse><TicketID>1</TicketID></TicketCreateResponse>{ENVELOPE_CLOSE}");
+        assert!(matches!(parse_ticket_create(200, XML, b.as_bytes()), Err(SoapError::Malformed(_))));
         // HTTP errors without an envelope
-        let e = parse_ticket_create(
-            404,
-            "text/html",
-            b"<html><head><title>404 Not Found</title></head></html>",
-        );
-        assert_eq!(
-            e,
-            Err(SoapError::Http {
-                status: 404,
-                detail: "404 Not Found".into()
-            })
-        );
+        let e = parse_ticket_create(404, "text/html", b"<html><head><title>404 Not Found</title></head></html>");
+        assert_eq!(e, Err(SoapError::Http { status: 404, detail: "404 Not Found".into() }));
         let e = parse_ticket_create(500, "text/plain", b"\nSoftware error:\nboom\n");
-        assert_eq!(
-            e,
-            Err(SoapError::Http {
-                status: 500,
-                detail: "Software error:".into()
-            })
-        );
+        assert_eq!(e, Err(SoapError::Http { status: 500, detail: "Software error:".into() }));
         let ok = env("<a xsi:type=\"xsd:int\">1</a>");
-        assert!(matches!(
-            parse_ticket_create(503, XML, ok.as_bytes()),
-            Err(SoapError::Http { status: 503, .. })
-        ));
-        assert_eq!(
-            parse_ticket_create(200, XML, b""),
-            Err(SoapError::Malformed("empty body".into()))
-        );
+        assert!(matches!(parse_ticket_create(503, XML, ok.as_bytes()), Err(SoapError::Http { status: 503, .. })));
+        assert_eq!(parse_ticket_create(200, XML, b""), Err(SoapError::Malformed("empty body".into())));
         // a struct where a scalar was expected
         let b = env("<a><b>1</b></a>");
-        assert!(matches!(
-            parse_ticket_create(200, XML, b.as_bytes()),
-            Err(SoapError::Malformed(_))
-        ));
+        assert!(matches!(parse_ticket_create(200, XML, b.as_bytes()), Err(SoapError::Malformed(_))));
         let b = env("<a href=\"#ref-1\" />");
         assert_eq!(parse_dispatch_reply(200, XML, b.as_bytes()), Ok(vec![Item::Complex]));
     }
@@ -833,10 +698,8 @@ mod tests {
             bodies.push(reply(n).1);
         }
         bodies.push(
-            format!(
-                "{ENVELOPE_OPEN}<DispatchResponse><a xsi:type=\"xsd:int\">1</a></DispatchResponse>{ENVELOPE_CLOSE}"
-            )
-            .into_bytes(),
+            format!("{ENVELOPE_OPEN}<DispatchResponse><a xsi:type=\"xsd:int\">1</a></DispatchResponse>{ENVELOPE_CLOSE}")
+                .into_bytes(),
         );
         type Check = fn(u16, &str, &[u8]) -> bool;
         let parsers: [Check; 6] = [
@@ -916,14 +779,8 @@ mod tests {
         assert!(!err.to_string().contains("urlsecret") && !format!("{err:?}").contains("urlsecret"));
         // https and junk URLs fail without I/O
         for bad in ["ftp://h/otrs/rpc.pl", "h/rpc.pl", "http://h/x\r\nX: 1"] {
-            let c = RpcClient::new(Settings {
-                url: bad.into(),
-                ..Settings::default()
-            });
-            assert!(
-                matches!(c.ticket_create_number(soon()), Err(ClientError::Connect(_))),
-                "{bad}"
-            );
+            let c = RpcClient::new(Settings { url: bad.into(), ..Settings::default() });
+            assert!(matches!(c.ticket_create_number(soon()), Err(ClientError::Connect(_))), "{bad}");
         }
     }
 
@@ -977,10 +834,7 @@ mod tests {
         let len: usize = header(&head, "Content-Length")?.parse().ok()?;
         let mut body = vec![0; len];
         reader.read_exact(&mut body).ok()?;
-        Some(Seen {
-            head,
-            body: String::from_utf8(body).ok()?,
-        })
+        Some(Seen { head, body: String::from_utf8(body).ok()? })
     }
 
     fn http(status: &str, body: &[u8]) -> Step {
@@ -1010,12 +864,7 @@ mod tests {
     }
 
     fn client(url: &str) -> RpcClient {
-        RpcClient::new(Settings {
-            url: url.to_string(),
-            user: USER.into(),
-            password: PASSWORD.into(),
-            ..Settings::default()
-        })
+        RpcClient::new(Settings { url: url.to_string(), user: USER.into(), password: PASSWORD.into(), ..Settings::default() })
     }
 
     fn soon() -> Instant {
@@ -1025,11 +874,7 @@ mod tests {
     fn method_of(body: &str) -> String {
         // the fourth argument is the method
         let parts: Vec<&str> = body.split("xsi:type=\"xsd:string\">").collect();
-        parts
-            .get(4)
-            .and_then(|p| p.split('<').next())
-            .unwrap_or_default()
-            .to_string()
+        parts.get(4).and_then(|p| p.split('<').next()).unwrap_or_default().to_string()
     }
 
     #[test]
@@ -1046,11 +891,7 @@ mod tests {
         let got = c.create_ticket_for(&t, Some("ACME"), soon()).expect("created");
         assert_eq!(
             got.ticket,
-            TicketCreated {
-                ticket_id: "40".into(),
-                ticket_number: "2026112610000408".into(),
-                article_id: String::new(),
-            }
+            TicketCreated { ticket_id: "40".into(), ticket_number: "2026112610000408".into(), article_id: String::new() }
         );
         assert_eq!(got.article_warning.as_deref(), Some(ARTICLE_UNSUPPORTED));
         assert!(c.articles_unsupported());
@@ -1062,10 +903,7 @@ mod tests {
             assert_eq!(header(&r.head, "Content-Type"), Some("text/xml; charset=utf-8"));
         }
         let none: [(&str, &str); 0] = [];
-        assert_eq!(
-            reqs[0].body,
-            dispatch_request(USER, PASSWORD, "TicketObject", "TicketCreateNumber", &none, 3)
-        );
+        assert_eq!(reqs[0].body, dispatch_request(USER, PASSWORD, "TicketObject", "TicketCreateNumber", &none, 3));
         assert_eq!(
             reqs[1].body,
             dispatch_request(
@@ -1078,22 +916,13 @@ mod tests {
             )
         );
         assert!(
-            reqs[1]
-                .body
-                .contains(">TN</c-gensym47><c-gensym49 xsi:type=\"xsd:long\">2026112610000408</c-gensym49>"),
+            reqs[1].body.contains(">TN</c-gensym47><c-gensym49 xsi:type=\"xsd:long\">2026112610000408</c-gensym49>"),
             "{}",
             reqs[1].body
         );
         assert_eq!(
             reqs[2].body,
-            dispatch_request(
-                USER,
-                PASSWORD,
-                "TicketObject",
-                "ArticleCreate",
-                &article_create_params("40", &t),
-                3
-            )
+            dispatch_request(USER, PASSWORD, "TicketObject", "ArticleCreate", &article_create_params("40", &t), 3)
         );
         // the next ticket does not try ArticleCreate again
         let got = c.create_ticket(&t, soon()).expect("second");
@@ -1126,14 +955,9 @@ mod tests {
 
     #[test]
     fn refused_ticket_create() {
-        let (url, _seen) = server(vec![
-            http("200 OK", &scalar("xsd:long", "2026112610000408")),
-            http("200 OK", &nil()),
-        ]);
+        let (url, _seen) = server(vec![http("200 OK", &scalar("xsd:long", "2026112610000408")), http("200 OK", &nil())]);
         let err = client(&url).create_ticket(&rpc_ticket(), soon()).unwrap_err();
-        assert!(
-            matches!(&err, ClientError::Soap(SoapError::Operation { code, .. }) if code == CODE_TICKET_CREATE_FAILED)
-        );
+        assert!(matches!(&err, ClientError::Soap(SoapError::Operation { code, .. }) if code == CODE_TICKET_CREATE_FAILED));
         assert!(!err.maybe_delivered() && !err.is_auth_fail());
     }
 
@@ -1151,20 +975,12 @@ mod tests {
         let c = client(&url);
         let got = c.create_ticket(&rpc_ticket(), soon()).expect("created");
         assert_eq!(got.ticket.article_id, "");
-        assert!(
-            got.article_warning
-                .as_deref()
-                .is_some_and(|w| w.contains(CODE_ARTICLE_CREATE_FAILED)),
-            "{got:?}"
-        );
+        assert!(got.article_warning.as_deref().is_some_and(|w| w.contains(CODE_ARTICLE_CREATE_FAILED)), "{got:?}");
         assert!(!c.articles_unsupported());
         let got = c.create_ticket(&rpc_ticket(), soon()).expect("created");
         assert_eq!(got.ticket.ticket_id, "41");
         let w = got.article_warning.unwrap_or_default();
-        assert!(
-            w.starts_with("ticket created without its article: connection to OTRS broken"),
-            "{w}"
-        );
+        assert!(w.starts_with("ticket created without its article: connection to OTRS broken"), "{w}");
         assert!(!c.articles_unsupported());
     }
 
@@ -1186,10 +1002,8 @@ mod tests {
 
     #[test]
     fn lost_ticket_create_reply_may_be_delivered() {
-        let (url, _seen) = server(vec![
-            http("200 OK", &scalar("xsd:long", "2026112610000408")),
-            Step::Hang(Duration::from_secs(3)),
-        ]);
+        let (url, _seen) =
+            server(vec![http("200 OK", &scalar("xsd:long", "2026112610000408")), Step::Hang(Duration::from_secs(3))]);
         let deadline = Instant::now() + Duration::from_millis(500);
         let err = client(&url).create_ticket(&rpc_ticket(), deadline).unwrap_err();
         assert_eq!(err, ClientError::Timeout);
@@ -1207,11 +1021,7 @@ mod tests {
     #[test]
     fn reply_over_the_size_cap() {
         let (url, _seen) = server(vec![http("200 OK", &reply("08").1)]);
-        let c = RpcClient::new(Settings {
-            url,
-            max_reply_bytes: 10_000,
-            ..Settings::default()
-        });
+        let c = RpcClient::new(Settings { url, max_reply_bytes: 10_000, ..Settings::default() });
         assert_eq!(c.customer_user_data("ivanov", soon()), Err(ClientError::TooLarge));
     }
 
@@ -1227,25 +1037,13 @@ mod tests {
         let c = client(&url);
         assert_eq!(c.ticket_id_by_number("2026112610000408", soon()), Ok(Some("40".into())));
         assert_eq!(c.ticket_id_by_number("1", soon()), Ok(None));
-        assert_eq!(
-            c.get_ticket("40", soon()).map(|t| t.ticket_number),
-            Ok("2026112610000417".into())
-        );
+        assert_eq!(c.get_ticket("40", soon()).map(|t| t.ticket_number), Ok("2026112610000417".into()));
         let data = c.customer_user_data("ivanov", soon()).expect("customer");
         assert!(data.contains(&("UserPhone".to_string(), "89161229624".to_string())));
         let err = c.dispatch("ArticleObject", "ArticleCreate", &[("TicketID", "40")], soon());
         assert_eq!(err, Ok(vec![Item::Scalar("No such Object ArticleObject!".into())]));
         let methods: Vec<String> = seen.try_iter().map(|s| method_of(&s.body)).collect();
-        assert_eq!(
-            methods,
-            [
-                "TicketIDLookup",
-                "TicketIDLookup",
-                "TicketGet",
-                "CustomerUserDataGet",
-                "ArticleCreate"
-            ]
-        );
+        assert_eq!(methods, ["TicketIDLookup", "TicketIDLookup", "TicketGet", "CustomerUserDataGet", "ArticleCreate"]);
     }
 
     // The client against the stand-in program: otrs-standin/tests/rpc_client.rs

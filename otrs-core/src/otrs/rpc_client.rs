@@ -99,14 +99,7 @@ impl RpcClient {
         })?;
         let ticket_id = self.ticket_create_numbered(t, customer_id, &tn, deadline)?;
         let (article_id, article_warning) = self.add_first_article(&ticket_id, t, deadline);
-        Ok(RpcCreated {
-            ticket: TicketCreated {
-                ticket_id,
-                ticket_number: tn,
-                article_id,
-            },
-            article_warning,
-        })
+        Ok(RpcCreated { ticket: TicketCreated { ticket_id, ticket_number: tn, article_id }, article_warning })
     }
 
     fn add_first_article(&self, ticket_id: &str, t: &NewTicket, deadline: Instant) -> (String, Option<String>) {
@@ -119,23 +112,14 @@ impl RpcClient {
                 self.no_article_create.store(true, Ordering::Relaxed);
                 (String::new(), Some(ARTICLE_UNSUPPORTED.to_string()))
             }
-            Err(e) => (
-                String::new(),
-                Some(one_line(&format!("ticket created without its article: {e}"), 200)),
-            ),
+            Err(e) => (String::new(), Some(one_line(&format!("ticket created without its article: {e}"), 200))),
         }
     }
 
     /// `TicketObject->TicketCreateNumber`: draws the next ticket number
     /// (OTRS's counter moves on even if it is never used).
     pub fn ticket_create_number(&self, deadline: Instant) -> Result<String, ClientError> {
-        self.call::<_, &str, &str>(
-            "TicketObject",
-            "TicketCreateNumber",
-            &[],
-            deadline,
-            parse_ticket_create_number,
-        )
+        self.call::<_, &str, &str>("TicketObject", "TicketCreateNumber", &[], deadline, parse_ticket_create_number)
     }
 
     /// `TicketObject->TicketCreate` with the given ticket number; returns
@@ -163,13 +147,7 @@ impl RpcClient {
     /// this number exists (e.g. after a `TicketCreate` whose reply was lost).
     pub fn ticket_id_by_number(&self, tn: &str, deadline: Instant) -> Result<Option<String>, ClientError> {
         let params = [("TicketNumber", tn), ("UserID", SYSTEM_USER_ID)];
-        self.call(
-            "TicketObject",
-            "TicketIDLookup",
-            &params,
-            deadline,
-            parse_ticket_id_lookup,
-        )
+        self.call("TicketObject", "TicketIDLookup", &params, deadline, parse_ticket_id_lookup)
     }
 
     /// `TicketObject->TicketGet`: all fields as sent (sample 06).
@@ -190,13 +168,7 @@ impl RpcClient {
     /// `UserCustomerID`...). An unknown login is [`CODE_NO_RESULT`].
     pub fn customer_user_data(&self, login: &str, deadline: Instant) -> Result<Vec<(String, String)>, ClientError> {
         let params = [("User", login)];
-        self.call(
-            "CustomerUserObject",
-            "CustomerUserDataGet",
-            &params,
-            deadline,
-            parse_pairs,
-        )
+        self.call("CustomerUserObject", "CustomerUserDataGet", &params, deadline, parse_pairs)
     }
 
     /// Any `Dispatch(Object, Method, %Params)` call; the raw values.

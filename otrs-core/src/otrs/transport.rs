@@ -59,7 +59,14 @@ impl Transport {
 
     /// One HTTP POST, all of it bounded by `deadline`. `what` names the
     /// operation in error messages.
-    pub fn post(&self, soap_action: &str, content_type: &str, body: &str, deadline: Instant, what: &str) -> Result<Reply, ClientError> {
+    pub fn post(
+        &self,
+        soap_action: &str,
+        content_type: &str,
+        body: &str,
+        deadline: Instant,
+        what: &str,
+    ) -> Result<Reply, ClientError> {
         if let Some(why) = &self.url_error {
             return Err(ClientError::Connect(why.clone()));
         }
@@ -170,27 +177,17 @@ pub fn join_dns_threads(wait: Duration) -> bool {
 pub(crate) fn read_reply(response: ureq::Response, max: usize) -> Result<Reply, ClientError> {
     let status = response.status();
     let content_type = response.header("Content-Type").unwrap_or_default().to_string();
-    let declared = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = response.header("Content-Length").and_then(|v| v.trim().parse::<u64>().ok());
     let max64 = u64::try_from(max).unwrap_or(u64::MAX);
     if declared.is_some_and(|len| len > max64) {
         return Err(ClientError::TooLarge);
     }
     let mut body = Vec::new();
-    response
-        .into_reader()
-        .take(max64.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| io_error(&e))?;
+    response.into_reader().take(max64.saturating_add(1)).read_to_end(&mut body).map_err(|e| io_error(&e))?;
     if body.len() > max {
         return Err(ClientError::TooLarge);
     }
-    Ok(Reply {
-        status,
-        content_type,
-        body,
-    })
+    Ok(Reply { status, content_type, body })
 }
 
 fn io_error(e: &io::Error) -> ClientError {
@@ -229,7 +226,12 @@ fn transport_error(t: &ureq::Transport) -> ClientError {
 fn stale_connection(t: &ureq::Transport) -> bool {
     matches!(
         io_source(t).map(io::Error::kind),
-        Some(io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof)
+        Some(
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        )
     ) || t.message().is_some_and(|m| m.contains("closed") || m.contains("EOF"))
 }
 

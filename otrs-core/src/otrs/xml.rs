@@ -135,10 +135,7 @@ pub(crate) fn body_element(root: Node) -> Option<Node> {
 /// Error for a reply that is not a usable SOAP envelope.
 fn not_soap(status: u16, content_type: &str, body: &[u8], why: &str) -> SoapError {
     if status != 200 {
-        return SoapError::Http {
-            status,
-            detail: http_detail(content_type, body),
-        };
+        return SoapError::Http { status, detail: http_detail(content_type, body) };
     }
     if body.is_empty() {
         return SoapError::Malformed("empty body".into());

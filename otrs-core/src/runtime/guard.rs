@@ -88,12 +88,7 @@ fn catch<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, String> {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_string());
-        let at = PANIC_AT
-            .try_with(Cell::take)
-            .ok()
-            .flatten()
-            .map(|p| p.text())
-            .unwrap_or_else(|| "an unknown place".to_string());
+        let at = PANIC_AT.try_with(Cell::take).ok().flatten().map(|p| p.text()).unwrap_or_else(|| "an unknown place".to_string());
         format!("internal error in {what}: {msg} at {at} (caught; Asterisk is unaffected)")
     })
 }

@@ -4,11 +4,11 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use crate::runtime::clock;
 use crate::config::Config;
 use crate::customers::IndexStatus;
-use crate::spool::SpoolStats;
+use crate::runtime::clock;
 use crate::runtime::stats::Snapshot;
+use crate::spool::SpoolStats;
 
 /// Which otrs.conf runs: when it was loaded, and whether a later reload
 /// failed (the previous configuration then stays in use).
@@ -106,7 +106,8 @@ pub fn render(s: &StatusInput) -> String {
             let g = &c.general;
             // a user:password@ in the URL is shown as ***@
             let _ = writeln!(o, "OTRS URL:         {}", crate::otrs::redact_url(&g.url));
-            let _ = writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
+            let _ =
+                writeln!(o, "OTRS user:        {} (password set: {})", g.user, if g.password.is_empty() { "no" } else { "yes" });
             let _ = writeln!(o, "Timeout:          {} ms", g.timeout.as_millis());
             let db = match &g.dbsock {
                 Some(sock) => format!("socket {sock}"),
@@ -182,7 +183,12 @@ pub fn render(s: &StatusInput) -> String {
             );
         }
         Some((since, why)) => {
-            let _ = writeln!(o, "OTRS:             DOWN since {} ({}): new calls queue their tickets", clock::local_datetime(*since), why);
+            let _ = writeln!(
+                o,
+                "OTRS:             DOWN since {} ({}): new calls queue their tickets",
+                clock::local_datetime(*since),
+                why
+            );
         }
         None => {
             let _ = writeln!(o, "OTRS:             up");
@@ -216,7 +222,11 @@ pub fn render(s: &StatusInput) -> String {
     let _ = writeln!(o, "Calls:            {} (in progress {}{cli})", st.calls, s.in_flight);
     let _ = writeln!(o, "Tickets created:  {}", st.created);
     let _ = writeln!(o, "Repeat calls:     {} (added to an open ticket)", st.appended);
-    let _ = writeln!(o, "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})", st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside);
+    let _ = writeln!(
+        o,
+        "Queued:           {} (created later {}, retries {}, duplicates avoided {}, set aside {})",
+        st.queued, st.created_later, st.retries, st.duplicates_avoided, st.moved_aside
+    );
     if st.rechecks_empty > 0 {
         let _ = writeln!(
             o,
@@ -441,7 +451,11 @@ mod tests {
             last_refresh: Some(at),
             last_error: Some((at, "LDAP bind as 'cn=otrs' refused: invalid credentials".into())),
             db_up: false,
-            sources: vec![source("general", true, true), source("customers-ad", false, true), source("customers-x", false, false)],
+            sources: vec![
+                source("general", true, true),
+                source("customers-ad", false, true),
+                source("customers-x", false, false),
+            ],
         };
         let text = render(&StatusInput {
             version: "1",
@@ -461,8 +475,14 @@ mod tests {
         assert!(text.contains("Customer index:   24 customers, 40 numbers; database DOWN for 2 of 3 sources"), "{text}");
         let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Source [")).collect();
         assert_eq!(lines.len(), 3, "{text}");
-        assert!(lines[0].starts_with("Source [general]: ldap ldaps://dc1.example.invalid") && lines[0].contains("; up since "), "{text}");
-        assert!(lines[1].contains("DOWN (its last load stays in use) since") && lines[1].contains("12 customers, 20 numbers"), "{text}");
+        assert!(
+            lines[0].starts_with("Source [general]: ldap ldaps://dc1.example.invalid") && lines[0].contains("; up since "),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("DOWN (its last load stays in use) since") && lines[1].contains("12 customers, 20 numbers"),
+            "{text}"
+        );
         assert!(lines[2].contains("DOWN (never loaded)") && lines[2].contains("refreshed never"), "{text}");
         assert_eq!(text.matches("  error:          LDAP bind as 'cn=otrs' refused: invalid credentials").count(), 2, "{text}");
     }

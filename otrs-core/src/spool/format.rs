@@ -119,11 +119,8 @@ pub fn encode(job: &Job) -> String {
     let mut out = String::with_capacity(1024);
     out.push_str(HEADER);
     out.push('\n');
-    let created_ms = job
-        .created
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
+    let created_ms =
+        job.created.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0);
     put(&mut out, "key", &job.key);
     put(&mut out, "created_ms", &created_ms.to_string());
     put(&mut out, "attempts", &job.attempts.to_string());
@@ -229,8 +226,7 @@ impl Fields<'_> {
     }
 
     fn required(&mut self, name: &str) -> Result<String, SpoolError> {
-        self.take(name)
-            .ok_or_else(|| corrupt(format!("the required field '{name}' is missing")))
+        self.take(name).ok_or_else(|| corrupt(format!("the required field '{name}' is missing")))
     }
 
     fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, SpoolError> {
@@ -238,9 +234,7 @@ impl Fields<'_> {
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(corrupt(format!("field '{name}': {shown:?} is not a number")));
         }
-        value
-            .parse()
-            .map_err(|_| corrupt(format!("field '{name}': {shown:?} is out of range")))
+        value.parse().map_err(|_| corrupt(format!("field '{name}': {shown:?} is out of range")))
     }
 
     fn required_number<T: std::str::FromStr>(&mut self, name: &str) -> Result<T, SpoolError> {
@@ -264,16 +258,13 @@ impl Fields<'_> {
 /// job's id. Any input gives a job or `Corrupt`, never a panic.
 pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
     if bytes.len() as u64 > MAX_JOB_BYTES {
-        return Err(corrupt(format!(
-            "{} bytes, more than the limit of {MAX_JOB_BYTES}",
-            bytes.len()
-        )));
+        return Err(corrupt(format!("{} bytes, more than the limit of {MAX_JOB_BYTES}", bytes.len())));
     }
     if bytes.is_empty() {
         return Err(corrupt("an empty file"));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| corrupt(format!("not UTF-8 text (bad byte at offset {})", e.valid_up_to())))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| corrupt(format!("not UTF-8 text (bad byte at offset {})", e.valid_up_to())))?;
     let Some(text) = text.strip_suffix('\n') else {
         return Err(corrupt("truncated (the last line has no line end)"));
     };
@@ -311,9 +302,8 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
     }
     let mut f = Fields(fields);
     let created_ms: u64 = f.required_number("created_ms")?;
-    let created = UNIX_EPOCH
-        .checked_add(Duration::from_millis(created_ms))
-        .ok_or_else(|| corrupt("field 'created_ms': out of range"))?;
+    let created =
+        UNIX_EPOCH.checked_add(Duration::from_millis(created_ms)).ok_or_else(|| corrupt("field 'created_ms': out of range"))?;
     let end = match f.take("end.answered") {
         None => None,
         Some(a) => Some(CallEnd {

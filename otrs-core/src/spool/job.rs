@@ -84,15 +84,7 @@ impl Job {
     }
 
     fn fresh(key: String, created: SystemTime, task: Task) -> Job {
-        Job {
-            id: new_job_id(&key, created),
-            key,
-            created,
-            attempts: 0,
-            maybe_delivered: false,
-            last_error: String::new(),
-            task,
-        }
+        Job { id: new_job_id(&key, created), key, created, attempts: 0, maybe_delivered: false, last_error: String::new(), task }
     }
 
     /// The call's outcome, if one is attached (always for an update job).

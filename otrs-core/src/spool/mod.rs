@@ -170,20 +170,13 @@ impl Spool {
         };
         make_dir(&spool.dir).map_err(|e| at(&spool.dir, e))?;
         make_dir(&spool.bad).map_err(|e| at(&spool.bad, e))?;
-        let probe = spool
-            .dir
-            .join(format!("{TMP_PREFIX}probe.{}.{}", std::process::id(), next_counter()));
+        let probe = spool.dir.join(format!("{TMP_PREFIX}probe.{}.{}", std::process::id(), next_counter()));
         OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o640)
             .open(&probe)
-            .map_err(|e| {
-                at(
-                    &spool.dir,
-                    io::Error::new(e.kind(), format!("cannot create files here: {e}")),
-                )
-            })?;
+            .map_err(|e| at(&spool.dir, io::Error::new(e.kind(), format!("cannot create files here: {e}"))))?;
         fs::remove_file(&probe).map_err(|e| at(&probe, e))?;
         Ok(spool)
     }
@@ -221,11 +214,7 @@ impl Spool {
         if text.len() as u64 > MAX_JOB_BYTES {
             return Err(SpoolError::Io(io::Error::new(
                 ErrorKind::InvalidInput,
-                format!(
-                    "spool job {} is {} bytes, more than the limit of {MAX_JOB_BYTES}",
-                    job.id,
-                    text.len()
-                ),
+                format!("spool job {} is {} bytes, more than the limit of {MAX_JOB_BYTES}", job.id, text.len()),
             )));
         }
         match write_durably(&self.dir, &job.id, &self.job_path(&job.id), text.as_bytes()) {
@@ -317,10 +306,7 @@ impl Spool {
         let path = self.job_path(id);
         // O_NOFOLLOW: a symlink is not a job (and must not make us read files
         // elsewhere); O_NONBLOCK: a FIFO named like a job must not hang us.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path);
+        let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path);
         let file = match file {
             Ok(f) => f,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(corrupt("a symbolic link, not a job file")),
@@ -331,15 +317,10 @@ impl Spool {
             return Err(corrupt("not a regular file"));
         }
         if meta.len() > MAX_JOB_BYTES {
-            return Err(corrupt(format!(
-                "{} bytes, more than the limit of {MAX_JOB_BYTES}",
-                meta.len()
-            )));
+            return Err(corrupt(format!("{} bytes, more than the limit of {MAX_JOB_BYTES}", meta.len())));
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_JOB_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| at(&path, e))?;
+        file.take(MAX_JOB_BYTES + 1).read_to_end(&mut bytes).map_err(|e| at(&path, e))?;
         decode(id, &bytes)
     }
 
@@ -400,19 +381,11 @@ impl Spool {
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .filter(|e| {
-                        e.file_name()
-                            .to_str()
-                            .is_some_and(|n| n.ends_with(JOB_SUFFIX) && !n.starts_with('.'))
-                    })
+                    .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(JOB_SUFFIX) && !n.starts_with('.')))
                     .count()
             })
             .unwrap_or(0);
-        SpoolStats {
-            depth: ids.len(),
-            oldest,
-            bad,
-        }
+        SpoolStats { depth: ids.len(), oldest, bad }
     }
 
     /// Attaches a call's outcome to the queued ticket job of call `key`.
@@ -446,11 +419,7 @@ impl Spool {
 
     /// Whether a ticket job (not an outcome) for call `key` is queued.
     pub fn has_ticket_job(&self, key: &str) -> bool {
-        self.list()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|id| self.read(id).ok())
-            .any(|j| j.creates_ticket_of(key))
+        self.list().unwrap_or_default().iter().filter_map(|id| self.read(id).ok()).any(|j| j.creates_ticket_of(key))
     }
 
     /// Finishes a job whose ticket now exists: removes it, unless an
@@ -496,11 +465,7 @@ impl Spool {
                     continue;
                 }
                 let ours = tmp_owner(name) == Some(me);
-                let old = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| now.duration_since(m).ok())
-                    .is_some_and(|age| age >= STALE_TMP_AGE);
+                let old = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age >= STALE_TMP_AGE);
                 if (!ours || old) && fs::remove_file(entry.path()).is_ok() {
                     removed += 1;
                     any = true;
@@ -557,11 +522,7 @@ fn tmp_owner(name: &str) -> Option<u32> {
 /// one outside `[A-Za-z0-9._-]` replaced by `_`, as is a `.` following a `.`
 /// (no `..` in an id). A time before 1970 counts as 0.
 pub fn new_job_id(key: &str, created: SystemTime) -> String {
-    let ms = created
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-        .min(u128::from(MAX_ID_MS));
+    let ms = created.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0).min(u128::from(MAX_ID_MS));
     format!("{ms:013}-{}-{:04x}", sanitize_key(key), next_random16())
 }
 
@@ -592,12 +553,7 @@ fn next_random16() -> u16 {
         // RandomState is seeded from the OS's random source.
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
-        h.write_u128(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
+        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
         h.finish()
     });
     base.wrapping_add(next_counter()) as u16
@@ -622,9 +578,7 @@ pub fn is_valid_id(id: &str) -> bool {
     };
     time.iter().all(u8::is_ascii_digit)
         && random.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-        && key
-            .iter()
-            .all(|c| matches!(c, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+        && key.iter().all(|c| matches!(c, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
         && !key.windows(2).any(|w| w == b"..")
 }
 
@@ -633,10 +587,7 @@ fn check_id(id: &str) -> Result<(), SpoolError> {
         Ok(())
     } else {
         let shown: String = id.chars().take(100).collect();
-        Err(SpoolError::Io(io::Error::new(
-            ErrorKind::InvalidInput,
-            format!("not a spool job id: {shown:?}"),
-        )))
+        Err(SpoolError::Io(io::Error::new(ErrorKind::InvalidInput, format!("not a spool job id: {shown:?}"))))
     }
 }
 
@@ -702,15 +653,9 @@ mod tests {
 
     impl TestDir {
         fn new(tag: &str) -> TestDir {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let path = std::env::temp_dir().join(format!(
-                "otrs-spool-test-{tag}-{}-{}-{nanos}",
-                std::process::id(),
-                next_counter()
-            ));
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let path =
+                std::env::temp_dir().join(format!("otrs-spool-test-{tag}-{}-{}-{nanos}", std::process::id(), next_counter()));
             fs::create_dir_all(&path).unwrap();
             TestDir(path)
         }
@@ -814,10 +759,8 @@ mod tests {
     }
 
     fn files_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut names: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     }
@@ -854,10 +797,7 @@ mod tests {
         assert_same(&job, &back);
         // The file is the documented text, one field a line.
         let text = fs::read_to_string(spool.job_path(&job.id)).unwrap();
-        assert!(
-            text.starts_with("otrs-spool-job 1\nkey=1700000000.42\ncreated_ms=1700000000123\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("otrs-spool-job 1\nkey=1700000000.42\ncreated_ms=1700000000123\n"), "{text}");
         assert!(text.ends_with("\nend\n"));
         assert!(text.contains("\ncall.channel=end\n"));
         assert!(text.contains("\ncall.exten==\n"));
@@ -964,12 +904,7 @@ mod tests {
         fs::write(t.0.join(format!("{}.job.bak", jobs[0].id)), encode(&jobs[0])).unwrap();
         fs::create_dir(t.0.join("1700000000000-dir-abcd.job")).unwrap();
         fs::write(t.0.join("bad").join("1600000000000-old-0000.job"), "x").unwrap();
-        let keys: Vec<String> = spool
-            .list()
-            .unwrap()
-            .iter()
-            .map(|id| spool.read(id).unwrap().key)
-            .collect();
+        let keys: Vec<String> = spool.list().unwrap().iter().map(|id| spool.read(id).unwrap().key).collect();
         assert_eq!(keys, ["early", "a", "b", "c", "d"]);
         let stats = spool.stats();
         assert_eq!(stats.depth, 5);
@@ -1002,70 +937,26 @@ mod tests {
             ("newer version", edit(HEADER, "otrs-spool-job 2"), "version \"2\""),
             ("binary", binary, "not UTF-8"),
             ("binary only", vec![0xff, 0xfe, 0, 1, 2, b'\n'], "not UTF-8"),
-            (
-                "truncated mid-escape",
-                good.as_bytes()[..cut_in_escape].to_vec(),
-                "truncated",
-            ),
-            (
-                "lone backslash",
-                edit("\nlast_error=a\\nb\n", "\nlast_error=abc\\\n"),
-                "truncated escape",
-            ),
-            (
-                "unknown escape",
-                edit("\nlast_error=a\\nb\n", "\nlast_error=\\x41\n"),
-                "unknown escape",
-            ),
+            ("truncated mid-escape", good.as_bytes()[..cut_in_escape].to_vec(), "truncated"),
+            ("lone backslash", edit("\nlast_error=a\\nb\n", "\nlast_error=abc\\\n"), "truncated escape"),
+            ("unknown escape", edit("\nlast_error=a\\nb\n", "\nlast_error=\\x41\n"), "unknown escape"),
             ("raw NUL", edit("\nlast_error=a\\nb\n", "\nlast_error=a\0b\n"), "NUL"),
             ("no end", edit("\nend\n", "\n"), "no 'end'"),
             ("cut mid-line", good.as_bytes()[..cut_mid_line].to_vec(), "truncated"),
-            (
-                "cut after a line",
-                good.as_bytes()[..cut_after_line].to_vec(),
-                "no 'end'",
-            ),
+            ("cut after a line", good.as_bytes()[..cut_after_line].to_vec(), "no 'end'"),
             ("after end", format!("{good}key2=x\n").into_bytes(), "after the 'end'"),
             ("blank line", edit("\nattempts=0\n", "\nattempts=0\n\n"), "no '='"),
             ("no '='", edit("\nattempts=0\n", "\nattempts 0\n"), "no '='"),
-            (
-                "duplicate",
-                edit("\nattempts=0\n", "\nattempts=0\nattempts=1\n"),
-                "twice",
-            ),
+            ("duplicate", edit("\nattempts=0\n", "\nattempts=0\nattempts=1\n"), "twice"),
             ("missing field", edit("\ncall.exten=100\n", "\n"), "'call.exten'"),
-            (
-                "missing customer field",
-                edit("\ncustomer.email=ivanov@example.com\n", "\n"),
-                "'customer.email'",
-            ),
+            ("missing customer field", edit("\ncustomer.email=ivanov@example.com\n", "\n"), "'customer.email'"),
             ("bad number", edit("\nattempts=0\n", "\nattempts=zero\n"), "'attempts'"),
             ("signed number", edit("\nattempts=0\n", "\nattempts=+1\n"), "'attempts'"),
-            (
-                "number too big",
-                edit("\nattempts=0\n", "\nattempts=4294967296\n"),
-                "'attempts'",
-            ),
-            (
-                "bad time",
-                edit("created_ms=1700000000000", "created_ms=-1"),
-                "'created_ms'",
-            ),
-            (
-                "huge time",
-                edit("created_ms=1700000000000", "created_ms=99999999999999999999"),
-                "'created_ms'",
-            ),
-            (
-                "bad flag",
-                edit("\nmaybe_delivered=0\n", "\nmaybe_delivered=yes\n"),
-                "'maybe_delivered'",
-            ),
-            (
-                "bad customer flag",
-                edit("\ncustomer=1\n", "\ncustomer=\n"),
-                "'customer'",
-            ),
+            ("number too big", edit("\nattempts=0\n", "\nattempts=4294967296\n"), "'attempts'"),
+            ("bad time", edit("created_ms=1700000000000", "created_ms=-1"), "'created_ms'"),
+            ("huge time", edit("created_ms=1700000000000", "created_ms=99999999999999999999"), "'created_ms'"),
+            ("bad flag", edit("\nmaybe_delivered=0\n", "\nmaybe_delivered=yes\n"), "'maybe_delivered'"),
+            ("bad customer flag", edit("\ncustomer=1\n", "\ncustomer=\n"), "'customer'"),
             ("bad matches", edit("\nmatches=1\n", "\nmatches=\n"), "'matches'"),
         ];
         for (name, bytes, want) in cases {
@@ -1106,23 +997,14 @@ mod tests {
         let bad = sample_job("bad", 2_000);
         spool.write(&keep).unwrap();
         spool.write(&bad).unwrap();
-        let dest = spool
-            .move_aside(&bad.id, "OTRS refused it:\nQueue 'Raw' unknown\r\tfor good")
-            .unwrap();
+        let dest = spool.move_aside(&bad.id, "OTRS refused it:\nQueue 'Raw' unknown\r\tfor good").unwrap();
         assert_eq!(dest, t.0.join("bad").join(format!("{}.job", bad.id)));
         assert!(dest.is_file());
         assert!(!spool.job_path(&bad.id).exists());
         let reason = fs::read_to_string(t.0.join("bad").join(format!("{}.reason", bad.id))).unwrap();
         assert_eq!(reason, "OTRS refused it: Queue 'Raw' unknown for good\n");
         assert_eq!(spool.list().unwrap(), vec![keep.id.clone()]);
-        assert_eq!(
-            spool.stats(),
-            SpoolStats {
-                depth: 1,
-                oldest: Some(at_ms(1_000)),
-                bad: 1
-            }
-        );
+        assert_eq!(spool.stats(), SpoolStats { depth: 1, oldest: Some(at_ms(1_000)), bad: 1 });
         // The job set aside is intact: moving it back retries it.
         assert_same(&bad, &decode(&bad.id, &fs::read(&dest).unwrap()).unwrap());
         // A job that is not there: NotFound, and nothing written to bad/.
@@ -1143,14 +1025,7 @@ mod tests {
         spool.remove(&keep.id).unwrap();
         spool.remove(&keep.id).unwrap();
         assert_eq!(spool.list().unwrap(), Vec::<String>::new());
-        assert_eq!(
-            spool.stats(),
-            SpoolStats {
-                depth: 0,
-                oldest: None,
-                bad: 2
-            }
-        );
+        assert_eq!(spool.stats(), SpoolStats { depth: 0, oldest: None, bad: 2 });
     }
 
     #[test]
@@ -1199,10 +1074,7 @@ mod tests {
         assert_eq!(files_in(&root.join("spool")), vec!["bad".to_string()]);
         assert!(files_in(&root.join("spool").join("bad")).is_empty());
         // Longest valid id still is one.
-        assert!(is_valid_id(&format!(
-            "1700000000000-{}-abcd",
-            "k".repeat(MAX_KEY_CHARS)
-        )));
+        assert!(is_valid_id(&format!("1700000000000-{}-abcd", "k".repeat(MAX_KEY_CHARS))));
         assert!(is_valid_id("1700000000000--abcd"));
     }
 
@@ -1216,19 +1088,14 @@ mod tests {
         let other = if me == 999_999_999 { 999_999_998 } else { 999_999_999 };
         // What a crash mid-write leaves: a half-written job, a reason.
         let half = encode(&job);
-        fs::write(
-            t.0.join(format!(".tmp-{}.{other}.4", job.id)),
-            &half.as_bytes()[..half.len() / 2],
-        )
-        .unwrap();
+        fs::write(t.0.join(format!(".tmp-{}.{other}.4", job.id)), &half.as_bytes()[..half.len() / 2]).unwrap();
         fs::write(t.0.join("bad").join(format!(".tmp-{}.{other}.5", job.id)), "reason").unwrap();
         fs::write(t.0.join(".tmp-garbage"), "x").unwrap();
         // A crash of an earlier process with our pid: stale by its age.
         let old = t.0.join(format!(".tmp-{}.{me}.6", job.id));
         fs::write(&old, "x").unwrap();
         let f = File::options().write(true).open(&old).unwrap();
-        f.set_modified(SystemTime::now() - STALE_TMP_AGE - Duration::from_secs(1))
-            .unwrap();
+        f.set_modified(SystemTime::now() - STALE_TMP_AGE - Duration::from_secs(1)).unwrap();
         drop(f);
         // A write of this process in progress: kept.
         let busy = format!(".tmp-{}.{me}.7", job.id);
@@ -1241,13 +1108,7 @@ mod tests {
         assert_eq!(spool.clean_tmp(), 0);
         assert_eq!(
             files_in(&t.0),
-            vec![
-                busy,
-                ".tmp-dir".to_string(),
-                format!("{}.job", job.id),
-                "bad".into(),
-                "keep-me.txt".into()
-            ]
+            vec![busy, ".tmp-dir".to_string(), format!("{}.job", job.id), "bad".into(), "keep-me.txt".into()]
         );
         assert!(files_in(&t.0.join("bad")).is_empty());
         assert_same(&job, &spool.read(&job.id).unwrap());
@@ -1272,10 +1133,7 @@ mod tests {
         // A file where the directory should be.
         fs::write(t.0.join("file"), "x").unwrap();
         assert!(matches!(Spool::open(&t.0.join("file")), Err(SpoolError::Io(_))));
-        assert!(matches!(
-            Spool::open(&t.0.join("file").join("sub")),
-            Err(SpoolError::Io(_))
-        ));
+        assert!(matches!(Spool::open(&t.0.join("file").join("sub")), Err(SpoolError::Io(_))));
         // A read-only directory (root ignores permissions: skip the check;
         // a file we create is owned by our effective uid).
         let euid = {
@@ -1313,16 +1171,7 @@ mod tests {
         assert_eq!(id_time(&id), Some(t));
         // Hostile keys become safe file names.
         let long_key = "9".repeat(500);
-        for key in [
-            "../../etc/passwd",
-            "a/b\0c\n",
-            "..",
-            "...",
-            "ключ",
-            "",
-            long_key.as_str(),
-            "a b\\c",
-        ] {
+        for key in ["../../etc/passwd", "a/b\0c\n", "..", "...", "ключ", "", long_key.as_str(), "a b\\c"] {
             let id = new_job_id(key, t);
             assert!(is_valid_id(&id), "{key:?} gave {id:?}");
             assert!(!id.contains('/') && !id.contains("..") && !id.contains('\0'), "{id}");
@@ -1338,16 +1187,9 @@ mod tests {
         let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_job_id("same", t)).collect();
         assert_eq!(ids.len(), 10_000);
         // Sorting by id sorts by time.
-        let mut by_time = [
-            new_job_id("z", at_ms(2)),
-            new_job_id("a", at_ms(10)),
-            new_job_id("m", at_ms(1)),
-        ];
+        let mut by_time = [new_job_id("z", at_ms(2)), new_job_id("a", at_ms(10)), new_job_id("m", at_ms(1))];
         by_time.sort();
-        assert_eq!(
-            by_time.iter().map(|id| id_time(id).unwrap()).collect::<Vec<_>>(),
-            [at_ms(1), at_ms(2), at_ms(10)]
-        );
+        assert_eq!(by_time.iter().map(|id| id_time(id).unwrap()).collect::<Vec<_>>(), [at_ms(1), at_ms(2), at_ms(10)]);
     }
 
     #[test]

@@ -46,10 +46,7 @@ impl Worker {
     pub fn start(services: ServicesFn, stats: &'static Stats) -> Worker {
         let shared = Arc::new(Shared { stop: Mutex::new(false), wake: Condvar::new(), kicked: AtomicBool::new(false) });
         let s = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("otrs-spool".into())
-            .spawn(move || run(&s, &services, stats))
-            .ok();
+        let handle = std::thread::Builder::new().name("otrs-spool".into()).spawn(move || run(&s, &services, stats)).ok();
         if handle.is_none() {
             crate::log_error!("cannot start the spool worker thread: queued tickets wait until the next load");
         }

@@ -21,7 +21,10 @@ fn repeat_profile(w: &World) -> Profile {
 }
 
 fn refused() -> ClientError {
-    ClientError::Soap(SoapError::Operation { code: "TicketCreate.InvalidParameter".into(), message: "Queue 'Raw' unknown".into() })
+    ClientError::Soap(SoapError::Operation {
+        code: "TicketCreate.InvalidParameter".into(),
+        message: "Queue 'Raw' unknown".into(),
+    })
 }
 
 /// The jobs in the spool.
@@ -193,7 +196,8 @@ fn an_outage_queues_the_ticket_and_the_next_calls_do_not_wait_for_otrs() {
 #[test]
 fn refused_credentials_queue_the_ticket_without_calling_otrs_down() {
     let w = world("authfail");
-    w.otrs.fail(Op::Create, ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() }));
+    w.otrs
+        .fail(Op::Create, ClientError::Soap(SoapError::Operation { code: "TicketCreate.AuthFail".into(), message: "x".into() }));
     let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.20"), soon());
     assert_eq!(o.status(), Status::Queued);
     assert!(w.svc.health.otrs_down().is_none());
@@ -354,7 +358,10 @@ fn jobs_of_key(w: &World, key: &str) -> Vec<crate::spool::Job> {
 /// Ivanov, and a customer whose login holds TicketSearch's wildcard.
 fn star_world(tag: &str, raw_login_search: bool) -> World {
     let star = crate::customers::Customer { login: "iv*".into(), customer_id: "STAR".into(), ..testing::ivanov() };
-    let index = crate::customers::index_for_tests(&[(testing::ivanov(), "+7 916 122-96-24"), (star, "+7 495 111-22-33")], testing::plan());
+    let index = crate::customers::index_for_tests(
+        &[(testing::ivanov(), "+7 916 122-96-24"), (star, "+7 495 111-22-33")],
+        testing::plan(),
+    );
     world_with(tag, FakeOtrs::with_raw_login_search(raw_login_search), index)
 }
 
@@ -369,7 +376,11 @@ fn a_repeat_call_never_lands_on_another_customers_ticket() {
         assert_eq!(o.customer_user, "iv*");
         let tickets = w.otrs.tickets();
         assert_eq!(tickets.len(), 2);
-        assert_eq!(tickets.iter().find(|t| t.id == ivanovs).map(|t| t.articles.len()), Some(0), "nothing added to Ivanov's ticket");
+        assert_eq!(
+            tickets.iter().find(|t| t.id == ivanovs).map(|t| t.articles.len()),
+            Some(0),
+            "nothing added to Ivanov's ticket"
+        );
         // and iv*'s own open ticket is found by its exact login
         let again = handle_call(&w.svc, &repeat_profile(&w), &call("84951112233", "1700000000.41"), soon());
         assert_eq!(again.status(), Status::Appended, "{:?}", again.result);
@@ -392,18 +403,26 @@ fn a_slow_spool_disk_does_not_keep_the_call_past_its_budget() {
     w.otrs.fail(Op::Create, ClientError::Connect("refused".into()));
     w.svc.spool.slow_ms.store(700, std::sync::atomic::Ordering::SeqCst);
     let started = Instant::now();
-    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.60"), started + Duration::from_millis(100));
+    let o =
+        handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.60"), started + Duration::from_millis(100));
     let took = started.elapsed();
     assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
     assert!(o.error().ends_with("; being written to the spool"), "{}", o.error());
-    assert!(took < Duration::from_millis(100) + WRITE_GRACE + Duration::from_millis(50), "the call waited {took:?}");
+    // well short of the 700 ms write: the call did not wait for it (the
+    // margin over deadline + grace is for a loaded test machine)
+    assert!(took < Duration::from_millis(100) + WRITE_GRACE + Duration::from_millis(350), "the call waited {took:?}");
     // the job is still made durable
     assert!(crate::spool::join_writers(Duration::from_secs(5)));
     assert_eq!(jobs(&w).len(), 1);
     // a write that finishes in time is waited for
     w.svc.spool.slow_ms.store(10, std::sync::atomic::Ordering::SeqCst);
     w.svc.health.mark_down("refused");
-    let o = handle_call(&w.svc, &default_profile(&w), &call("89161229624", "1700000000.61"), Instant::now() + Duration::from_millis(500));
+    let o = handle_call(
+        &w.svc,
+        &default_profile(&w),
+        &call("89161229624", "1700000000.61"),
+        Instant::now() + Duration::from_millis(500),
+    );
     assert_eq!(o.status(), Status::Queued);
     assert!(!o.error().contains("being written"), "{}", o.error());
     assert_eq!(jobs(&w).len(), 2);

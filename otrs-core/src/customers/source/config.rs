@@ -417,7 +417,9 @@ fn pg_source(o: &Opts) -> Result<SourceKind, ConfigError> {
 fn ldap_source(o: &Opts) -> Result<SourceKind, ConfigError> {
     let url = o.required("ldap_url")?.to_string();
     let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://")) || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if !(lower.starts_with("ldap://") || lower.starts_with("ldaps://"))
+        || url.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return o.invalid("ldap_url", &url, "expected ldap://host[:port] or ldaps://host[:port]");
     }
     let starttls = o.boolean("starttls", false)?;

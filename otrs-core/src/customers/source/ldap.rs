@@ -57,11 +57,7 @@ impl std::fmt::Debug for LdapSource {
 impl LdapSource {
     pub(crate) fn new(settings: LdapSettings) -> Self {
         let uses_tls = settings.starttls || settings.url.to_ascii_lowercase().starts_with("ldaps://");
-        let tls = if uses_tls {
-            client_config(settings.tls_ca_file.as_deref())
-        } else {
-            Err("no TLS".into())
-        };
+        let tls = if uses_tls { client_config(settings.tls_ca_file.as_deref()) } else { Err("no TLS".into()) };
         LdapSource { settings, tls }
     }
 
@@ -111,7 +107,11 @@ impl LdapSource {
                 .simple_bind(&s.bind_dn, &s.bind_password)
                 .map_err(|e| format!("LDAP bind as '{}' at {} failed: {}", s.bind_dn, s.url, describe_error(&e)))?;
             if result.rc != 0 {
-                let why = if result.rc == 49 { "invalid credentials (wrong bind_dn or bind_password)".to_string() } else { result_text(result.rc, &result.text) };
+                let why = if result.rc == 49 {
+                    "invalid credentials (wrong bind_dn or bind_password)".to_string()
+                } else {
+                    result_text(result.rc, &result.text)
+                };
                 return Err(format!("LDAP bind as '{}' at {} refused: {why}", s.bind_dn, s.url));
             }
         }
@@ -130,7 +130,8 @@ impl LdapSource {
         let fail = |e: LdapError| format!("LDAP search under '{}' at {} failed: {}", s.base_dn, s.url, describe_error(&e));
         let adapters: Vec<Box<dyn Adapter<_, _>>> =
             vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(s.page_size as i32))];
-        let mut stream = conn.with_timeout(s.timeout).streaming_search_with(adapters, &s.base_dn, scope, filter, attrs).map_err(fail)?;
+        let mut stream =
+            conn.with_timeout(s.timeout).streaming_search_with(adapters, &s.base_dn, scope, filter, attrs).map_err(fail)?;
         loop {
             let next = stream.next().map_err(fail)?;
             let Some(entry) = next else { break };

@@ -78,7 +78,18 @@ fn ldap_loads_the_whole_directory_in_pages() {
     assert_eq!(who(&index, "89167001004"), (0, None), "a disabled account must not match");
     assert_eq!(who(&index, "+7 916 701 00 40"), (1, Some("filler.40".into())));
     // Ten numbers in four attributes, one an internal extension.
-    for n in ["89167002001", "89167002002", "89167002003", "89167002004", "89167002005", "89167002006", "4501", "89167002007", "89167002008", "89167002009"] {
+    for n in [
+        "89167002001",
+        "89167002002",
+        "89167002003",
+        "89167002004",
+        "89167002005",
+        "89167002006",
+        "4501",
+        "89167002007",
+        "89167002008",
+        "89167002009",
+    ] {
         assert_eq!(who(&index, n), (1, Some("ldap.ten".into())), "{n}");
     }
     let l = index.lookup("89167003001").expect("loaded");
@@ -270,13 +281,17 @@ fn pg_any_table_through_a_column_map() {
     struct Back;
     impl Drop for Back {
         fn drop(&mut self) {
-            psql("UPDATE crm_contacts SET work_phone = '8 916 800 20 01', active = true WHERE contact_key = 'crm.kim';\n\
-                  UPDATE crm_contacts SET active = false WHERE contact_key = 'crm.gone';");
+            psql(
+                "UPDATE crm_contacts SET work_phone = '8 916 800 20 01', active = true WHERE contact_key = 'crm.kim';\n\
+                  UPDATE crm_contacts SET active = false WHERE contact_key = 'crm.gone';",
+            );
         }
     }
     let _back = Back;
-    psql("UPDATE crm_contacts SET work_phone = '8 916 809 99 99', modified = now() WHERE contact_key = 'crm.kim';\n\
-          UPDATE crm_contacts SET active = true, modified = now() WHERE contact_key = 'crm.gone';");
+    psql(
+        "UPDATE crm_contacts SET work_phone = '8 916 809 99 99', modified = now() WHERE contact_key = 'crm.kim';\n\
+          UPDATE crm_contacts SET active = true, modified = now() WHERE contact_key = 'crm.gone';",
+    );
     index.refresh_changed().expect("incremental (timestamp with time zone)");
     assert_eq!(who(&index, "89168099999"), (1, Some("crm.kim".into())));
     assert_eq!(who(&index, "89168002001"), (0, None));

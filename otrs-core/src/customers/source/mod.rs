@@ -23,9 +23,9 @@ mod live_tests;
 mod mysql;
 mod postgres;
 mod sql;
-mod tls;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,7 +36,9 @@ use super::refresher::{start_refresher, Refresher};
 use super::CustomerIndex;
 use crate::number::NumberPlan;
 
-pub use self::config::{is_source_section, sources_from_sections, LdapSettings, PgSettings, SourceConfig, SourceKind, SqlMap, SslMode};
+pub use self::config::{
+    is_source_section, sources_from_sections, LdapSettings, PgSettings, SourceConfig, SourceKind, SqlMap, SslMode,
+};
 pub(crate) use self::ldap::LdapSource;
 pub(crate) use self::mysql::MysqlSource;
 pub(crate) use self::postgres::PgSource;
@@ -100,9 +102,7 @@ pub(crate) fn open_source(config: &SourceConfig) -> Box<dyn CustomerSource> {
 /// configuration refuses that case before it gets here.
 pub fn build_index(sources: &[SourceConfig], plan: &NumberPlan) -> Arc<CustomerIndex> {
     let mut parts = sources.iter().map(|s| CustomerIndex::with_source(&s.name, open_source(s), plan.clone()));
-    let first = parts.next().unwrap_or_else(|| {
-        CustomerIndex::with_source("none", Box::new(NoSource), plan.clone())
-    });
+    let first = parts.next().unwrap_or_else(|| CustomerIndex::with_source("none", Box::new(NoSource), plan.clone()));
     Arc::new(first.followed_by(parts.map(Arc::new).collect()))
 }
 

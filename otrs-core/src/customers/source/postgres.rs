@@ -64,13 +64,15 @@ impl PgSource {
         if !p.password.is_empty() {
             config.password(&p.password);
         }
-        let fail = |e: postgres::Error| format!("cannot connect to the PostgreSQL database at {}: {}", self.target(), pg_error(&e));
+        let fail =
+            |e: postgres::Error| format!("cannot connect to the PostgreSQL database at {}: {}", self.target(), pg_error(&e));
         match (p.sslmode, &self.tls) {
             (SslMode::Disable, _) => config.ssl_mode(postgres::config::SslMode::Disable).connect(NoTls).map_err(fail),
             (SslMode::Prefer, Err(_)) => config.ssl_mode(postgres::config::SslMode::Disable).connect(NoTls).map_err(fail),
             (SslMode::Require, Err(e)) => Err(format!("PostgreSQL at {}: sslmode = require but {e}", self.target())),
             (mode, Ok(tls)) => {
-                let mode = if mode == SslMode::Require { postgres::config::SslMode::Require } else { postgres::config::SslMode::Prefer };
+                let mode =
+                    if mode == SslMode::Require { postgres::config::SslMode::Require } else { postgres::config::SslMode::Prefer };
                 config.ssl_mode(mode).connect(RustlsMake(Arc::clone(tls))).map_err(fail)
             }
         }

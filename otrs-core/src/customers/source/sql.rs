@@ -121,7 +121,9 @@ mod tests {
         );
         let plain: String = select_list(&m, Dialect::Mysql).chars().filter(|c| *c != '`').collect();
         assert_eq!(plain, crate::customers::db::COLUMNS);
-        assert!(changed_sql(&m, Dialect::Mysql).expect("incremental").ends_with("WHERE `change_time` >= DATE_ADD(?, INTERVAL ? MICROSECOND)"));
+        assert!(changed_sql(&m, Dialect::Mysql)
+            .expect("incremental")
+            .ends_with("WHERE `change_time` >= DATE_ADD(?, INTERVAL ? MICROSECOND)"));
     }
 
     #[test]

@@ -229,7 +229,10 @@ fn a_source_without_change_times_is_only_reloaded_in_full() {
 fn build_index_keeps_the_order_of_the_config() {
     let (c, warnings) = from_sections(&[
         general_with_db(),
-        section("customers-ad", &[("type", "ldap"), ("ldap_url", "ldaps://dc1.example.invalid"), ("base_dn", "dc=example,dc=invalid")]),
+        section(
+            "customers-ad",
+            &[("type", "ldap"), ("ldap_url", "ldaps://dc1.example.invalid"), ("base_dn", "dc=example,dc=invalid")],
+        ),
         section("default", &[("queue", "Raw")]),
         section("customers-pg", &[("type", "postgresql"), ("dbuser", "otrs"), ("dbpass", "Pg-Secret-3")]),
     ])
@@ -294,8 +297,9 @@ fn sources_need_a_type_and_their_own_options() {
 
 #[test]
 fn sql_sources_get_znunys_defaults_and_a_column_map() {
-    let (c, warnings) = parse(&[section("customers", &[("type", "postgresql"), ("dbuser", "otrs"), ("dbhost", "pg.example.invalid")])])
-        .expect("config");
+    let (c, warnings) =
+        parse(&[section("customers", &[("type", "postgresql"), ("dbuser", "otrs"), ("dbhost", "pg.example.invalid")])])
+            .expect("config");
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(c.customers.len(), 1, "no [general] source without dbuser");
     let SourceKind::Postgres(pg, map) = &c.customers[0].kind else { panic!("{:?}", c.customers) };
@@ -339,7 +343,8 @@ fn sql_sources_get_znunys_defaults_and_a_column_map() {
         let e = parse(&[section("customers", &[("type", "mysql"), ("dbuser", "x"), (key, value)])]).expect_err(value);
         assert!(e.0.contains(&format!("'{key}'")), "{key}={value}: {e}");
     }
-    let e = parse(&[section("customers", &[("type", "postgresql"), ("dbuser", "x"), ("sslmode", "verify-full")])]).expect_err("sslmode");
+    let e = parse(&[section("customers", &[("type", "postgresql"), ("dbuser", "x"), ("sslmode", "verify-full")])])
+        .expect_err("sslmode");
     assert!(e.0.contains("'sslmode'"), "{e}");
 }
 
@@ -380,7 +385,10 @@ fn ldap_options() {
     let SourceKind::Ldap(l) = &c.customers[0].kind else { panic!() };
     assert_eq!(l.scope, config::Scope::Sub);
     assert_eq!((l.login_attribute.as_str(), l.customer_id.as_deref()), ("sAMAccountName", Some("EXAMPLE")));
-    assert_eq!((l.first_name_attribute.as_str(), l.last_name_attribute.as_str(), l.email_attribute.as_str()), ("givenName", "sn", "mail"));
+    assert_eq!(
+        (l.first_name_attribute.as_str(), l.last_name_attribute.as_str(), l.email_attribute.as_str()),
+        ("givenName", "sn", "mail")
+    );
     assert_eq!(l.phone_attributes, ["telephoneNumber", "mobile", "ipPhone", "otherTelephone"]);
     assert_eq!((l.page_size, l.timeout, l.starttls), (1000, Duration::from_secs(10), false));
     let text = format!("{c:?}");
@@ -420,11 +428,9 @@ fn ldap_options() {
         let e = with(extra).expect_err(key);
         assert!(e.0.contains(key), "{extra:?}: {e}");
     }
-    let e = parse(&[section(
-        "customers",
-        &[("type", "ldap"), ("ldap_url", "ldaps://x"), ("base_dn", "dc=x"), ("starttls", "yes")],
-    )])
-    .expect_err("starttls on ldaps");
+    let e =
+        parse(&[section("customers", &[("type", "ldap"), ("ldap_url", "ldaps://x"), ("base_dn", "dc=x"), ("starttls", "yes")])])
+            .expect_err("starttls on ldaps");
     assert!(e.0.contains("'starttls'"), "{e}");
     let e = parse(&[section("customers", &[("type", "ldap"), ("ldap_url", "http://x"), ("base_dn", "dc=x")])]).expect_err("url");
     assert!(e.0.contains("'ldap_url'"), "{e}");
@@ -476,7 +482,8 @@ fn ldap_entries_become_rows() {
     // No login: not a customer. A huge value is cut, not stored whole.
     assert!(source.row(&entry(&[("sn", &["Doe"])]), true).is_none());
     let long = "9".repeat(100_000);
-    let r = source.row(&entry(&[("uid", &["x"]), ("sn", &[long.as_str()]), ("homePhone", &[long.as_str()])]), false).expect("row");
+    let r =
+        source.row(&entry(&[("uid", &["x"]), ("sn", &[long.as_str()]), ("homePhone", &[long.as_str()])]), false).expect("row");
     assert!(r.last_name.len() <= 256 && r.more_phones[0].len() <= 512 && !r.valid);
 }
 

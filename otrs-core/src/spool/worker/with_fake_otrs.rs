@@ -91,7 +91,10 @@ fn a_spool_created_ticket_url_renders_every_placeholder_a_call_time_one_does() {
     step(&w, &mut retrier(), &stats);
     let events = events_of("1700000001.2");
     let spooled = events.iter().find(|e| e.source == Source::Spool).expect("the worker's event");
-    assert_eq!((spooled.status.as_str(), spooled.customer_user.as_str(), spooled.customer_id.as_str()), ("CREATED", "ivanov", "ACME"));
+    assert_eq!(
+        (spooled.status.as_str(), spooled.customer_user.as_str(), spooled.customer_id.as_str()),
+        ("CREATED", "ivanov", "ACME")
+    );
     let (a, b) = (url_values(&at_call), url_values(&spooled.url));
     let names: Vec<&str> = PLACEHOLDERS.iter().chain(TICKET_PLACEHOLDERS).copied().collect();
     assert_eq!(a.len(), names.len(), "{at_call}");
@@ -194,7 +197,10 @@ fn a_search_that_fails_blocks_the_job_and_a_refused_one_creates_it() {
     let j = &jobs(&w)[0];
     assert!(j.maybe_delivered && j.last_error.contains("connection refused"), "{j:?}");
     // the agent may not search: created anyway (a duplicate is possible)
-    w.otrs.fail(Op::Search, ClientError::Soap(SoapError::Operation { code: "TicketSearch.AccessDenied".into(), message: "x".into() }));
+    w.otrs.fail(
+        Op::Search,
+        ClientError::Soap(SoapError::Operation { code: "TicketSearch.AccessDenied".into(), message: "x".into() }),
+    );
     assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
     assert_eq!(w.otrs.tickets().len(), 1);
     assert!(jobs(&w).is_empty());
@@ -231,10 +237,13 @@ fn an_outage_backs_off_and_keeps_the_job() {
     w.otrs.fail_always(Op::Create, connect());
     let g = &w.svc.config.general;
     let mut r = retrier();
-    let waits: Vec<Duration> = (0..3).map(|_| step(&w, &mut r, &stats)).map(|(p, d)| {
-        assert_eq!(p, Pass::Blocked);
-        d
-    }).collect();
+    let waits: Vec<Duration> = (0..3)
+        .map(|_| step(&w, &mut r, &stats))
+        .map(|(p, d)| {
+            assert_eq!(p, Pass::Blocked);
+            d
+        })
+        .collect();
     assert_eq!(waits, [g.retry_interval, g.retry_interval * 2, g.retry_interval * 4]);
     let jobs = jobs(&w);
     assert_eq!(jobs.len(), 2);
@@ -320,7 +329,10 @@ fn an_outcome_otrs_refuses_is_moved_aside_and_one_it_cannot_take_waits() {
     w.otrs.fail(Op::Update, ClientError::Timeout);
     assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Blocked);
     assert_eq!(jobs(&w).len(), 1);
-    w.otrs.fail(Op::Update, ClientError::Soap(SoapError::Operation { code: "TicketUpdate.InvalidParameter".into(), message: "x".into() }));
+    w.otrs.fail(
+        Op::Update,
+        ClientError::Soap(SoapError::Operation { code: "TicketUpdate.InvalidParameter".into(), message: "x".into() }),
+    );
     assert_eq!(step(&w, &mut retrier(), &stats).0, Pass::Done);
     assert_eq!((jobs(&w).len(), w.svc.spool.stats().bad), (0, 1));
 }
