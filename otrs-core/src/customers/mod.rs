@@ -69,6 +69,10 @@ pub use refresher::{start_refresher, Refresher};
 use source::CustomerSource;
 pub use source::{build_index, start_refreshers, SourceConfig};
 
+/// A number's canonical form and every matching customer with the name of
+/// its source, the one a call gets first.
+pub type SourceMatches = (Option<String>, Vec<(String, Arc<Customer>)>);
+
 /// An OTRS customer user, as needed to open a ticket for them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Customer {
@@ -365,7 +369,7 @@ impl CustomerIndex {
 
     /// As [`lookup_all`](Self::lookup_all), with the section of the source
     /// each match comes from. For the CLI dry run `otrs test lookup`.
-    pub fn lookup_sources(&self, raw_number: &str) -> Result<(Option<String>, Vec<(String, Arc<Customer>)>), IndexError> {
+    pub fn lookup_sources(&self, raw_number: &str) -> Result<SourceMatches, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
         let (mut all, mut loaded, mut missing) = (Vec::new(), false, false);
         for part in self.parts() {

@@ -363,7 +363,7 @@ fn sql_map(o: &Opts) -> Result<SqlMap, ConfigError> {
         ("changed_column", &mut map.changed, &d.changed, true),
     ] {
         let v = if may_be_empty { o.string_or_empty(key, default) } else { o.string(key, default) };
-        if !(v.is_empty() && may_be_empty) && !is_identifier(&v, false) {
+        if !(is_identifier(&v, false) || v.is_empty() && may_be_empty) {
             return o.invalid(key, &v, "expected a column name (letters, digits, _)");
         }
         *field = v;

@@ -475,7 +475,7 @@ fn ldap_entries_become_rows() {
     assert_eq!(r.more_phones.len(), 10);
     assert_eq!(r.id, text_id("UID=JDOE,ou=people,DC=example,DC=invalid"), "the DN's id ignores case");
     assert_eq!(r.change_time, ChangeTime::new(2026, 12, 1, 19, 46, 0, 0));
-    let index = loaded(&[r.clone()]);
+    let index = loaded(std::slice::from_ref(&r));
     for n in &ten {
         assert_eq!(who(&index, n), (1, Some("jdoe".into())), "{n}");
     }
