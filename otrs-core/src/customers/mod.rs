@@ -625,6 +625,7 @@ pub(crate) fn index_for_tests(customers: &[(Customer, &str)], plan: NumberPlan) 
             email: c.email.clone(),
             phone: phone.to_string(),
             mobile: String::new(),
+            more_phones: Vec::new(),
             change_time: None,
             valid: true,
         })
