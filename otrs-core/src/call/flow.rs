@@ -338,9 +338,10 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
         Err(e) if !attempted && Instant::now() < deadline => {
             // The spool cannot keep the ticket: OTRS may still take it, in
             // what is left of the budget.
+            let asked = SystemTime::now();
             match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
                 Ok(t) => {
-                    if svc.health.mark_up() {
+                    if svc.health.mark_up_asked_at(asked) {
                         crate::log_notice!("OTRS answers again: calls create their tickets directly");
                     }
                     outcome(TicketResult::Created(t))

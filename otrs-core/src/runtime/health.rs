@@ -43,6 +43,21 @@ impl Health {
         lock(&self.otrs_down).take().is_some()
     }
 
+    /// Marks OTRS up for an answer to a request sent at `asked`, unless
+    /// OTRS was found down after that: a slow success must not undo a
+    /// newer failure (the next calls would each wait for a dead OTRS).
+    pub fn mark_up_asked_at(&self, asked: SystemTime) -> bool {
+        let mut d = lock(&self.otrs_down);
+        match *d {
+            Some((since, _)) if since > asked => false,
+            Some(_) => {
+                *d = None;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// `Some((since, reason))` while the last spool write failed.
     pub fn spool_broken(&self) -> Option<(SystemTime, String)> {
         lock(&self.spool_broken).clone()
@@ -74,6 +89,17 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_older_than_the_failure_does_not_mark_otrs_up() {
+        let h = Health::default();
+        let asked = SystemTime::now() - std::time::Duration::from_secs(5);
+        assert!(h.mark_down("timeout"));
+        assert!(!h.mark_up_asked_at(asked), "a reply to a request sent before the failure");
+        assert!(h.otrs_down().is_some());
+        assert!(h.mark_up_asked_at(SystemTime::now()));
+        assert!(h.otrs_down().is_none());
+    }
 
     #[test]
     fn down_then_up_reports_changes_once() {

@@ -186,6 +186,7 @@ fn asked_otrs() {
 /// Asks OTRS something harmless (a ticket that need not exist): any answer
 /// that is not an outage means it is up. True when it answered.
 fn probe(svc: &Services) -> bool {
+    let asked = SystemTime::now();
     match svc.otrs.get("1", Instant::now() + request_time(svc)) {
         Err(e) if e.is_outage() => {
             if svc.health.mark_down(&e.to_string()) {
@@ -194,7 +195,7 @@ fn probe(svc: &Services) -> bool {
             false
         }
         _ => {
-            if svc.health.mark_up() {
+            if svc.health.mark_up_asked_at(asked) {
                 crate::log_notice!("OTRS answers again: calls create their tickets directly");
             }
             true
@@ -401,6 +402,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     Stats::count(&stats.retries);
     asked_otrs();
     let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
+    let asked = SystemTime::now();
     match flow::create_ticket(svc, &ticket, customer_id.as_deref(), deadline) {
         Ok(created) => {
             Stats::count(&stats.created_later);
@@ -420,7 +422,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
             if let Some(e) = flow::ticket_event(&t.call, &outcome, &url, Source::Spool) {
                 events::emit(&e);
             }
-            if svc.health.mark_up() {
+            if svc.health.mark_up_asked_at(asked) {
                 crate::log_notice!("OTRS answers again: creating the queued tickets");
             }
             finish(svc, stats, &job.id, &ticket_id)
