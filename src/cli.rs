@@ -167,6 +167,7 @@ fn show_status(args: &[String]) -> Result<String, CliError> {
         spool_dir: svc.as_deref().map(|s| s.spool.dir().display().to_string()),
         spool: svc.as_deref().map(|s| s.spool.stats()),
         otrs_down: state::HEALTH.otrs_down(),
+        otrs_rejects: state::HEALTH.otrs_rejects(),
         spool_broken: state::HEALTH.spool_broken(),
         spool_failures: state::HEALTH.spool_failures(),
         not_configured: state::not_configured(),

@@ -113,6 +113,14 @@ pub fn install(config: Config) -> Result<(), String> {
     if worker.is_none() {
         *worker = Some(Worker::start(Arc::new(current), &STATS));
     }
+    // a new configuration may fix what OTRS rejected: new calls try OTRS
+    // again, and the worker creates the queued tickets now
+    if HEALTH.config_changed() {
+        otrs_core::log_notice!("configuration changed while OTRS rejected our requests: trying OTRS again");
+        if let Some(w) = worker.as_ref() {
+            w.kick();
+        }
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use super::{CallInfo, Outcome, TicketResult};
 use crate::config::{Config, Profile};
 use crate::customers::{Customer, CustomerIndex};
 use crate::number;
+use crate::otrs::error::Failure;
 use crate::otrs::{Article, ClientError, NewTicket, TicketApi, TicketChange, TicketCreated};
 use crate::runtime::clock;
 use crate::runtime::events::{Source, TicketEvent};
@@ -279,7 +280,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     } else if caller.matches.is_none() {
         Some("customer database not available".to_string())
     } else {
-        svc.health.otrs_down().map(|(_, why)| format!("OTRS down ({why})"))
+        svc.health.skip_reason()
     };
     if skip.is_none() && !profile.repeat_window.is_zero() && svc.otrs.can_search() {
         if let Some(t) = append_to_recent(svc, profile, call, &caller, &ticket, deadline) {
@@ -306,10 +307,11 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
             }
             Err(e) if e.is_permanent() => return outcome(TicketResult::Failed(e.to_string())),
             Err(e) => {
-                if e.is_outage() && svc.health.mark_down(&e.to_string()) {
-                    crate::log_warning!("OTRS is down ({e}): new calls queue their tickets until it answers again");
-                }
-                (e.to_string(), e.maybe_delivered())
+                let reason = match svc.health.otrs_failed(&e) {
+                    Failure::Rejects => crate::runtime::health::rejects_text(&e.to_string()),
+                    _ => e.to_string(),
+                };
+                (reason, e.maybe_delivered())
             }
         },
     };
@@ -347,9 +349,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
                     outcome(TicketResult::Created(t))
                 }
                 Err(e2) => {
-                    if e2.is_outage() {
-                        svc.health.mark_down(&e2.to_string());
-                    }
+                    svc.health.otrs_failed(&e2);
                     outcome(TicketResult::Failed(format!("{reason}; spool write failed: {e}; OTRS: {e2}")))
                 }
             }

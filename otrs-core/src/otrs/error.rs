@@ -73,7 +73,7 @@ impl ClientError {
                 SoapError::Operation { .. } | SoapError::Fault { .. } => false,
                 // a 5xx without envelope can come from a crash mid-operation
                 // or from a proxy that forwarded the request
-                SoapError::Http { status, .. } => *status >= 500,
+                SoapError::Http { status, .. } => *status >= 500 && !e.rejects_every_request(),
                 // a 200 we cannot read may well report a created ticket
                 SoapError::Malformed(_) => true,
             },
@@ -92,11 +92,71 @@ impl ClientError {
     }
 
     /// OTRS did not work (as opposed to refusing one request): the next
-    /// calls should not wait for it.
+    /// calls should not wait for it. A [`Failure::Rejects`] is one too
+    /// (every request would fail the same way), reported apart.
     pub fn is_outage(&self) -> bool {
         !self.is_permanent() && !self.is_auth_fail()
     }
+
+    /// What this failure says about OTRS: see [`Failure`].
+    pub fn failure(&self) -> Failure {
+        match self {
+            _ if self.is_permanent() => Failure::RefusesTicket,
+            ClientError::Soap(e) if e.rejects_every_request() => Failure::Rejects,
+            _ if self.is_auth_fail() => Failure::Rejects,
+            _ => Failure::Down,
+        }
+    }
 }
+
+/// The three ways a request fails, as the module reacts to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// OTRS (or the way to it) does not work: connect refused, timeout, a
+    /// 5xx from a proxy. Queue, retry soon with backoff.
+    Down,
+    /// OTRS works but refuses every request of ours: a configuration error
+    /// (url, SOAP namespace, web service name, route, credentials). Queue
+    /// (created once the admin fixes it), retry at the long interval, and
+    /// say so instead of "down".
+    Rejects,
+    /// OTRS refuses this one ticket (unknown queue or customer): FAILED.
+    RefusesTicket,
+}
+
+impl SoapError {
+    /// Whether this answer would come back for any request we send: the
+    /// web service or the way we address it is wrong, not the ticket.
+    /// Every SOAP fault of the Znuny samples (27, 28, 30: SOAPAction,
+    /// namespace, unknown operation) and OTOBO's SOAPAction mismatch are
+    /// of this kind; so are 401/403/404/405 and REST's "determine
+    /// Operation" 500 (rest sample 25/26), and a 500 that names no
+    /// operation of an unknown web service.
+    pub fn rejects_every_request(&self) -> bool {
+        match self {
+            SoapError::Fault { .. } => true,
+            SoapError::Http { status, .. } if matches!(status, 401 | 403 | 404 | 405) => true,
+            SoapError::Http { status: 500, detail } => REJECTION_TEXTS.iter().any(|t| detail.contains(t)),
+            _ => false,
+        }
+    }
+}
+
+/// Texts of a plain 500 that say the request can never be served: Znuny's
+/// REST routing (rest samples 25, 26), the SOAP transport's SOAPAction
+/// check (Kernel/GenericInterface/Transport/HTTP/SOAP.pm, ProviderProcessRequest:
+/// "SOAPAction ... does not match expected result", "Namespace from
+/// SOAPAction"), and an unknown web service (Kernel/GenericInterface/Provider.pm,
+/// Run: "Could not load web service configuration").
+const REJECTION_TEXTS: &[&str] = &[
+    "determine Operation",
+    "does not match expected result",
+    "does not match namespace",
+    "Namespace from SOAPAction",
+    "Could not determine WebserviceID",
+    "Could not load web service",
+    "Could not read input data",
+];
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -202,6 +262,34 @@ mod tests {
         assert!(!auth.is_permanent() && !auth.is_outage());
         assert!(!ClientError::Timeout.is_permanent() && ClientError::Timeout.is_outage());
         assert!(ClientError::Connect("refused".into()).is_outage());
+    }
+
+    #[test]
+    fn a_rejection_is_told_from_an_outage_and_a_refused_ticket() {
+        let fault = |m: &str| ClientError::Soap(SoapError::Fault { code: "Server".into(), message: m.into() });
+        let http = |status, d: &str| ClientError::Soap(SoapError::Http { status, detail: d.into() });
+        let op = |c: &str| ClientError::Soap(SoapError::Operation { code: c.into(), message: "x".into() });
+        for rejects in [
+            fault("Got no OperationType!"),
+            http(500, "SOAPAction 'http://www.otrs.org/TicketConnector/#SessionCreate' does not match expected result 'http://www.otobo.org/TicketConnector/#SessionCreate'"),
+            http(500, "HTTP::REST Error while determine Operation for request URI '/TicketSearch'."),
+            http(404, ""),
+            http(403, "Forbidden"),
+            op("TicketCreate.AuthFail"),
+        ] {
+            assert_eq!(rejects.failure(), Failure::Rejects, "{rejects}");
+        }
+        for down in [
+            ClientError::Timeout,
+            ClientError::Connect("connection refused".into()),
+            ClientError::Io("reset".into()),
+            http(502, "Bad Gateway"),
+            http(503, ""),
+            http(500, "Internal Server Error"),
+        ] {
+            assert_eq!(down.failure(), Failure::Down, "{down}");
+        }
+        assert_eq!(op("TicketCreate.InvalidParameter").failure(), Failure::RefusesTicket);
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct StatusInput<'a> {
     pub spool: Option<SpoolStats>,
     /// Since when, and why, OTRS is believed down.
     pub otrs_down: Option<(SystemTime, String)>,
+    /// Since when, and why, OTRS rejects every request of ours.
+    pub otrs_rejects: Option<(SystemTime, String)>,
     /// Since when, and why, the spool cannot take jobs.
     pub spool_broken: Option<(SystemTime, String)>,
     /// Spool writes that failed since load.
@@ -174,6 +176,15 @@ pub fn render(s: &StatusInput) -> String {
         }
     }
     match &s.otrs_down {
+        _ if s.otrs_rejects.is_some() => {
+            let (since, why) = s.otrs_rejects.clone().unwrap_or((SystemTime::now(), String::new()));
+            let _ = writeln!(
+                o,
+                "OTRS:             REJECTS since {}: {}; new calls queue their tickets, created after the fix and `module reload`",
+                clock::local_datetime(since),
+                crate::runtime::health::rejects_text(&why)
+            );
+        }
         Some((since, why)) if s.spool_broken.is_some() => {
             let _ = writeln!(
                 o,
@@ -302,6 +313,7 @@ mod tests {
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats::default()),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
+            otrs_rejects: None,
             spool_broken: Some((SystemTime::now(), "No space left on device (os error 28)".into())),
             spool_failures: 3,
             not_configured: None,
@@ -311,6 +323,30 @@ mod tests {
         assert!(state.ends_with("; 3 failed writes since load"), "{text}");
         assert!(line(&text, "OTRS:").contains("new calls still try OTRS"), "not the false 'queue their tickets': {text}");
         assert!(!text.contains("Rechecks:"), "no warning without a reason: {text}");
+    }
+
+    #[test]
+    fn a_rejecting_otrs_is_not_shown_as_down() {
+        let c = config();
+        let text = render(&StatusInput {
+            version: "1",
+            config: Some(&c),
+            config_history: ConfigHistory::default(),
+            index: None,
+            stats: Snapshot::default(),
+            in_flight: 0,
+            loaded_at: None,
+            spool_dir: Some("/var/spool/asterisk/otrs".into()),
+            spool: Some(SpoolStats::default()),
+            otrs_down: None,
+            otrs_rejects: Some((SystemTime::now(), "SOAP fault Server: Got no OperationType!".into())),
+            spool_broken: None,
+            spool_failures: 0,
+            not_configured: None,
+        });
+        let otrs = line(&text, "OTRS:");
+        assert!(otrs.contains("REJECTS since") && otrs.contains("OTRS rejects our requests: SOAP fault Server"), "{text}");
+        assert!(!otrs.contains("DOWN"), "{text}");
     }
 
     #[test]
@@ -326,6 +362,7 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            otrs_rejects: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: Some("missing required option 'url' in [general] of otrs.conf".into()),
@@ -349,6 +386,7 @@ mod tests {
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats { depth: 2, oldest: Some(SystemTime::now()), bad: 1 }),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
+            otrs_rejects: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -372,6 +410,7 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            otrs_rejects: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -393,6 +432,7 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            otrs_rejects: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -468,6 +508,7 @@ mod tests {
             spool_dir: None,
             spool: None,
             otrs_down: None,
+            otrs_rejects: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{Job, NewTicketJob, SpoolError, Task};
 use crate::call::flow::{self, display_caller, identify, Caller, Services};
 use crate::call::TicketResult;
+use crate::otrs::error::{ClientError, Failure};
 use crate::runtime::events::{self, Source};
 use crate::runtime::lock;
 use crate::runtime::stats::Stats;
@@ -150,7 +151,8 @@ impl Retrier {
         // No job asked OTRS in this pass (none queued, none due, or the
         // spool unreadable) while it is believed down: ask it ourselves, so
         // "down" means OTRS failed recently, not that the spool is stuck.
-        let result = match OTRS_ASKED.with(|n| n.get()) == asked_before && svc.health.otrs_down().is_some() {
+        let troubled = svc.health.otrs_down().is_some() || svc.health.otrs_rejects().is_some();
+        let result = match OTRS_ASKED.with(|n| n.get()) == asked_before && troubled {
             true if probe(svc) => Pass::Done,
             true => Pass::Blocked,
             false => result,
@@ -160,6 +162,12 @@ impl Retrier {
             Pass::Done | Pass::Waiting => {
                 self.failures = 0;
                 g.retry_interval
+            }
+            // asking a rejecting OTRS sooner would not help: only a fixed
+            // configuration (a reload, which kicks the worker) does
+            Pass::Blocked if svc.health.otrs_rejects().is_some() => {
+                self.failures = self.failures.saturating_add(1);
+                g.max_retry_interval.max(g.retry_interval)
             }
             Pass::Blocked => {
                 self.failures = self.failures.saturating_add(1);
@@ -188,10 +196,8 @@ fn asked_otrs() {
 fn probe(svc: &Services) -> bool {
     let asked = SystemTime::now();
     match svc.otrs.get("1", Instant::now() + request_time(svc)) {
-        Err(e) if e.is_outage() => {
-            if svc.health.mark_down(&e.to_string()) {
-                crate::log_warning!("OTRS is down ({e}): new calls queue their tickets until it answers again");
-            }
+        Err(e) if e.failure() != Failure::RefusesTicket => {
+            svc.health.otrs_failed(&e);
             false
         }
         _ => {
@@ -299,8 +305,11 @@ fn pass(
             continue;
         }
         if let Pass::Blocked = pass {
-            // the request of this attempt may have reached OTRS too
-            not_before.insert(id, Instant::now() + svc.config.general.recheck_delay);
+            // the request of this attempt may have reached OTRS too (not
+            // when it was rejected: then OTRS did nothing)
+            if svc.health.otrs_rejects().is_none() {
+                not_before.insert(id, Instant::now() + svc.config.general.recheck_delay);
+            }
             return (Pass::Blocked, due);
         }
     }
@@ -384,7 +393,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
                 "queued ticket {}: cannot check whether an earlier attempt created it ({e}); creating it, a duplicate is possible",
                 job.id
             ),
-            Err(e) => return later(svc, job, &e.to_string(), e.is_outage(), true),
+            Err(e) => return later(svc, job, &e, true),
         }
     }
 
@@ -433,7 +442,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
         }
         Err(e) => {
             let delivered = was_maybe_delivered || e.maybe_delivered();
-            later(svc, job, &e.to_string(), e.is_outage(), delivered)
+            later(svc, job, &e, delivered)
         }
     }
 }
@@ -477,7 +486,7 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
                     }
                     return Pass::Done;
                 }
-                Err(e) => return later(svc, job, &e.to_string(), e.is_outage(), false),
+                Err(e) => return later(svc, job, &e, false),
             }
         }
     };
@@ -494,22 +503,21 @@ fn add_outcome(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
         }
         Err(e) => {
             job.task = Task::Update { ticket_id: Some(ticket_id), end };
-            later(svc, job, &e.to_string(), e.is_outage(), false)
+            later(svc, job, &e, false)
         }
     }
 }
 
 /// Keeps the job for the next pass; `maybe_delivered`: whether any request
 /// for it so far may have reached OTRS.
-fn later(svc: &Services, mut job: Job, why: &str, outage: bool, maybe_delivered: bool) -> Pass {
+fn later(svc: &Services, mut job: Job, e: &ClientError, maybe_delivered: bool) -> Pass {
+    let why = e.to_string();
     job.maybe_delivered = maybe_delivered;
-    job.last_error = why.to_string();
+    job.last_error = why.clone();
     if let Err(e) = flow::spool_noted(svc, svc.spool.update(&mut job)) {
         crate::log_warning!("queued ticket {}: cannot update the job: {e}", job.id);
     }
-    if outage && svc.health.mark_down(why) {
-        crate::log_warning!("OTRS is down ({why}): new calls queue their tickets until it answers again");
-    }
+    svc.health.otrs_failed(e);
     crate::log_notice!("queued ticket {} (call {}) not created yet: {why}; will retry", job.id, job.key);
     Pass::Blocked
 }

@@ -162,6 +162,7 @@ fn a_ticket_an_agent_renamed_before_the_recheck_is_counted_as_a_warning() {
         spool_dir: None,
         spool: None,
         otrs_down: None,
+        otrs_rejects: None,
         spool_broken: None,
         spool_failures: 0,
         not_configured: None,
@@ -546,4 +547,38 @@ fn a_call_id_field_otrs_does_not_have_costs_no_ticket_and_no_twin() {
     let tickets = w.otrs.tickets();
     assert_eq!(tickets.len(), 2, "no twin: {:?}", tickets.iter().map(|t| &t.title).collect::<Vec<_>>());
     assert_eq!(stats.snapshot().duplicates_avoided, 1);
+}
+
+#[test]
+fn a_rejection_queues_retries_at_the_long_interval_and_creates_after_the_fix() {
+    let w = world("w-rejects");
+    let stats = Stats::default();
+    let fault = || {
+        ClientError::Soap(SoapError::Http {
+        status: 500,
+        detail: "SOAPAction 'http://www.otrs.org/TicketConnector/#SessionCreate' does not match expected result 'http://www.otobo.org/TicketConnector/#SessionCreate'".into(),
+    })
+    };
+    w.otrs.fail(Op::Create, fault());
+    let o = handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000009.1"), soon());
+    assert_eq!(o.status(), Status::Queued, "{:?}", o.result);
+    assert!(o.error().starts_with("OTRS rejects our requests: HTTP 500: SOAPAction"), "{:?}", o.result);
+    assert!(w.svc.health.otrs_down().is_none(), "not down");
+    assert!(w.svc.health.otrs_rejects().is_some());
+    // the next call does not ask OTRS: it queues with the same reason
+    let o2 = handle_call(&w.svc, &profile(&w), &call("89161229624", "1700000009.2"), soon());
+    assert_eq!(o2.status(), Status::Queued);
+    assert_eq!(w.otrs.count(Op::Create), 1);
+    // the worker still meets the rejection: the long interval, no backoff from the short one
+    w.otrs.fail(Op::Create, fault());
+    let mut r = retrier();
+    let (pass, wait) = step(&w, &mut r, &stats);
+    assert_eq!((pass, wait), (Pass::Blocked, w.svc.config.general.max_retry_interval));
+    assert!(w.svc.health.otrs_rejects().is_some());
+    // the admin fixes otrs.conf and reloads: every queued ticket is created
+    assert!(w.svc.health.config_changed());
+    assert_eq!(step(&w, &mut r, &stats).0, Pass::Done);
+    assert_eq!(w.otrs.tickets().len(), 2);
+    assert!(jobs(&w).is_empty());
+    assert!(w.svc.health.otrs_rejects().is_none() && w.svc.health.otrs_down().is_none());
 }
