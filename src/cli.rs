@@ -168,6 +168,7 @@ fn show_status(args: &[String]) -> Result<String, CliError> {
         spool: svc.as_deref().map(|s| s.spool.stats()),
         otrs_down: state::HEALTH.otrs_down(),
         otrs_rejects: state::HEALTH.otrs_rejects(),
+        otrs_protocol: svc.as_deref().map(|s| s.otrs.protocol()),
         spool_broken: state::HEALTH.spool_broken(),
         spool_failures: state::HEALTH.spool_failures(),
         not_configured: state::not_configured(),

@@ -100,11 +100,13 @@ pub fn install(config: Config) -> Result<(), String> {
         user: config.general.user.clone(),
         password: config.general.password.clone(),
         use_session: config.general.use_session,
+        soap_namespace: config.general.soap_namespace.clone(),
         ..Settings::default()
     };
     let otrs: Box<dyn TicketApi> = match config.general.api {
         Api::Generic => Box::new(GenericClient::new(settings)),
         Api::Rpc => Box::new(RpcClient::new(settings)),
+        Api::Rest => Box::new(otrs_core::otrs::rest_client::RestClient::new(settings)),
     };
     let services =
         Arc::new(Services { config, otrs, index, spool, health: HEALTH.clone(), recent: RECENT.clone(), node: NODE.clone() });

@@ -56,6 +56,9 @@ pub struct General {
     pub password: String,
     pub timeout: Duration,
     pub use_session: bool,
+    /// SOAP namespace (and SOAPAction prefix) of the web service; `None`
+    /// (`auto`): learnt from the server's first reply (Znuny/OTRS or OTOBO).
+    pub soap_namespace: Option<String>,
     pub dbhost: String,
     pub dbport: u16,
     pub dbname: String,
@@ -142,6 +145,8 @@ fn byte_size(o: &Options, key: &str, default: u64, max: u64) -> Result<u64, Conf
 pub enum Api {
     Generic,
     Rpc,
+    /// `GenericTicketConnectorREST` (JSON over the same connector).
+    Rest,
 }
 
 impl fmt::Debug for General {
@@ -235,6 +240,7 @@ const GENERAL_KEYS: &[&str] = &[
     "password",
     "timeout",
     "use_session",
+    "soap_namespace",
     "dbhost",
     "dbport",
     "dbname",
@@ -398,6 +404,13 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         password: o.required("password")?.to_string(),
         timeout: Duration::from_millis(timeout_ms),
         use_session: o.boolean("use_session", true)?,
+        soap_namespace: match o.string("soap_namespace", "auto").trim() {
+            "" | "auto" => None,
+            ns if ns.contains(['"', '\'', '<', '>', '&']) || ns.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+                return err(format!("invalid value '{ns}' for option 'soap_namespace' in [general] of otrs.conf: a URI such as http://www.otobo.org/TicketConnector/, or auto"))
+            }
+            ns => Some(ns.to_string()),
+        },
         dbhost: o.string("dbhost", "localhost"),
         dbport: o.number("dbport", 3306, 1, 65535)?,
         dbname: o.string("dbname", "otrs"),
@@ -436,9 +449,10 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         api: match o.string("api", "generic").to_ascii_lowercase().as_str() {
             "generic" => Api::Generic,
             "rpc" => Api::Rpc,
+            "rest" => Api::Rest,
             other => {
                 return err(format!(
-                    "invalid value '{other}' for option 'api' in [general] of otrs.conf: expected generic or rpc"
+                    "invalid value '{other}' for option 'api' in [general] of otrs.conf: expected generic, rest or rpc"
                 ))
             }
         },

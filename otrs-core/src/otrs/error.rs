@@ -135,7 +135,7 @@ impl SoapError {
     pub fn rejects_every_request(&self) -> bool {
         match self {
             SoapError::Fault { .. } => true,
-            SoapError::Http { status, .. } if matches!(status, 401 | 403 | 404 | 405) => true,
+            SoapError::Http { status: 401 | 403 | 404 | 405, .. } => true,
             SoapError::Http { status: 500, detail } => REJECTION_TEXTS.iter().any(|t| detail.contains(t)),
             _ => false,
         }

@@ -11,13 +11,54 @@ use super::error::SoapError;
 use super::xml::{escape_styled, reply_element, EscapeStyle, Node};
 use super::{Article, NewTicket, TicketChange, TicketCreated, TicketInfo, TicketUpdated, ARTICLE_CONTENT_TYPE};
 
-/// Namespace of the ticket connector; also the SOAPAction prefix.
+/// Namespace of the ticket connector of Znuny and OTRS; also the
+/// SOAPAction prefix.
 pub const NAMESPACE: &str = "http://www.otrs.org/TicketConnector/";
+/// OTOBO's (development/webservices/GenericTicketConnectorSOAP.yml, NameSpace).
+pub const OTOBO_NAMESPACE: &str = "http://www.otobo.org/TicketConnector/";
 
 /// Value of the `SOAPAction` header for `op`, with the `#` separator.
 /// The WSDL form without `#` is rejected by Znuny with HTTP 500 (sample 27).
 pub fn soap_action(op: &str) -> String {
-    format!("\"{NAMESPACE}#{op}\"")
+    soap_action_in(NAMESPACE, op)
+}
+
+/// [`soap_action`] in namespace `ns`.
+pub fn soap_action_in(ns: &str, op: &str) -> String {
+    format!("\"{ns}#{op}\"")
+}
+
+/// The namespace a server expects, read from its refusal of our
+/// SOAPAction. OTOBO (Kernel/GenericInterface/Transport/HTTP/SOAP.pm,
+/// ProviderProcessRequest) answers a Fault "SOAPAction '<ours>' does not
+/// match expected result '<NameSpace>#<Operation>'"; Znuny (samples 27, 30)
+/// "Namespace from SOAPAction '..' does not match namespace from
+/// configuration '<NameSpace>'". `None` for any other reply.
+pub fn expected_namespace(reply: &[u8], op: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(reply);
+    let quoted = |marker: &str| -> Option<String> {
+        let at = text.find(marker)? + marker.len();
+        let rest = text.get(at..)?;
+        Some(rest.get(..rest.find('\'')?)?.to_string())
+    };
+    let ns = match quoted("does not match expected result '") {
+        Some(action) => {
+            let action = action.strip_suffix(op).unwrap_or(&action).to_string();
+            action.strip_suffix('#').map(str::to_string).unwrap_or(action)
+        }
+        None => quoted("does not match namespace from configuration '")?,
+    };
+    let usable = ns.starts_with("http") && !ns.contains(['"', '<', '>', '&']) && !ns.chars().any(char::is_whitespace);
+    usable.then_some(ns)
+}
+
+/// Which family a namespace belongs to, for status.
+pub fn family(ns: &str) -> &'static str {
+    match ns {
+        NAMESPACE => "Znuny/OTRS",
+        OTOBO_NAMESPACE => "OTOBO",
+        _ => "custom",
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -475,6 +516,19 @@ Call-ID: 1700000000.42, duration 00:02:15, answered by ext. 101.</tic:Body>
 
     const XML: &str = "text/xml; charset=UTF-8";
     const PLAIN: &str = "text/plain; charset=UTF-8";
+
+    #[test]
+    fn the_servers_namespace_is_read_from_its_refusal() {
+        // OTOBO 11, stock GenericTicketConnectorSOAP (the issue's report)
+        let otobo = b"<Fault xmlns=\"http://www.otobo.org/TicketConnector/\"><faultcode>Server</faultcode><faultstring>SOAPAction 'http://www.otrs.org/TicketConnector/#SessionCreate' does not match expected result 'http://www.otobo.org/TicketConnector/#SessionCreate'</faultstring></Fault>";
+        assert_eq!(expected_namespace(otobo, "SessionCreate").as_deref(), Some(OTOBO_NAMESPACE));
+        let znuny = samples::fault_wsdl_action();
+        assert_eq!(expected_namespace(&znuny, "TicketCreate").as_deref(), Some(NAMESPACE));
+        assert_eq!(expected_namespace(b"<Fault><faultstring>Got no OperationType!</faultstring></Fault>", "X"), None);
+        assert_eq!(expected_namespace(b"does not match expected result 'x\"><script>'", "X"), None);
+        assert_eq!(family(OTOBO_NAMESPACE), "OTOBO");
+        assert_eq!(soap_action_in(OTOBO_NAMESPACE, "TicketGet"), "\"http://www.otobo.org/TicketConnector/#TicketGet\"");
+    }
 
     #[test]
     fn soap_action_has_hash() {

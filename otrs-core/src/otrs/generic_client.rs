@@ -89,6 +89,13 @@ pub struct GenericClient {
     /// expired session) waits for one login instead of each making its own.
     creating: Mutex<bool>,
     session_ready: std::sync::Condvar,
+    /// The namespace of our SOAPAction and envelope: the configured one, or
+    /// (auto) Znuny's until a server names another in its refusal.
+    namespace: Mutex<String>,
+    /// Whether the namespace is learnt from the server (`soap_namespace = auto`).
+    learn: bool,
+    /// Whether a server reply confirmed the namespace (for status).
+    confirmed: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for GenericClient {
@@ -108,10 +115,13 @@ impl GenericClient {
     pub fn new(settings: Settings) -> GenericClient {
         GenericClient {
             http: Transport::new(&settings.url, settings.max_reply_bytes),
+            namespace: Mutex::new(settings.soap_namespace.clone().unwrap_or_else(|| soap::NAMESPACE.to_string())),
+            learn: settings.soap_namespace.is_none(),
             settings,
             session: Mutex::new(None),
             creating: Mutex::new(false),
             session_ready: std::sync::Condvar::new(),
+            confirmed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -207,15 +217,54 @@ impl GenericClient {
         }
     }
 
+    /// The namespace in use.
+    pub fn namespace(&self) -> String {
+        lock(&self.namespace).clone()
+    }
+
+    /// One request. With `soap_namespace = auto`, a refusal that names
+    /// the namespace the server expects (OTOBO's, or a custom one) switches
+    /// to it for good and sends the request once more: the SOAPAction is
+    /// checked before any operation runs, so nothing was done.
     fn request<T>(&self, op: &str, body: &str, deadline: Instant, parse: Parser<T>) -> Result<T, ClientError> {
-        let reply = self.post(op, body, deadline)?;
-        parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap)
+        let ns = self.namespace();
+        let reply = self.post(op, &in_namespace(body, &ns), &ns, deadline)?;
+        let result = parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap);
+        let learnt = match &result {
+            Err(ClientError::Soap(SoapError::Fault { .. } | SoapError::Http { .. })) if self.learn => {
+                soap::expected_namespace(&reply.body, op).filter(|n| *n != ns)
+            }
+            Err(ClientError::Soap(SoapError::Operation { .. })) | Ok(_) => {
+                self.confirmed.store(true, std::sync::atomic::Ordering::Relaxed);
+                None
+            }
+            _ => None,
+        };
+        let Some(new_ns) = learnt else {
+            return result;
+        };
+        {
+            let mut slot = lock(&self.namespace);
+            if *slot == ns {
+                crate::log_notice!(
+                    "OTRS expects SOAP namespace {new_ns} ({}): using it from now on (set soap_namespace to skip this first refusal)",
+                    soap::family(&new_ns)
+                );
+                *slot = new_ns.clone();
+            }
+        }
+        let reply = self.post(op, &in_namespace(body, &new_ns), &new_ns, deadline)?;
+        let result = parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap);
+        if matches!(result, Ok(_) | Err(ClientError::Soap(SoapError::Operation { .. }))) {
+            self.confirmed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
     }
 
     /// One HTTP POST, all of it bounded by `deadline`; logged with
     /// secrets masked under `otrs set debug on`.
-    fn post(&self, op: &str, body: &str, deadline: Instant) -> Result<Reply, ClientError> {
-        let reply = self.http.post(&soap::soap_action(op), "text/xml; charset=UTF-8", body, deadline, op);
+    fn post(&self, op: &str, body: &str, ns: &str, deadline: Instant) -> Result<Reply, ClientError> {
+        let reply = self.http.post(&soap::soap_action_in(ns, op), "text/xml; charset=UTF-8", body, deadline, op);
         if debug() {
             let pw = &self.settings.password;
             crate::log_debug!("SOAP {op} request to {}: {}", redact_url(&self.settings.url), mask_secrets(body, pw));
@@ -268,6 +317,25 @@ impl TicketApi for GenericClient {
     fn clear_session(&self) {
         *lock(&self.session) = None;
     }
+
+    fn protocol(&self) -> String {
+        let ns = self.namespace();
+        let how = match (self.learn, self.confirmed.load(std::sync::atomic::Ordering::Relaxed)) {
+            (false, _) => "configured",
+            (true, true) => "learnt from the server",
+            (true, false) => "auto, not confirmed yet",
+        };
+        format!("SOAP GenericTicketConnector, {} namespace {ns} ({how})", soap::family(&ns))
+    }
+}
+
+/// `body` (built in Znuny's namespace) in namespace `ns`: only the
+/// envelope's `xmlns:tic` names it.
+fn in_namespace<'a>(body: &'a str, ns: &str) -> std::borrow::Cow<'a, str> {
+    if ns == soap::NAMESPACE {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    std::borrow::Cow::Owned(body.replacen(&format!("xmlns:tic=\"{}\"", soap::NAMESPACE), &format!("xmlns:tic=\"{ns}\""), 1))
 }
 
 #[cfg(test)]
@@ -713,5 +781,100 @@ mod tests {
         assert_eq!(redact_url("http://h/p@q"), "http://h/p@q");
         let err = c.create(&ticket(), None, soon()).unwrap_err();
         assert!(!err.to_string().contains("urlsecret") && !format!("{err:?}").contains("urlsecret"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod namespace_tests {
+    use super::*;
+    use crate::otrs::generic::samples;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::Duration;
+
+    /// Answers like OTOBO: a SOAPAction outside its namespace gets the Fault
+    /// of Kernel/GenericInterface/Transport/HTTP/SOAP.pm (ProviderProcessRequest
+    /// via ProviderGenerateResponse: HTTP 500, text/plain, faultcode Server).
+    fn otobo(requests: usize) -> (String, mpsc::Receiver<(String, String)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for _ in 0..requests {
+                let Ok((mut stream, _)) = listener.accept() else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut action, mut len) = (String::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if lower.starts_with("soapaction:") {
+                        action = line[11..].trim().trim_matches('"').to_string();
+                    } else if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let op = action.rsplit('#').next().unwrap_or_default().to_string();
+                let expected = format!("{}#{op}", soap::OTOBO_NAMESPACE);
+                let reply = if action == expected {
+                    samples::http("200 OK", "text/xml", &samples::session_created("OtoboSession1"))
+                } else {
+                    let fault = format!(
+                        r#"<Fault xmlns="{}"><faultcode>Server</faultcode><faultstring>SOAPAction '{action}' does not match expected result '{expected}'</faultstring></Fault>"#,
+                        soap::OTOBO_NAMESPACE
+                    );
+                    samples::http("500 Internal Server Error", "text/plain; charset=UTF-8", &samples::reply(&fault))
+                };
+                let _ = tx.send((action, String::from_utf8_lossy(&body).into_owned()));
+                let _ = stream.write_all(&reply);
+            }
+        });
+        (format!("http://127.0.0.1:{port}/otobo/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP"), rx)
+    }
+
+    fn client(url: &str, ns: Option<&str>) -> GenericClient {
+        GenericClient::new(Settings {
+            url: url.into(),
+            user: "agent".into(),
+            password: "pw".into(),
+            soap_namespace: ns.map(str::to_string),
+            ..Settings::default()
+        })
+    }
+
+    #[test]
+    fn auto_learns_otobos_namespace_once_and_keeps_it() {
+        let (url, seen) = otobo(3);
+        let c = client(&url, None);
+        assert!(c.protocol().contains("not confirmed"), "{}", c.protocol());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(c.session_create(deadline).unwrap(), "OtoboSession1");
+        let (first, _) = seen.recv().unwrap();
+        let (second, body) = seen.recv().unwrap();
+        assert_eq!(first, "http://www.otrs.org/TicketConnector/#SessionCreate");
+        assert_eq!(second, "http://www.otobo.org/TicketConnector/#SessionCreate");
+        assert!(body.contains(r#"xmlns:tic="http://www.otobo.org/TicketConnector/""#), "{body}");
+        assert!(c.protocol().contains("OTOBO namespace http://www.otobo.org/TicketConnector/ (learnt"), "{}", c.protocol());
+        // remembered: the next request goes straight to the right namespace
+        c.session_create(deadline).unwrap();
+        assert_eq!(seen.recv().unwrap().0, "http://www.otobo.org/TicketConnector/#SessionCreate");
+    }
+
+    #[test]
+    fn a_configured_namespace_is_never_changed() {
+        let (url, seen) = otobo(1);
+        let c = client(&url, Some(soap::NAMESPACE));
+        let e = c.session_create(Instant::now() + Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(e, ClientError::Soap(SoapError::Fault { .. })), "{e:?}");
+        assert_eq!(e.failure(), crate::otrs::error::Failure::Rejects);
+        assert_eq!(seen.recv().unwrap().0, "http://www.otrs.org/TicketConnector/#SessionCreate");
+        assert!(seen.recv_timeout(Duration::from_millis(200)).is_err(), "asked once");
+        assert!(c.protocol().contains("(configured)"));
     }
 }

@@ -9,6 +9,8 @@ pub mod error;
 pub(crate) mod fake;
 pub mod generic;
 pub mod generic_client;
+pub mod rest;
+pub mod rest_client;
 pub mod rpc;
 pub mod rpc_client;
 pub mod transport;
@@ -74,6 +76,12 @@ pub trait TicketApi: Send + Sync {
 
     /// Forgets a cached session (after a configuration reload).
     fn clear_session(&self) {}
+
+    /// For `otrs show status`: the protocol and, once known, which server
+    /// family answers (e.g. "SOAP, OTOBO namespace ...").
+    fn protocol(&self) -> String {
+        String::new()
+    }
 }
 
 /// One client shared by several owners (the tests keep a handle on a fake).
@@ -115,6 +123,10 @@ impl<T: TicketApi + ?Sized> TicketApi for Arc<T> {
     fn clear_session(&self) {
         (**self).clear_session()
     }
+
+    fn protocol(&self) -> String {
+        (**self).protocol()
+    }
 }
 
 /// How to reach OTRS, for either client.
@@ -131,6 +143,9 @@ pub struct Settings {
     pub use_session: bool,
     /// Replies longer than this are refused with [`ClientError::TooLarge`].
     pub max_reply_bytes: usize,
+    /// SOAP only: the web service's namespace; `None` learns it from the
+    /// server (see [`generic_client`]).
+    pub soap_namespace: Option<String>,
 }
 
 impl Default for Settings {
@@ -141,6 +156,7 @@ impl Default for Settings {
             password: String::new(),
             use_session: true,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            soap_namespace: None,
         }
     }
 }
@@ -154,6 +170,7 @@ impl fmt::Debug for Settings {
             .field("password", &"***")
             .field("use_session", &self.use_session)
             .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("soap_namespace", &self.soap_namespace)
             .finish()
     }
 }

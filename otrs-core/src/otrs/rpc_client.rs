@@ -192,7 +192,7 @@ impl RpcClient {
     ) -> Result<T, ClientError> {
         let body = dispatch_request(&self.settings.user, &self.settings.password, object, method, params, 3);
         let reply = self.post(method, &body, deadline)?;
-        parse(reply.status, &reply.content_type, &reply.body).map_err(ClientError::Soap)
+        parse(reply.status, &reply.content_type, &reply.body).map_err(|e| ClientError::Soap(no_rpc_pl(e)))
     }
 
     /// One HTTP POST, all of it bounded by `deadline`.
@@ -200,6 +200,20 @@ impl RpcClient {
         self.http.post(SOAP_ACTION, "text/xml; charset=utf-8", body, deadline, method)
     }
 }
+
+/// A 404 (or 405) for rpc.pl: the server has none. OTOBO removed rpc.pl in
+/// 2021 (10.1); one error says what to configure instead. As a 404 it is a
+/// rejection: status and one ERROR line show it, the tickets queue.
+fn no_rpc_pl(e: SoapError) -> SoapError {
+    match e {
+        SoapError::Http { status: status @ (404 | 405), .. } => SoapError::Http { status, detail: NO_RPC_PL.into() },
+        other => other,
+    }
+}
+
+/// What a missing rpc.pl says.
+pub const NO_RPC_PL: &str = "this server has no rpc.pl (OTOBO removed it, Znuny may not serve it): set api = generic \
+(GenericTicketConnectorSOAP) or api = rest (GenericTicketConnectorREST) and url to that web service";
 
 /// Why tickets have no article on OTRS 6+ (samples 03/04).
 pub const ARTICLE_UNSUPPORTED: &str = "ticket created without its article: this OTRS (6 or newer) has no \
@@ -267,4 +281,18 @@ fn unsupported(op: &str) -> ClientError {
         code: format!("rpc.{op}Unsupported"),
         message: format!("rpc.pl has no {op}; it needs api = generic"),
     })
+}
+
+#[cfg(test)]
+mod no_rpc_tests {
+    use super::*;
+
+    #[test]
+    fn a_server_without_rpc_pl_names_the_fix() {
+        let e = ClientError::Soap(no_rpc_pl(SoapError::Http { status: 404, detail: "Not Found".into() }));
+        assert!(e.to_string().contains("set api = generic") && e.to_string().contains("api = rest"), "{e}");
+        assert_eq!(e.failure(), crate::otrs::error::Failure::Rejects);
+        let other = no_rpc_pl(SoapError::Http { status: 502, detail: "Bad Gateway".into() });
+        assert_eq!(other.to_string(), "HTTP 502: Bad Gateway");
+    }
 }

@@ -67,6 +67,21 @@ impl Transport {
         deadline: Instant,
         what: &str,
     ) -> Result<Reply, ClientError> {
+        let headers = [("Content-Type", content_type), ("SOAPAction", soap_action)];
+        self.send("POST", "", &headers, Some(body.as_bytes()), deadline, what)
+    }
+
+    /// One HTTP request to the URL followed by `path` (REST routes: `/Ticket/860`),
+    /// all of it bounded by `deadline`; `body` None sends none (GET).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        deadline: Instant,
+        what: &str,
+    ) -> Result<Reply, ClientError> {
         if let Some(why) = &self.url_error {
             return Err(ClientError::Connect(why.clone()));
         }
@@ -74,17 +89,23 @@ impl Transport {
         if remaining.is_zero() {
             return Err(ClientError::Connect(format!("no time left to send {what}")));
         }
+        let url = match path.is_empty() {
+            true => std::borrow::Cow::Borrowed(self.url.as_str()),
+            false => std::borrow::Cow::Owned(format!("{}{path}", self.url.trim_end_matches('/'))),
+        };
         let (agent, reused) = self.agent_for(remaining);
         let _dns = DnsDeadline::set(deadline);
         // ureq's own error type, as `send_bytes` returns it
         #[allow(clippy::result_large_err)]
         let send = |agent: &ureq::Agent, remaining: Duration| {
-            agent
-                .post(&self.url)
-                .timeout(remaining)
-                .set("Content-Type", content_type)
-                .set("SOAPAction", soap_action)
-                .send_bytes(body.as_bytes())
+            let mut req = agent.request(method, &url).timeout(remaining);
+            for (name, value) in headers {
+                req = req.set(name, value);
+            }
+            match body {
+                Some(body) => req.send_bytes(body),
+                None => req.call(),
+            }
         };
         let mut result = send(&agent, remaining);
         // A pooled connection the server had closed fails before any reply

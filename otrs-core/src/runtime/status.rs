@@ -50,6 +50,8 @@ pub struct StatusInput<'a> {
     pub spool: Option<SpoolStats>,
     /// Since when, and why, OTRS is believed down.
     pub otrs_down: Option<(SystemTime, String)>,
+    /// How the module talks to OTRS (protocol, server family), when known.
+    pub otrs_protocol: Option<String>,
     /// Since when, and why, OTRS rejects every request of ours.
     pub otrs_rejects: Option<(SystemTime, String)>,
     /// Since when, and why, the spool cannot take jobs.
@@ -174,6 +176,9 @@ pub fn render(s: &StatusInput) -> String {
                 let _ = writeln!(o, "  error:          {} at {}", e, clock::local_datetime(*t));
             }
         }
+    }
+    if let Some(p) = s.otrs_protocol.as_ref().filter(|p| !p.is_empty()) {
+        let _ = writeln!(o, "OTRS protocol:    {p}");
     }
     match &s.otrs_down {
         _ if s.otrs_rejects.is_some() => {
@@ -314,6 +319,7 @@ mod tests {
             spool: Some(SpoolStats::default()),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
             otrs_rejects: None,
+            otrs_protocol: None,
             spool_broken: Some((SystemTime::now(), "No space left on device (os error 28)".into())),
             spool_failures: 3,
             not_configured: None,
@@ -340,6 +346,7 @@ mod tests {
             spool: Some(SpoolStats::default()),
             otrs_down: None,
             otrs_rejects: Some((SystemTime::now(), "SOAP fault Server: Got no OperationType!".into())),
+            otrs_protocol: Some("SOAP GenericTicketConnector, OTOBO namespace x (learnt from the server)".into()),
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -347,6 +354,7 @@ mod tests {
         let otrs = line(&text, "OTRS:");
         assert!(otrs.contains("REJECTS since") && otrs.contains("OTRS rejects our requests: SOAP fault Server"), "{text}");
         assert!(!otrs.contains("DOWN"), "{text}");
+        assert!(line(&text, "OTRS protocol:").contains("OTOBO namespace"), "{text}");
     }
 
     #[test]
@@ -363,6 +371,7 @@ mod tests {
             spool: None,
             otrs_down: None,
             otrs_rejects: None,
+            otrs_protocol: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: Some("missing required option 'url' in [general] of otrs.conf".into()),
@@ -387,6 +396,7 @@ mod tests {
             spool: Some(SpoolStats { depth: 2, oldest: Some(SystemTime::now()), bad: 1 }),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
             otrs_rejects: None,
+            otrs_protocol: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -411,6 +421,7 @@ mod tests {
             spool: None,
             otrs_down: None,
             otrs_rejects: None,
+            otrs_protocol: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -433,6 +444,7 @@ mod tests {
             spool: None,
             otrs_down: None,
             otrs_rejects: None,
+            otrs_protocol: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,
@@ -509,6 +521,7 @@ mod tests {
             spool: None,
             otrs_down: None,
             otrs_rejects: None,
+            otrs_protocol: None,
             spool_broken: None,
             spool_failures: 0,
             not_configured: None,

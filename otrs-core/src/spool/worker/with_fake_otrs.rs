@@ -163,6 +163,7 @@ fn a_ticket_an_agent_renamed_before_the_recheck_is_counted_as_a_warning() {
         spool: None,
         otrs_down: None,
         otrs_rejects: None,
+        otrs_protocol: None,
         spool_broken: None,
         spool_failures: 0,
         not_configured: None,
