@@ -253,7 +253,19 @@ fn sleep_watching(s: &TcpStream, ms: u64) -> bool {
     }
 }
 
-pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bool) {
+/// Serves the requests of one connection: one for SOAP and rpc.pl (their
+/// replies say `Connection: close`), as many as the client sends for REST
+/// (Znuny's REST replies keep it alive, rest samples).
+pub fn handle_connection(s: TcpStream, shared: Arc<Shared>, control_only: bool) {
+    let mut next = Some(s);
+    while let Some(s) = next.take() {
+        next = handle_one(s, &shared, control_only);
+    }
+}
+
+/// One request; the connection back when it stays open for another.
+fn handle_one(mut s: TcpStream, shared: &Arc<Shared>, control_only: bool) -> Option<TcpStream> {
+    let shared = shared.clone();
     let peer = s.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
@@ -261,7 +273,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
     let _ = s.set_nodelay(true);
     let (mut req, rest) = match read_head(&mut s) {
         Ok(x) => x,
-        Err(ReadErr::Closed) => return,
+        Err(ReadErr::Closed) => return None,
         Err(e) => {
             let why = match e {
                 ReadErr::Bad(w) => w,
@@ -271,7 +283,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
             let _ = write_all(&mut s, head("HTTP/1.1", 400, "text/plain", body.len()).as_bytes());
             let _ = write_all(&mut s, body.as_bytes());
             eprintln!("{} bad request: {}", peer, why);
-            return;
+            return None;
         }
     };
     let path = req.path().to_string();
@@ -286,21 +298,23 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         let _ = write_all(&mut s, head(req.proto(), status, "text/plain", text.len()).as_bytes());
         let _ = write_all(&mut s, text.as_bytes());
         log_line(&peer, &req, &format!("control {}", status));
-        return;
+        return None;
     }
     if control_only {
         let t = "Not Found\n";
         let _ = write_all(&mut s, head(req.proto(), 404, "text/plain", t.len()).as_bytes());
         let _ = write_all(&mut s, t.as_bytes());
-        return;
+        return None;
     }
-    let rpc = crate::rpc::is_rpc_path(&path);
+    // OTOBO has no rpc.pl since 10.1 (2021): Apache's plain 404
+    let rpc = crate::rpc::is_rpc_path(&path) && !shared.cfg.otobo;
+    let rest_ws = ws_matches(&shared.cfg.rest_webservice, &path).is_some();
     if !rpc && !path.contains("nph-genericinterface.pl") {
         let t = "Not Found\n";
         let _ = write_all(&mut s, head(req.proto(), 404, "text/plain", t.len()).as_bytes());
         let _ = write_all(&mut s, t.as_bytes());
         log_line(&peer, &req, "404");
-        return;
+        return None;
     }
 
     // the SOAP request: read the whole body first
@@ -312,7 +326,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         let _ = write_all(&mut s, head(req.proto(), 413, "text/plain", t.len()).as_bytes());
         let _ = write_all(&mut s, t.as_bytes());
         log_line(&peer, &req, "413 body too large");
-        return;
+        return None;
     }
     if expect && req.version == "HTTP/1.1" && (chunked || clen.unwrap_or(0) > 0) && rest.is_empty() {
         let _ = write_all(&mut s, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -328,11 +342,11 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                 let _ = write_all(&mut s, head(req.proto(), 413, "text/plain", t.len()).as_bytes());
                 let _ = write_all(&mut s, t.as_bytes());
                 log_line(&peer, &req, "413 body too large");
-                return;
+                return None;
             }
             Err(_) => {
                 log_line(&peer, &req, "broken chunked body, closed");
-                return;
+                return None;
             }
         }
     } else {
@@ -344,7 +358,13 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         req.body = body;
     }
 
-    let opname = if rpc { crate::rpc::op_name(&req) } else { request_op_name(&shared, &req) };
+    let opname = if rpc {
+        crate::rpc::op_name(&req)
+    } else if rest_ws {
+        crate::rest::op_name(&req)
+    } else {
+        request_op_name(&shared, &req)
+    };
     crate::lock(&shared.store).count_request(&opname);
 
     let started = Instant::now();
@@ -365,7 +385,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                     &req,
                     &format!("op={} hang: client went away after {} ms", opname, started.elapsed().as_millis()),
                 );
-                return;
+                return None;
             }
             if shared.mode().1 != gen {
                 break;
@@ -376,7 +396,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
         Mode::Close | Mode::Refuse | Mode::DownFor(_) => {
             let _ = s.shutdown(Shutdown::Both);
             log_line(&peer, &req, &format!("op={} mode={} closed without reply", opname, mode));
-            return;
+            return None;
         }
         Mode::Slow(ms) => {
             std::thread::sleep(Duration::from_millis(ms));
@@ -394,7 +414,7 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
             let _ = write_all(&mut s, crate::rpc::head(&proto, 500, now, true, body.len()).as_bytes());
             let _ = write_all(&mut s, body.as_bytes());
             log_line(&peer, &req, &format!("op={} mode=fault 500", opname));
-            return;
+            return None;
         }
         Mode::Fault => {
             let msg = if opname == "TicketCreate" {
@@ -402,18 +422,18 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
             } else {
                 "Unknown"
             };
-            let body = soap::fault(msg);
+            let body = soap::fault_in(soap::namespace(shared.cfg.otobo), msg);
             let _ = write_all(&mut s, head(&proto, 500, "text/plain", body.len()).as_bytes());
             let _ = write_all(&mut s, body.as_bytes());
             log_line(&peer, &req, &format!("op={} mode=fault 500", opname));
-            return;
+            return None;
         }
         Mode::Garbage => {
             let body = GARBAGE;
             let _ = write_all(&mut s, head(&proto, 200, "text/xml", body.len()).as_bytes());
             let _ = write_all(&mut s, body.as_bytes());
             log_line(&peer, &req, &format!("op={} mode=garbage 200", opname));
-            return;
+            return None;
         }
         _ => {}
     }
@@ -421,6 +441,8 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
     let reply = if rpc {
         let r = crate::rpc::process(&shared, &req, mode == Mode::Error);
         Reply::Rpc { status: r.status, xml: r.xml, body: r.body }
+    } else if rest_ws {
+        crate::rest::process(&shared, &req, mode == Mode::Error)
     } else {
         process_soap(&shared, &req, mode == Mode::Error)
     };
@@ -435,14 +457,18 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                 &req,
                 &format!("op={} unknown web service: no reply, closed after {} ms", opname, started.elapsed().as_millis()),
             );
-            return;
+            return None;
         }
         Reply::Http { status, content_type, body } => (status, Err(content_type), body),
         Reply::Rpc { status, xml, body } => (status, Ok(xml), body),
     };
     // the head for a body of `len` bytes (rpc.pl's or the GenericInterface's)
+    let keep = rest_ws && kind.is_err() && req.header("Connection").is_none_or(|c| !c.eq_ignore_ascii_case("close"));
     let make_head = |len: usize| match &kind {
         Ok(xml) => crate::rpc::head(&proto, status, now, *xml, len),
+        Err(content_type) if keep => {
+            head(&proto, status, content_type, len).replace("Connection: close", "Connection: Keep-Alive")
+        }
         Err(content_type) => head(&proto, status, content_type, len),
     };
     {
@@ -497,10 +523,14 @@ pub fn handle_connection(mut s: TcpStream, shared: Arc<Shared>, control_only: bo
                         if ok { "" } else { " (client went away)" }
                     ),
                 );
+                if ok && keep {
+                    return Some(s);
+                }
             }
         }
     }
     let _ = s.shutdown(Shutdown::Write);
+    None
 }
 
 const GARBAGE: &str = "Software error:\n\nDBI connect('database=otrs;host=127.0.0.1','otrs',...) failed: Too many connections at /opt/otrs/Kernel/System/DB.pm line 301.\n\nFor help, please send mail to the webmaster (root@localhost), giving this error message\nand the time and date of the error.\n";
@@ -599,17 +629,24 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
     if req.length == 0 {
         return Reply::text(411, reason(411));
     }
-    let ns = soap::NAMESPACE;
+    // OTOBO: the same checks in its own namespace (RotherOSS/otobo
+    // Kernel/GenericInterface/Transport/HTTP/SOAP.pm, ProviderProcessRequest:
+    // "SOAPAction '..' does not match expected result '<NameSpace>#<Operation>'",
+    // answered by ProviderGenerateResponse as a Fault, HTTP 500, text/plain)
+    let ns = soap::namespace(shared.cfg.otobo);
     let sa_header = req.header("SOAPAction").map(str::to_string);
     let mut op_from_header: Option<String> = None;
-    if let Some(h) = sa_header.as_deref().filter(|h| soap::perl_true(h)) {
+    // Znuny reads namespace and operation from the SOAPAction first; OTOBO's
+    // ProviderProcessRequest does not (it takes the operation from the body
+    // and only compares the whole SOAPAction, below)
+    if let Some(h) = sa_header.as_deref().filter(|h| soap::perl_true(h) && !shared.cfg.otobo) {
         let (hns, hop) = soap::parse_soapaction(h);
         if let Some(hns) = hns {
             if hns != ns {
-                return fault(format!(
-                    "Namespace from SOAPAction '{}' does not match namespace from configuration '{}'",
-                    hns, ns
-                ));
+                return fault_in(
+                    ns,
+                    format!("Namespace from SOAPAction '{}' does not match namespace from configuration '{}'", hns, ns),
+                );
             }
         }
         op_from_header = hop;
@@ -637,7 +674,10 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
     let operation = soap_body.keys().next().cloned().unwrap_or_default();
     if let Some(hop) = op_from_header.as_deref().filter(|x| soap::perl_true(x)) {
         if operation != hop {
-            return fault(format!("Operation from SOAP data '{}' does not match operation from SOAPAction '{}'", operation, hop));
+            return fault_in(
+                ns,
+                format!("Operation from SOAP data '{}' does not match operation from SOAPAction '{}'", operation, hop),
+            );
         }
     }
     let operation = op_from_header.filter(|x| soap::perl_true(x)).unwrap_or(operation);
@@ -651,7 +691,7 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
         let expected = format!("{}#{}", ns, operation);
         let alt = format!("{}{}", ns, operation);
         if stripped != expected && stripped != alt {
-            return fault(format!("SOAPAction '{}' does not match expected result '{}'", stripped, expected));
+            return fault_in(ns, format!("SOAPAction '{}' does not match expected result '{}'", stripped, expected));
         }
     }
     let now_ms = shared.now_ms();
@@ -672,22 +712,22 @@ pub fn process_soap(shared: &Shared, req: &Request, error_mode: bool) -> Reply {
     };
     let result = match ops::run(&operation, &op_data, &ctx) {
         Some(r) => r,
-        None => return fault("Got no OperationType!".into()),
+        None => return fault_in(ns, "Got no OperationType!".into()),
     };
     for line in &result.ticket_lines {
         shared.record(line);
     }
     match result.outcome {
-        Outcome::Fault(msg) => fault(msg),
+        Outcome::Fault(msg) => fault_in(ns, msg),
         Outcome::Data(h) => {
-            let xml = soap::envelope(&format!("{}Response", operation), &h);
+            let xml = soap::envelope_in(ns, &format!("{}Response", operation), &h);
             Reply::Http { status: 200, content_type: content_type.unwrap_or_else(|| "text/xml".into()), body: xml.into_bytes() }
         }
     }
 }
 
-fn fault(msg: String) -> Reply {
-    Reply::Http { status: 500, content_type: "text/plain".into(), body: soap::fault(&msg).into_bytes() }
+fn fault_in(ns: &str, msg: String) -> Reply {
+    Reply::Http { status: 500, content_type: "text/plain".into(), body: soap::fault_in(ns, &msg).into_bytes() }
 }
 
 /// GET /control/tickets (`api=generic` or `api=rpc` on each line), GET

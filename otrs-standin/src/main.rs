@@ -11,6 +11,7 @@
 //!                [--delay-ms N] [--wrong-ws-delay-ms 5000]
 //!                [--control ADDR] [--agent-name "First Last"]
 //!                [--otrs-version 5|6] [--rpc-user rpcuser] [--rpc-password RpcPass2024]
+//!                [--flavour znuny|otobo] [--rest-webservice GenericTicketConnectorREST]
 //!
 //! Besides the GenericInterface it serves the legacy rpc.pl (POST
 //! {prefix}/rpc.pl, samples in tests/fixtures/otrs/rpc) against the same tickets;
@@ -24,6 +25,7 @@
 mod db;
 mod http;
 mod ops;
+mod rest;
 mod rpc;
 mod rpc_config;
 mod soap;
@@ -134,6 +136,10 @@ pub struct Config {
     /// Ticket dynamic fields configured in this OTRS (--dynamic-fields
     /// CallID,Other): TicketCreate sets them, TicketSearch finds them.
     pub dynamic_fields: Vec<String>,
+    /// `otobo`: answers as OTOBO 10.1/11.0 (its namespace, no rpc.pl); else Znuny.
+    pub otobo: bool,
+    /// Name of the REST web service served beside the SOAP one.
+    pub rest_webservice: String,
 }
 
 struct ModeState {
@@ -226,6 +232,7 @@ fn usage() -> ! {
          \x20      [--user LOGIN] [--password PW] [--webservice NAME] [--mode MODE] [--record FILE] [--dynamic-fields A,B]\n\
          \x20      [--queues A,B,...] [--delay-ms N] [--wrong-ws-delay-ms N] [--control ADDR]\n\
          \x20      [--agent-name \"First Last\"] [--otrs-version 5|6] [--rpc-user U] [--rpc-password P] [--agents login,...] [--max-file-bytes N]\n\
+         \x20      [--flavour znuny|otobo] [--rest-webservice GenericTicketConnectorREST]\n\
          modes: normal error fault garbage truncated huge hang refuse close slow:MS down_for:SECONDS"
     );
     std::process::exit(2)
@@ -290,6 +297,8 @@ fn main() {
     let mut rpc_password = "RpcPass2024".to_string();
     let mut agents: Vec<String> = Vec::new();
     let mut max_file_bytes = ops::MAX_STORED_FILE;
+    let mut otobo = false;
+    let mut rest_webservice = "GenericTicketConnectorREST".to_string();
     let mut dynamic_fields: Vec<String> = Vec::new();
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -333,6 +342,17 @@ fn main() {
             }
             "--rpc-user" => rpc_user = val(),
             "--rpc-password" => rpc_password = val(),
+            "--flavour" => {
+                otobo = match val().as_str() {
+                    "otobo" => true,
+                    "znuny" => false,
+                    other => {
+                        eprintln!("--flavour must be znuny or otobo, not '{}'", other);
+                        std::process::exit(2)
+                    }
+                }
+            }
+            "--rest-webservice" => rest_webservice = val(),
             "--max-file-bytes" => max_file_bytes = val().parse().unwrap_or_else(|_| usage()),
             "--dynamic-fields" => {
                 dynamic_fields = val().split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()
@@ -372,6 +392,8 @@ fn main() {
         agents,
         max_file_bytes,
         dynamic_fields,
+        otobo,
+        rest_webservice,
     };
     let shared = Arc::new(Shared::new(cfg, customers, mode, record_file));
 

@@ -5,6 +5,18 @@
 use std::collections::BTreeMap;
 
 pub const NAMESPACE: &str = "http://www.otrs.org/TicketConnector/";
+/// OTOBO's (RotherOSS/otobo: the NameSpace of its stock SOAP web services
+/// and GenericInterface tests).
+pub const OTOBO_NAMESPACE: &str = "http://www.otobo.org/TicketConnector/";
+
+/// The namespace of the flavour served.
+pub fn namespace(otobo: bool) -> &'static str {
+    if otobo {
+        OTOBO_NAMESPACE
+    } else {
+        NAMESPACE
+    }
+}
 
 const ENV_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope \
 soap:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\" \
@@ -676,13 +688,15 @@ fn ser(out: &mut String, name: &str, v: &Val) {
 
 /// The whole reply envelope. `element` is e.g. `TicketCreateResponse` or
 /// `Fault`; an empty data hash gives the `xsi:nil` form (sample 06).
-pub fn envelope(element: &str, data: &Hash) -> String {
+/// In namespace `ns`: SOAP::Serializer's `default_ns` is the
+/// web service's NameSpace (OTOBO's SOAP.pm, ProviderGenerateResponse).
+pub fn envelope_in(ns: &str, element: &str, data: &Hash) -> String {
     let mut out = String::with_capacity(1024);
     out.push_str(ENV_HEAD);
     out.push('<');
     out.push_str(element);
     out.push_str(" xmlns=\"");
-    out.push_str(NAMESPACE);
+    out.push_str(ns);
     out.push('"');
     if data.is_empty() {
         out.push_str(" xsi:nil=\"true\" />");
@@ -700,11 +714,12 @@ pub fn envelope(element: &str, data: &Hash) -> String {
 }
 
 /// A transport fault envelope (HTTP 500, samples 27, 28, 30).
-pub fn fault(faultstring: &str) -> String {
+/// In namespace `ns`.
+pub fn fault_in(ns: &str, faultstring: &str) -> String {
     let mut h = Hash::new();
     h.insert("faultcode".into(), Val::s("Server"));
     h.insert("faultstring".into(), Val::s(if faultstring.is_empty() { "Unknown" } else { faultstring }));
-    envelope("Fault", &h)
+    envelope_in(ns, "Fault", &h)
 }
 
 /// `{ Error => { ErrorCode, ErrorMessage } }` (Operation::Common::ReturnError).
@@ -836,8 +851,8 @@ mod tests {
         h.insert("B".into(), Val::s(""));
         h.insert("A".into(), Val::Array(vec![Val::s("1"), Val::s("2")]));
         h.insert("C".into(), Val::s("\"x\" <y> & \u{1}z"));
-        let s = envelope("XResponse", &h);
+        let s = envelope_in(NAMESPACE, "XResponse", &h);
         assert!(s.ends_with("<XResponse xmlns=\"http://www.otrs.org/TicketConnector/\"><A>1</A><A>2</A><B /><C>\"x\" &lt;y&gt; &amp; z</C></XResponse></soap:Body></soap:Envelope>"));
-        assert!(envelope("TicketSearchResponse", &Hash::new()).contains("xsi:nil=\"true\" />"));
+        assert!(envelope_in(NAMESPACE, "TicketSearchResponse", &Hash::new()).contains("xsi:nil=\"true\" />"));
     }
 }

@@ -16,7 +16,7 @@ fn sample(name: &str) -> Vec<u8> {
     otrs_fixtures::read(&format!("generic-interface/{name}"))
 }
 
-fn shared() -> Shared {
+pub(crate) fn shared() -> Shared {
     let cfg = Config {
         listen: "127.0.0.1:0".into(),
         control_listen: None,
@@ -33,6 +33,8 @@ fn shared() -> Shared {
         agents: vec!["operator1".into()],
         max_file_bytes: crate::ops::MAX_STORED_FILE,
         dynamic_fields: vec!["CallID".into()],
+        otobo: false,
+        rest_webservice: "GenericTicketConnectorREST".into(),
     };
     let customers = db::Customers::from_list(
         "ivanov:ACME:ivanov@example.invalid:Ivan Ivanov,petrov:ACME,petrova:ROGA:petrova@roga.example:Мария Петрова",

@@ -14,7 +14,8 @@ use super::{Article, NewTicket, TicketChange, TicketCreated, TicketInfo, TicketU
 /// Namespace of the ticket connector of Znuny and OTRS; also the
 /// SOAPAction prefix.
 pub const NAMESPACE: &str = "http://www.otrs.org/TicketConnector/";
-/// OTOBO's (development/webservices/GenericTicketConnectorSOAP.yml, NameSpace).
+/// OTOBO's: the NameSpace of its stock SOAP web services and of its
+/// GenericInterface SOAP tests (RotherOSS/otobo).
 pub const OTOBO_NAMESPACE: &str = "http://www.otobo.org/TicketConnector/";
 
 /// Value of the `SOAPAction` header for `op`, with the `#` separator.
