@@ -43,6 +43,7 @@ use otrs_core::customers::{Customer, CustomerIndex, DbSettings};
 use otrs_core::number::{canonical, NumberPlan};
 use otrs_core::otrs::generic::{self as soap, Auth};
 use otrs_core::otrs::generic_client::GenericClient;
+use otrs_core::otrs::rest_client::RestClient;
 use otrs_core::otrs::{NewTicket, Settings, TicketApi, TicketCreated};
 
 fn quick() -> bool {
@@ -263,9 +264,14 @@ fn serve(stream: TcpStream, keep_alive: bool, requests: &AtomicUsize) {
     let mut reader = BufReader::new(stream);
     let session = reply(SESSION_CREATED);
     let created = reply(TICKET_CREATED);
+    // the REST connector's replies (tests/fixtures/otrs/rest 01, 03)
+    let rest_session = br#"{"SessionID":"Gbcc8KFQU9ZeLDvoVDVBwRAIVoLq9jCZ"}"#.to_vec();
+    let rest_created = br#"{"ArticleID":"617","TicketID":"860","TicketNumber":"2026120110011111"}"#.to_vec();
     loop {
         let mut length = 0usize;
         let mut line = String::new();
+        let mut first = true;
+        let mut rest = false;
         loop {
             line.clear();
             match reader.read_line(&mut line) {
@@ -274,6 +280,9 @@ fn serve(stream: TcpStream, keep_alive: bool, requests: &AtomicUsize) {
             }
             if line == "\r\n" {
                 break;
+            }
+            if std::mem::take(&mut first) {
+                rest = line.contains("GenericTicketConnectorREST");
             }
             if let Some((name, value)) = line.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
@@ -286,10 +295,16 @@ fn serve(stream: TcpStream, keep_alive: bool, requests: &AtomicUsize) {
             return;
         }
         requests.fetch_add(1, Ordering::Relaxed);
-        let is_session = body.windows(15).any(|w| w == b"<tic:SessionCre");
-        let payload = if is_session { &session } else { &created };
+        let is_session = body.windows(15).any(|w| w == b"<tic:SessionCre") || (rest && !body.starts_with(b"{\n  \"SessionID\""));
+        let payload = match (rest, is_session) {
+            (false, true) => &session,
+            (false, false) => &created,
+            (true, true) => &rest_session,
+            (true, false) => &rest_created,
+        };
         let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: {XML}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+            if rest { "application/json; charset=UTF-8" } else { XML },
             payload.len(),
             if keep_alive { "keep-alive" } else { "close" }
         );
@@ -306,15 +321,27 @@ fn bench_client(c: &mut Criterion, out: &mut Report) {
     let ticket = sample_ticket();
     let mut g = c.benchmark_group("client");
     g.throughput(Throughput::Elements(1));
-    for keep_alive in [false, true] {
+    for (keep_alive, rest) in [(false, false), (true, false), (false, true), (true, true)] {
         let server = LocalOtrs::start(keep_alive);
-        let client = GenericClient::new(Settings {
-            url: server.url.clone(),
+        let settings = Settings {
+            url: match rest {
+                true => server.url.replace("GenericTicketConnectorSOAP", "GenericTicketConnectorREST"),
+                false => server.url.clone(),
+            },
             user: "soapagent".into(),
             password: "SoapAgent2024".into(),
             ..Settings::default()
-        });
-        let name = if keep_alive { "create_ticket_keepalive" } else { "create_ticket_close" };
+        };
+        let client: Box<dyn TicketApi> = match rest {
+            true => Box::new(RestClient::new(settings)),
+            false => Box::new(GenericClient::new(settings)),
+        };
+        let name = match (rest, keep_alive) {
+            (false, true) => "create_ticket_keepalive",
+            (false, false) => "create_ticket_close",
+            (true, true) => "create_ticket_rest_keepalive",
+            (true, false) => "create_ticket_rest_close",
+        };
         g.bench_function(name, |b| {
             b.iter(|| {
                 client

@@ -125,6 +125,60 @@ pub struct StandIn {
     pub control_addr: String,
 }
 
+/// The four ways a helpdesk's OTRS is reached (issue 11): the same
+/// integration tests run in each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    ZnunySoap,
+    ZnunyRest,
+    OtoboSoap,
+    OtoboRest,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 4] = [Protocol::ZnunySoap, Protocol::ZnunyRest, Protocol::OtoboSoap, Protocol::OtoboRest];
+
+    pub fn otobo(self) -> bool {
+        matches!(self, Protocol::OtoboSoap | Protocol::OtoboRest)
+    }
+
+    /// The `[general]` lines this protocol needs (SOAP's namespace: auto).
+    pub fn general(self) -> &'static str {
+        match self {
+            Protocol::ZnunyRest | Protocol::OtoboRest => "api = rest",
+            Protocol::ZnunySoap | Protocol::OtoboSoap => "",
+        }
+    }
+}
+
+/// A stand-in answering as OTOBO (`--flavour otobo`), started once and
+/// shared like the world's Znuny one.
+pub fn otobo_standin() -> &'static StandIn {
+    static OTOBO: OnceLock<StandIn> = OnceLock::new();
+    OTOBO.get_or_init(|| StandIn::start(&["--flavour", "otobo"]))
+}
+
+/// The stand-in that serves `protocol`.
+pub fn standin_for(w: &World, protocol: Protocol) -> &StandIn {
+    if protocol.otobo() {
+        otobo_standin()
+    } else {
+        &w.standin
+    }
+}
+
+/// Waits until `standin` holds `n` tickets; returns them.
+pub fn wait_tickets_of(standin: &StandIn, n: usize, within: Duration) -> Vec<BTreeMap<String, String>> {
+    let until = Instant::now() + within;
+    loop {
+        let t = standin.tickets();
+        if t.len() >= n || Instant::now() >= until {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
@@ -155,6 +209,17 @@ impl StandIn {
 
     pub fn url(&self) -> String {
         format!("http://{}/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAP", self.addr)
+    }
+
+    /// The URL of `protocol`'s web service on this stand-in.
+    pub fn url_for(&self, protocol: Protocol) -> String {
+        let (base, ws) = match protocol {
+            Protocol::ZnunySoap => ("otrs", "GenericTicketConnectorSOAP"),
+            Protocol::ZnunyRest => ("otrs", "GenericTicketConnectorREST"),
+            Protocol::OtoboSoap => ("otobo", "GenericTicketConnectorSOAP"),
+            Protocol::OtoboRest => ("otobo", "GenericTicketConnectorREST"),
+        };
+        format!("http://{}/{base}/nph-genericinterface.pl/Webservice/{ws}", self.addr)
     }
 
     fn control(&self, method: &str, path: &str, body: &str) -> String {

@@ -204,6 +204,8 @@ impl GenericClient {
                 Ok(sid)
             }
             Err(e @ ClientError::Soap(SoapError::Operation { .. } | SoapError::Fault { .. })) => Err(e),
+            // a 404, or a 500 naming a wrong SOAPAction: every request would get it
+            Err(ClientError::Soap(e)) if e.rejects_every_request() => Err(ClientError::Soap(e)),
             Err(ClientError::Connect(why)) => Err(ClientError::Connect(why)),
             Err(e) => Err(ClientError::Connect(format!("SessionCreate failed: {e}"))),
         }
