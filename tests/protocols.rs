@@ -1,4 +1,6 @@
-//! The core calls against every OTRS a helpdesk runs (issue 11): Znuny over
+//! The core calls (known, several formats, unknown, anonymous, hostile,
+//! repeat call, call outcome, queued then created, exactly once after an
+//! ambiguous failure) against every OTRS a helpdesk runs (issue 11): Znuny over
 //! SOAP and REST, OTOBO over SOAP (its own namespace, learnt) and REST, one
 //! shared Asterisk reconfigured for each. And a rejection (wrong namespace,
 //! wrong route) is told from an outage: "rejects" in status and log, the
@@ -66,6 +68,19 @@ fn the_core_calls_work_in_every_protocol() {
         assert_eq!((first.var("STATUS"), second.var("STATUS")), ("CREATED", "APPENDED"), "{p:?}: {second:?}");
         assert_eq!(second.var("TICKETID"), first.var("TICKETID"), "{p:?}");
         assert_eq!(standin.tickets().len(), 6, "{p:?}: no second ticket");
+        // the call's outcome (OTRSCallEnd()): an article on its ticket
+        let call = place_call_via_with("test-call-4512", b"89161229624", &[("op", "noanswer")]);
+        let r = wait_result(&call, CALL_WAIT);
+        assert_eq!(r.var("STATUS"), "CREATED", "{p:?}: {r:?}");
+        let end = wait_end(&call, Duration::from_secs(15));
+        assert_eq!(end["ENDSTATUS"], "ADDED", "{p:?}: {end:?}");
+        let lines: Vec<_> = standin.control_raw("GET", "/control/tickets").lines().map(parse_record).collect();
+        let article = lines.iter().find(|l| {
+            l.get("ticket_id").map(String::as_str) == Some(r.var("TICKETID"))
+                && l.contains_key("subject")
+                && l["subject"] == "Missed call (NOANSWER)"
+        });
+        assert!(article.is_some_and(|a| a["state"] == "open" && a["priority"] == "4 high"), "{p:?}: {lines:?}");
         // OTRS away: queued, then created by the worker, exactly once
         standin.set_mode("refuse");
         let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
@@ -73,8 +88,8 @@ fn the_core_calls_work_in_every_protocol() {
         assert!(status_line(&cli("otrs show status"), "OTRS:").starts_with("DOWN"), "{p:?}: an outage is down");
         standin.set_mode("normal");
         drain_spool();
-        let t = wait_tickets_of(standin, 7, Duration::from_secs(15));
-        assert_eq!(t.len(), 7, "{p:?}: the queued ticket, once");
+        let t = wait_tickets_of(standin, 8, Duration::from_secs(15));
+        assert_eq!(t.len(), 8, "{p:?}: the queued ticket, once");
         // exactly once after an ambiguous failure: OTRS made the ticket, the reply was lost
         standin.set_mode("truncated");
         let r = wait_result(&place_call(b"84951110001"), CALL_WAIT);
