@@ -115,11 +115,12 @@ write = originate
 """
 
 
-def otrs_conf(url, db_port, db_name, refresh=15):
+def otrs_conf(url, db_port, db_name, refresh=15, extra=""):
     # The production defaults (refresh 15 s, full 600 s); --quick uses 2 s.
     return f"""; written by bench/driver.py for scripts/bench.sh
 [general]
 url = {url}
+{extra}
 user = soapagent
 password = SoapAgent2024
 timeout = 3000
@@ -450,14 +451,17 @@ class Bench:
                 raise RuntimeError(f"customer index never reached {customers_at_least} customers:\n{s}")
             time.sleep(0.5)
 
-    def reconfigure(self, url=None, db_name=None):
+    def reconfigure(self, url=None, db_name=None, extra=None):
         if url:
             self.cfg["current_url"] = url
         if db_name:
             self.cfg["current_db"] = db_name
+        if extra is not None:
+            self.cfg["current_extra"] = extra
         path = os.path.join(self.cfg["sandbox"], "etc/asterisk/otrs.conf")
         with open(path, "w") as f:
-            f.write(otrs_conf(self.cfg["current_url"], self.cfg["db_port"], self.cfg["current_db"], self.refresh))
+            f.write(otrs_conf(self.cfg["current_url"], self.cfg["db_port"], self.cfg["current_db"], self.refresh,
+                              self.cfg.get("current_extra", "")))
         later = time.time() + 2
         os.utime(path, (later, later))
         out = cli("module reload app_otrsticket.so")
@@ -584,6 +588,45 @@ class Bench:
         self.res["cpu"]["sequential"] = {"calls_per_run": n1, "per_call_ms": med_spread(slow_call),
                                          "wait_call_ms": med_spread(slow_wait),
                                          "module_ms": med_spread([a - w for a, w in zip(slow_call, slow_wait)])}
+
+    def phase_rest(self):
+        """SOAP and REST to the same stand-in (20 ms), interleaved: PBX CPU
+        per call (the call minus the same call kept up by Wait()) and the
+        time inside OTRSTicket(). The stand-in closes SOAP connections after
+        each reply, as Znuny does, and keeps REST ones open, as Znuny's REST
+        replies do."""
+        n, conc, runs = (200, 10, 1) if self.quick else (1000, 10, 3)
+        soap_url = self.cfg["standin_url"]
+        rest_url = soap_url.replace("GenericTicketConnectorSOAP", "GenericTicketConnectorREST")
+        log(f"rest: {runs} x ({n} calls over SOAP, {n} over REST, {n} kept up by Wait()), {conc} at a time")
+        out = {"calls_per_run": n, "concurrency": conc, "failed": 0}
+        per = {"soap": [], "rest": [], "wait": []}
+        inside = {"soap": [], "rest": []}
+        for _ in range(runs):
+            for proto, url, extra in (("soap", soap_url, ""), ("rest", rest_url, "api = rest")):
+                self.reconfigure(url=url, extra=extra)
+                self.wait_index(1)
+                mark = self.standin_log_mark()
+                a, bad, _ = self.cpu_run("cpu-call", n, conc)
+                per[proto].append(a)
+                out["failed"] += bad
+                out[f"{proto}_requests_connections"] = self.standin_connections(mark)
+                results, _ = self.calls.run(callers(100, SAMPLES, random.randrange(10 ** 6)), context="bench-call",
+                                            concurrency=1)
+                inside[proto] += [r["inside"] * 1e3 for r in results if r["status"] == "CREATED"]
+            w, bad, _ = self.cpu_run("cpu-wait", n, conc)
+            per["wait"].append(w)
+            out["failed"] += bad
+        self.reconfigure(url=soap_url, extra="")
+        self.wait_index(1)
+        for proto in ("soap", "rest"):
+            out[f"{proto}_per_call_ms"] = med_spread(per[proto])
+            out[f"{proto}_module_ms"] = med_spread([a - w for a, w in zip(per[proto], per["wait"])])
+            if inside[proto]:
+                out[f"{proto}_inside_p50_ms"] = pct(inside[proto], 0.5)
+                out[f"{proto}_inside_p99_ms"] = pct(inside[proto], 0.99)
+        out["wait_call_ms"] = med_spread(per["wait"])
+        self.res["rest"] = out
 
     def phase_memory(self, rss_at_start):
         total = 600 if self.quick else 10000
@@ -751,7 +794,7 @@ class Bench:
         self.phase_idle()
         phases = [("memory", lambda: self.phase_memory(rss_at_start)),
                   ("latency", self.phase_latency), ("cpu", self.phase_cpu), ("burst", self.phase_burst),
-                  ("keepalive", self.phase_keepalive), ("lookup", self.phase_lookup)]
+                  ("keepalive", self.phase_keepalive), ("rest", self.phase_rest), ("lookup", self.phase_lookup)]
         failed = []
         for name, phase in phases:
             try:

@@ -198,6 +198,19 @@ def main():
             + f"; time in OTRSTicket() p99 {f(b['inside_p99_ms']['median'], 1)} ms; failed {b['failed']}",
             tps["median"] is not None and tps["median"] >= 50 and b["failed"] == 0,
             "200 AMI originates sent at once; tickets created / (last result − first originate); stand-in 20 ms")
+    if "rest" in c:
+        rs = c["rest"]
+        sm, rm = rs["soap_module_ms"]["median"], rs["rest_module_ms"]["median"]
+        row("REST beside SOAP (api = rest)", "REST with connection reuse costs the PBX less than SOAP",
+            f"OTRSTicket() itself: SOAP {f(sm)} ms, REST {f(rm)} ms of PBX CPU per call (whole call "
+            f"{f(rs['soap_per_call_ms']['median'])} / {f(rs['rest_per_call_ms']['median'])} ms, kept up by Wait() "
+            f"{f(rs['wait_call_ms']['median'])} ms); time in OTRSTicket() p50 {f(rs.get('soap_inside_p50_ms'))} / "
+            f"{f(rs.get('rest_inside_p50_ms'))} ms, p99 {f(rs.get('soap_inside_p99_ms'))} / {f(rs.get('rest_inside_p99_ms'))} ms "
+            f"(stand-in 20 ms); failed {rs['failed']}",
+            sm is not None and rm is not None and rm < sm and rs["failed"] == 0,
+            f"{rs['calls_per_run']} calls per protocol and run ({rs['concurrency']} at a time), interleaved with the same call "
+            "kept up by Wait(); one stand-in serving both web services: SOAP replies close the connection (as Znuny's), "
+            "REST replies keep it (as Znuny's)")
     if "reuse" in c:
         r = c["reuse"]
         ka = c.get("keepalive", {})
@@ -274,7 +287,8 @@ def main():
     if rr:
         extra.append(f"`RecentTickets::remember` (every created ticket) with 100 000 remembered tickets: {rr} "
                      f"per call (1 000: {crit.get('flow/recent_remember/1000')})")
-    for k in ("client_create_ticket_close", "client_create_ticket_keepalive"):
+    for k in ("client_create_ticket_close", "client_create_ticket_keepalive", "client_create_ticket_rest_close",
+              "client_create_ticket_rest_keepalive"):
         if f"{k}_requests" in micro:
             extra.append(f"`{k.replace('client_', 'client/')}`: {micro[k + '_requests']} requests on "
                          f"{micro[k + '_connections']} connection(s)")
