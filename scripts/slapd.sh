@@ -68,24 +68,9 @@ answers() {
         >/dev/null 2>&1
 }
 
-# A live slapd (a zombie counts as gone).
-alive() {
-    local stat state
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ "$stat" == *"(slapd) "* ]] || return 1
-    state=${stat##*) }
-    state=${state%% *}
-    [ "$state" != Z ] && [ "$state" != X ]
-}
+alive() { proc_alive slapd "$1"; }
 
-server_pid() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    alive "$pid" || return 1
-    echo "$pid"
-}
+server_pid() { pid_from_file "$PIDFILE" slapd; }
 
 show_log() {
     [ -f "$LOG" ] && { say "last lines of $LOG:"; tail -n 25 "$LOG" >&2; }
@@ -365,7 +350,6 @@ launch() {
     say "slapd running (pid $(server_pid || echo "$pid"), ldap://127.0.0.1:$PORT ldaps://127.0.0.1:$SPORT, CA $TLS/ca.pem), up in $(elapsed "$t0") s"
 }
 
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 
 count_users() {
     ldapsearch -x -H "ldap://127.0.0.1:$PORT" -D "$ADMIN_DN" -w "$ADMIN_PW" -b "ou=People,$BASE" -LLL \
@@ -385,20 +369,13 @@ cmd_start() {
 
 cmd_stop() {
     need_root
-    local pid n=0
+    local pid
     if ! pid=$(server_pid); then
         say "slapd is not running ($DIR)"
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
-    while alive "$pid"; do
-        if [ $n -ge "$STOP_WAIT" ]; then
-            show_log
-            die "slapd (pid $pid) still running $((STOP_WAIT / 10)) s after SIGTERM"
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_exit slapd "$pid" "$STOP_WAIT" || { show_log; die "slapd (pid $pid) still running $((STOP_WAIT / 10)) s after SIGTERM"; }
     say "slapd stopped (pid $pid)"
 }
 

@@ -392,10 +392,23 @@ impl CustomerIndex {
     /// Not loaded: when no source was ever loaded, or when nothing matched
     /// and some source was never loaded (it may hold the caller). A source
     /// that was loaded once keeps its last load while it is down.
+    ///
+    /// After a reload to other sources, while one of them has not loaded: a
+    /// caller the loaded ones do not know is looked up in the index of
+    /// before (see [`serve_meanwhile`](Self::serve_meanwhile)); found there,
+    /// they get that customer, else the answer stays "not loaded".
     pub fn lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
-        if let Some(previous) = self.stand_in() {
-            return previous.lookup(raw_number);
+        let own = self.own_lookup(raw_number);
+        match (&own, self.stand_in()) {
+            (Err(IndexError::NotLoaded), Some(previous)) => match previous.lookup(raw_number) {
+                Ok(l) if l.customer.is_some() => Ok(l),
+                _ => own,
+            },
+            _ => own,
         }
+    }
+
+    fn own_lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
         let (mut matches, mut customer, mut loaded, mut missing) = (0, None, false, false);
         for part in self.parts() {
@@ -431,9 +444,17 @@ impl CustomerIndex {
     /// As [`lookup_all`](Self::lookup_all), with the section of the source
     /// each match comes from. For the CLI dry run `otrs test lookup`.
     pub fn lookup_sources(&self, raw_number: &str) -> Result<SourceMatches, IndexError> {
-        if let Some(previous) = self.stand_in() {
-            return previous.lookup_sources(raw_number);
+        let own = self.own_lookup_sources(raw_number);
+        match (&own, self.stand_in()) {
+            (Err(IndexError::NotLoaded), Some(previous)) => match previous.lookup_sources(raw_number) {
+                Ok(found) if !found.1.is_empty() => Ok(found),
+                _ => own,
+            },
+            _ => own,
         }
+    }
+
+    fn own_lookup_sources(&self, raw_number: &str) -> Result<SourceMatches, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
         let (mut all, mut loaded, mut missing) = (Vec::new(), false, false);
         for part in self.parts() {

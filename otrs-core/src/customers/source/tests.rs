@@ -524,8 +524,12 @@ fn after_a_reload_the_previous_index_answers_until_the_new_one_has_loaded() {
     new.serve_meanwhile(&old);
     assert!(new.refresh_full().is_err());
     new.later()[0].refresh_full().expect("b loads");
-    // One part loaded, the other not: still the old customers.
+    // One part loaded, the other not: what the loaded one knows comes from
+    // it, a caller it does not know from the old customers, a caller nobody
+    // knows waits (the unloaded source may have them).
+    assert_eq!(who(&new, "89160000033"), (1, Some("new-b".into())));
     assert_eq!(who(&new, "89160000031"), (1, Some("known".into())));
+    assert_eq!(new.lookup("89160000039"), Err(IndexError::NotLoaded));
     assert_eq!(new.lookup_sources("89160000031").expect("loaded").1[0].0, "general");
     assert_eq!(new.serving_previous(), Some(1));
     assert!(!new.drop_previous_if_loaded());
