@@ -25,3 +25,38 @@ export OTRS_REQUIRE_ASTERISK=1
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Seconds since $1 (an $EPOCHREALTIME), two decimals.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Whether pid $2 is a live process named $1 (a zombie waiting to be reaped
+# by pid 1 counts as gone).
+proc_alive() {
+    local stat state
+    stat=$(cat "/proc/$2/stat" 2>/dev/null) || return 1
+    [[ "$stat" == *"($1) "* ]] || return 1
+    state=${stat##*) }
+    state=${state%% *}
+    [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# The pid in pid file $1 if it is a live process named $2; else fails.
+pid_from_file() {
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    proc_alive "$2" "$pid" || return 1
+    echo "$pid"
+}
+
+# Waits up to $3 tenths of a second for process $2 (named $1) to end;
+# fails if it is still there.
+wait_exit() {
+    local n=0
+    while proc_alive "$1" "$2"; do
+        [ $n -lt "$3" ] || return 1
+        sleep 0.1
+        n=$((n + 1))
+    done
+}

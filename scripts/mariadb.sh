@@ -62,24 +62,9 @@ client() { mariadb --no-defaults --socket="$SOCK" --user=root --default-characte
 
 answers() { mariadb-admin --no-defaults --socket="$SOCK" --user=root --connect-timeout=2 ping >/dev/null 2>&1; }
 
-server_pid() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    alive "$pid" || return 1
-    echo "$pid"
-}
+server_pid() { pid_from_file "$PIDFILE" mariadbd; }
 
-# A live mariadbd (a zombie waiting to be reaped by pid 1 counts as gone).
-alive() {
-    local stat state
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ "$stat" == *"(mariadbd) "* ]] || return 1
-    state=${stat##*) }
-    state=${state%% *}
-    [ "$state" != Z ] && [ "$state" != X ]
-}
+alive() { proc_alive mariadbd "$1"; }
 
 show_errlog() {
     [ -f "$ERRLOG" ] && { say "last lines of $ERRLOG:"; tail -n 25 "$ERRLOG" >&2; }
@@ -161,7 +146,6 @@ launch() {
     say "MariaDB running (pid $(server_pid || echo "$pid"), 127.0.0.1:$PORT, $SOCK), up in $(elapsed "$t0") s"
 }
 
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 
 # Drop and recreate database `otrs`, its user, and the sample data.
 load_data() {
@@ -215,21 +199,14 @@ cmd_reset() {
 
 cmd_stop() {
     need_root
-    local pid n=0
+    local pid
     if ! pid=$(server_pid); then
         say "MariaDB is not running ($DIR)"
         return 0
     fi
     mariadb-admin --no-defaults --socket="$SOCK" --user=root shutdown >/dev/null 2>&1 \
         || kill -TERM "$pid" 2>/dev/null || true
-    while alive "$pid"; do
-        if [ $n -ge "$STOP_WAIT" ]; then
-            show_errlog
-            die "mariadbd (pid $pid) still running $((STOP_WAIT / 10)) s after shutdown"
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_exit mariadbd "$pid" "$STOP_WAIT" || { show_errlog; die "mariadbd (pid $pid) still running $((STOP_WAIT / 10)) s after shutdown"; }
     say "MariaDB stopped (pid $pid)"
 }
 

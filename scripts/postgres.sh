@@ -122,7 +122,6 @@ launch() {
     say "PostgreSQL running (127.0.0.1:$PORT, socket dir $DIR, CA $TLS/ca.pem), up in $(elapsed "$t0") s"
 }
 
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 
 sql_quote() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
 

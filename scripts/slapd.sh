@@ -11,6 +11,8 @@
 #   scripts/slapd.sh status   exit 0 if it answers, 3 if not
 #   scripts/slapd.sh seed     start if needed, then reload the seed entries
 #   scripts/slapd.sh modify   ldapmodify as the directory's admin; LDIF on stdin
+#   scripts/slapd.sh bulk N   reseed, plus N users under ou=Bulk (uid bulk.N,
+#                             telephoneNumber +7 922 NNNNNNN) for the benchmark
 #
 # Environment:
 #   OTRS_SLAPD_DIR        its directory (default /var/lib/app_otrsticket/slapd):
@@ -68,24 +70,9 @@ answers() {
         >/dev/null 2>&1
 }
 
-# A live slapd (a zombie counts as gone).
-alive() {
-    local stat state
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ "$stat" == *"(slapd) "* ]] || return 1
-    state=${stat##*) }
-    state=${state%% *}
-    [ "$state" != Z ] && [ "$state" != X ]
-}
+alive() { proc_alive slapd "$1"; }
 
-server_pid() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    alive "$pid" || return 1
-    echo "$pid"
-}
+server_pid() { pid_from_file "$PIDFILE" slapd; }
 
 show_log() {
     [ -f "$LOG" ] && { say "last lines of $LOG:"; tail -n 25 "$LOG" >&2; }
@@ -365,7 +352,6 @@ launch() {
     say "slapd running (pid $(server_pid || echo "$pid"), ldap://127.0.0.1:$PORT ldaps://127.0.0.1:$SPORT, CA $TLS/ca.pem), up in $(elapsed "$t0") s"
 }
 
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 
 count_users() {
     ldapsearch -x -H "ldap://127.0.0.1:$PORT" -D "$ADMIN_DN" -w "$ADMIN_PW" -b "ou=People,$BASE" -LLL \
@@ -385,20 +371,13 @@ cmd_start() {
 
 cmd_stop() {
     need_root
-    local pid n=0
+    local pid
     if ! pid=$(server_pid); then
         say "slapd is not running ($DIR)"
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
-    while alive "$pid"; do
-        if [ $n -ge "$STOP_WAIT" ]; then
-            show_log
-            die "slapd (pid $pid) still running $((STOP_WAIT / 10)) s after SIGTERM"
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
+    wait_exit slapd "$pid" "$STOP_WAIT" || { show_log; die "slapd (pid $pid) still running $((STOP_WAIT / 10)) s after SIGTERM"; }
     say "slapd stopped (pid $pid)"
 }
 
@@ -433,12 +412,36 @@ cmd_modify() {
 [ $# -ge 1 ] || usage
 cmd=$1
 shift
+# The seed entries plus N generated users under ou=Bulk (loaded offline:
+# slapadd takes 100 000 entries in seconds, ldapadd in minutes).
+cmd_bulk() {
+    local n=${1:-}
+    [[ "$n" =~ ^[0-9]+$ ]] || die "usage: $0 bulk N"
+    need_root
+    check_setup
+    [ -f "$DIR/.installed" ] || launch
+    cmd_stop
+    load_seed_offline
+    local t0=$EPOCHREALTIME
+    awk -v n="$n" -v base="$BASE" 'BEGIN {
+        printf "dn: ou=Bulk,%s\nobjectClass: organizationalUnit\nou: Bulk\n\n", base
+        for (i = 1; i <= n; i++)
+            printf "dn: uid=bulk.%d,ou=Bulk,%s\nobjectClass: inetOrgPerson\nuid: bulk.%d\ncn: Bulk %d\nsn: Bulk%d\nmail: bulk.%d@helpdesk.example\ntelephoneNumber: +7 922 %07d\n\n", i, base, i, i, i, i, i
+    }' >"$DIR/bulk.ldif"
+    slapadd -q -n 1 -F "$CONF" -l "$DIR/bulk.ldif" >>"$DIR/slapadd.log" 2>&1 \
+        || { tail -n 20 "$DIR/slapadd.log" >&2; die "slapadd of the bulk entries failed (log $DIR/slapadd.log)"; }
+    chown -R openldap:openldap "$DIR"
+    say "$n bulk entries added in $(elapsed "$t0") s"
+    launch
+}
+
 case "$cmd" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     seed) cmd_seed ;;
     modify) cmd_modify ;;
+    bulk) cmd_bulk "${1:-}" ;;
     -h|--help|help) usage ;;
     *) say "unknown command: $cmd"; usage ;;
 esac

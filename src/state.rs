@@ -88,8 +88,13 @@ pub fn install(config: Config) -> Result<(), String> {
     let index = match keep_index {
         Some(index) => index,
         None => {
+            // The old sources' reads are cut (bounded); their last load
+            // keeps answering until the new sources have loaded.
             stop_refresher();
             let index = build_index(&config.customers, &config.general.plan);
+            if let Some(o) = &old {
+                index.serve_meanwhile(&o.index);
+            }
             let r = start_refreshers(&index, config.general.refresh_interval, config.general.full_refresh_interval);
             *lock(&REFRESHER) = r;
             index

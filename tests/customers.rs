@@ -303,3 +303,32 @@ fn a_wrong_bind_password_is_reported_and_calls_go_on() {
     assert!(!log_since(mark).contains("Wrong-Bind-Pw-5"), "the password reached the log");
     assert!(!full_log().contains("Wrong-Bind-Pw-5"), "the password reached the log");
 }
+
+/// ldaps:// through the module in Asterisk: the directory's certificate
+/// checked against `tls_ca_file` (the project's test CA, copied into the
+/// sandbox where Asterisk reads it), the caller found; the same directory
+/// without that CA is refused with a clear error, and calls go on.
+#[test]
+#[ignore = "needs root, the Asterisk sandbox, MariaDB, slapd and PostgreSQL: run scripts/test.sh"]
+fn ldaps_with_the_directorys_ca_finds_the_caller_and_without_it_is_refused() {
+    let w = world();
+    let _restore = Restore(&w);
+    let ca = std::env::var("OTRS_TEST_LDAP_CA").expect("OTRS_TEST_LDAP_CA (set by scripts/test.sh)");
+    std::fs::copy(&ca, sandbox_root().join("etc/asterisk/otrs-ldap-ca.pem")).expect("copy the test CA into the sandbox");
+    let ldaps_port = std::env::var("OTRS_LDAPS_PORT").unwrap_or_else(|_| "3636".into());
+    let url = format!("ldap_url = ldaps://127.0.0.1:{ldaps_port}");
+    use_sources(&w, &format!("{url}\ntls_ca_file = /etc/asterisk/otrs-ldap-ca.pem"));
+    let line = source_line("customers-ad");
+    assert!(line.contains("ldaps://127.0.0.1") && line.contains("; up since") && line.contains("45 customers"), "{line}");
+    let r = call("89167001001");
+    assert_eq!((r.var("STATUS"), r.var("CUSTOMERUSER")), ("CREATED", "ldap.ivanov"), "{r:?}");
+
+    // Without the CA: the system store does not trust the test CA.
+    let out = reconfigure(&conf(&w, &format!("{url}\npage_size = 12")));
+    assert!(!out.contains("not reloaded"), "{out}");
+    assert!(wait_for(Duration::from_secs(10), || source_line("customers-ad").contains("DOWN")), "{}", cli("otrs show status"));
+    let status = cli("otrs show status");
+    assert!(status.to_ascii_lowercase().contains("certificate"), "{status}");
+    let r = call("89168001001");
+    assert_eq!((r.var("STATUS"), r.var("CUSTOMERUSER")), ("CREATED", "pg.petrova"), "{r:?}");
+}

@@ -66,6 +66,7 @@ use index::Index;
 
 pub use db::DbSettings;
 pub use refresher::{start_refresher, Refresher};
+use source::cancel::Cutter;
 use source::CustomerSource;
 pub use source::{build_index, start_refreshers, SourceConfig};
 
@@ -154,6 +155,9 @@ pub struct IndexStatus {
     /// Each source, in order (the first is the one the fields above
     /// describe when there is only one).
     pub sources: Vec<SourceStatus>,
+    /// After a reload to other sources not loaded yet: the customers of the
+    /// index of before, which still answer calls.
+    pub previous_customers: Option<usize>,
 }
 
 /// One customer source, for `otrs show status`.
@@ -193,6 +197,13 @@ pub const CHANGE_TIME_SLACK_SECS: u32 = 5;
 /// more than this many changes (some tens of microseconds).
 const APPLY_BATCH: usize = 16;
 
+/// The longest one read of a source may take, whatever the server does
+/// (the drivers' timeouts are per read: a server trickling a byte every few
+/// seconds would hold the refresh thread for ever). A full read of a
+/// million rows takes seconds; the bounds are far above that.
+pub const FULL_DEADLINE: Duration = Duration::from_secs(300);
+pub const INCREMENTAL_DEADLINE: Duration = Duration::from_secs(60);
+
 /// How long a lookup spins for the read lock before it sleeps on it.
 const SPIN_LIMIT: Duration = Duration::from_millis(1);
 
@@ -211,6 +222,12 @@ pub struct CustomerIndex {
     /// One refresh at a time, and where the next incremental one starts.
     refresh: Mutex<Cursor>,
     health: Mutex<Health>,
+    /// Bounds each read of the source, and ends it when the refresher stops.
+    cutter: Arc<Cutter>,
+    /// After a reload to other sources: the index of before, answering
+    /// lookups until every part of this one has loaded (a new source that
+    /// is unreachable must not cost the customers known a moment ago).
+    previous: RwLock<Option<Arc<CustomerIndex>>>,
 }
 
 impl fmt::Debug for CustomerIndex {
@@ -242,6 +259,8 @@ impl CustomerIndex {
             current: RwLock::new(None),
             refresh: Mutex::new(Cursor::default()),
             health: Mutex::new(Health::default()),
+            cutter: Arc::new(Cutter::default()),
+            previous: RwLock::new(None),
         }
     }
 
@@ -251,6 +270,45 @@ impl CustomerIndex {
     pub fn followed_by(mut self, later: Vec<Arc<CustomerIndex>>) -> Self {
         self.later = later;
         self
+    }
+
+    /// Until every part of this index has loaded, lookups are answered by
+    /// `old` (the index in use before a reload; its refreshers stopped), or
+    /// by what `old` itself was still answering with.
+    pub fn serve_meanwhile(&self, old: &Arc<CustomerIndex>) {
+        let keep = if old.all_loaded() { Some(Arc::clone(old)) } else { old.previous() };
+        *self.previous.write().unwrap_or_else(PoisonError::into_inner) = keep;
+    }
+
+    /// The index answering for this one while it loads, if any.
+    fn previous(&self) -> Option<Arc<CustomerIndex>> {
+        self.previous.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The previous index while this one is not loaded whole.
+    fn stand_in(&self) -> Option<Arc<CustomerIndex>> {
+        self.previous().filter(|_| !self.all_loaded())
+    }
+
+    /// Lets the previous index go once every part has loaded (called by the
+    /// refresher after a refresh: freeing it must not cost a call).
+    pub fn drop_previous_if_loaded(&self) -> bool {
+        if self.all_loaded() {
+            let old = self.previous.write().unwrap_or_else(PoisonError::into_inner).take();
+            drop(old);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Customers of the previous index still answering lookups, if any.
+    pub fn serving_previous(&self) -> Option<usize> {
+        self.stand_in().map(|p| p.status().customers)
+    }
+
+    fn all_loaded(&self) -> bool {
+        self.parts().all(CustomerIndex::is_loaded)
     }
 
     /// The parts of the sources after this one.
@@ -334,7 +392,23 @@ impl CustomerIndex {
     /// Not loaded: when no source was ever loaded, or when nothing matched
     /// and some source was never loaded (it may hold the caller). A source
     /// that was loaded once keeps its last load while it is down.
+    ///
+    /// After a reload to other sources, while one of them has not loaded: a
+    /// caller the loaded ones do not know is looked up in the index of
+    /// before (see [`serve_meanwhile`](Self::serve_meanwhile)); found there,
+    /// they get that customer, else the answer stays "not loaded".
     pub fn lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
+        let own = self.own_lookup(raw_number);
+        match (&own, self.stand_in()) {
+            (Err(IndexError::NotLoaded), Some(previous)) => match previous.lookup(raw_number) {
+                Ok(l) if l.customer.is_some() => Ok(l),
+                _ => own,
+            },
+            _ => own,
+        }
+    }
+
+    fn own_lookup(&self, raw_number: &str) -> Result<Lookup, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
         let (mut matches, mut customer, mut loaded, mut missing) = (0, None, false, false);
         for part in self.parts() {
@@ -370,6 +444,17 @@ impl CustomerIndex {
     /// As [`lookup_all`](Self::lookup_all), with the section of the source
     /// each match comes from. For the CLI dry run `otrs test lookup`.
     pub fn lookup_sources(&self, raw_number: &str) -> Result<SourceMatches, IndexError> {
+        let own = self.own_lookup_sources(raw_number);
+        match (&own, self.stand_in()) {
+            (Err(IndexError::NotLoaded), Some(previous)) => match previous.lookup_sources(raw_number) {
+                Ok(found) if !found.1.is_empty() => Ok(found),
+                _ => own,
+            },
+            _ => own,
+        }
+    }
+
+    fn own_lookup_sources(&self, raw_number: &str) -> Result<SourceMatches, IndexError> {
         let key = canonical_key(raw_number, &self.plan);
         let (mut all, mut loaded, mut missing) = (Vec::new(), false, false);
         for part in self.parts() {
@@ -402,6 +487,7 @@ impl CustomerIndex {
             last_error: newest_error,
             db_up: sources.iter().all(|s| s.up),
             sources,
+            previous_customers: self.serving_previous(),
         }
     }
 
@@ -455,16 +541,14 @@ impl CustomerIndex {
         // they arrive: a reread of 100 000 rows keeps none of them.
         let (mut rows, mut newest, mut changed) = (0usize, None, Vec::new());
         let mut scratch = Vec::new();
-        self.source
-            .fetch(Some(since), &mut |row| {
-                rows += 1;
-                newest = newest.max(row.change_time);
-                let current = self.read();
-                if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
-                    changed.push(row);
-                }
-            })
-            .map_err(|e| self.failed(e))?;
+        self.fetch(Some(since), INCREMENTAL_DEADLINE, &mut |row| {
+            rows += 1;
+            newest = newest.max(row.change_time);
+            let current = self.read();
+            if !current.as_ref().is_some_and(|i| i.is_current(&row, &self.plan, &mut scratch)) {
+                changed.push(row);
+            }
+        })?;
         cursor.advance(newest, started, Instant::now());
         let mut stats = self.apply_changes(&changed, started);
         stats.rows = rows;
@@ -476,13 +560,11 @@ impl CustomerIndex {
         let started = Instant::now();
         let mut index = Index::default();
         let (mut rows, mut newest) = (0usize, None);
-        self.source
-            .fetch(None, &mut |row| {
-                rows += 1;
-                newest = newest.max(row.change_time);
-                index.apply(&row, &self.plan, false);
-            })
-            .map_err(|e| self.failed(e))?;
+        self.fetch(None, FULL_DEADLINE, &mut |row| {
+            rows += 1;
+            newest = newest.max(row.change_time);
+            index.apply(&row, &self.plan, false);
+        })?;
         index.finish_build();
         // The cursor carries on: this read saw every row the next
         // incremental pass could otherwise have to reread (see [`Cursor`]),
@@ -564,6 +646,33 @@ impl CustomerIndex {
             elapsed: started.elapsed(),
             longest_hold,
         }
+    }
+
+    /// One read of the source, cut at `within` (or when the refresher
+    /// stops); the cut's reason replaces the driver's error, which would
+    /// only say the connection was closed.
+    fn fetch(
+        &self,
+        since: Option<(db::ChangeTime, i64)>,
+        within: Duration,
+        each: &mut dyn FnMut(CustomerRow),
+    ) -> Result<(), String> {
+        let result = self.cutter.run(within, || self.source.fetch(since, &self.cutter, each));
+        match (result, self.cutter.reason()) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(why)) => Err(self.failed(format!("{} {}: {why}", self.source.kind(), self.source.describe()))),
+            (Err(e), None) => Err(self.failed(e)),
+        }
+    }
+
+    /// Ends the read in progress at once, and fails every later one until
+    /// [`resume_reads`](Self::resume_reads): for stopping the refresher.
+    pub fn stop_reads(&self) {
+        self.cutter.stop();
+    }
+
+    pub fn resume_reads(&self) {
+        self.cutter.resume();
     }
 
     fn note_success(&self) {

@@ -149,6 +149,9 @@ pub fn render(s: &StatusInput) -> String {
         };
         let _ = writeln!(o, "Customer index:   {} customers, {} numbers; database {}", i.customers, i.numbers, state);
         let _ = writeln!(o, "Index refreshed:  {}", when(i.last_refresh));
+        if let Some(n) = i.previous_customers {
+            let _ = writeln!(o, "Until it loads:   the {n} customers loaded before the reload answer calls");
+        }
         if let Some((t, e)) = &i.last_error {
             let _ = writeln!(o, "Database error:   {} at {}", e, clock::local_datetime(*t));
         }
@@ -503,6 +506,7 @@ mod tests {
             last_refresh: Some(at),
             last_error: Some((at, "LDAP bind as 'cn=otrs' refused: invalid credentials".into())),
             db_up: false,
+            previous_customers: Some(7),
             sources: vec![
                 source("general", true, true),
                 source("customers-ad", false, true),
@@ -527,6 +531,7 @@ mod tests {
             not_configured: None,
         });
         assert!(text.contains("Customer index:   24 customers, 40 numbers; database DOWN for 2 of 3 sources"), "{text}");
+        assert!(text.contains("Until it loads:   the 7 customers loaded before the reload answer calls"), "{text}");
         let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Source [")).collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(

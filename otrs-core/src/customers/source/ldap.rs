@@ -27,7 +27,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::{LdapConn, LdapConnSettings, LdapError, Scope as LScope, SearchEntry};
+use ldap3::{LdapConn, LdapConnSettings, LdapError, Scope as LScope, SearchEntry, StdStream};
+
+use super::cancel::{self, Cutter};
 
 use super::config::{LdapSettings, Scope};
 use super::tls::client_config;
@@ -91,9 +93,17 @@ impl LdapSource {
         unique
     }
 
-    fn connect(&self) -> Result<LdapConn, String> {
+    /// Over a TCP connection we opened and registered with `cutter`, so that
+    /// a stalled read can be ended (ldap3 takes it with the URL, which
+    /// still names the server for TLS).
+    fn connect(&self, cutter: &Arc<Cutter>) -> Result<LdapConn, String> {
         let s = &self.settings;
         let mut settings = LdapConnSettings::new().set_conn_timeout(s.timeout).set_starttls(s.starttls);
+        if let Some((host, port)) = host_port(&s.url) {
+            let stream = cancel::connect(&host, port, s.timeout, cutter)
+                .map_err(|e| format!("cannot connect to the LDAP server {}: {e}", s.url))?;
+            settings = settings.set_std_stream(StdStream::Tcp(stream));
+        }
         let uses_tls = s.starttls || s.url.to_ascii_lowercase().starts_with("ldaps://");
         if uses_tls {
             let config = self.tls.clone().map_err(|e| format!("LDAP {}: {e}", s.url))?;
@@ -215,8 +225,13 @@ impl CustomerSource for LdapSource {
         !self.settings.changed_attribute.is_empty()
     }
 
-    fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
-        let mut conn = self.connect()?;
+    fn fetch(
+        &self,
+        since: Option<(ChangeTime, i64)>,
+        cutter: &Arc<Cutter>,
+        each: &mut dyn FnMut(CustomerRow),
+    ) -> Result<(), String> {
+        let mut conn = self.connect(cutter)?;
         let filter = self.customer_filter();
         let result = match since {
             None => self.search(&mut conn, &filter, true, each),
@@ -239,6 +254,36 @@ impl CustomerSource for LdapSource {
     fn secrets(&self) -> Vec<&str> {
         vec![&self.settings.bind_password]
     }
+}
+
+/// Host and port of an `ldap://` or `ldaps://` URL (default ports 389 and
+/// 636); `None` for anything else (ldapi://), left to ldap3.
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let lower = url.to_ascii_lowercase();
+    let (rest, default) = if lower.starts_with("ldaps://") {
+        (&url[8..], 636)
+    } else if lower.starts_with("ldap://") {
+        (&url[7..], 389)
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default,
+    };
+    let host = if host.is_empty() { "localhost".to_string() } else { host };
+    Some((host, port))
 }
 
 /// Text fit for the index: no control characters, at most `max` characters.

@@ -16,6 +16,7 @@
 //! (one hash lookup each, no query); the earliest source with a match gives
 //! the customer, `OTRSMATCHES` counts the matches of all of them.
 
+pub mod cancel;
 mod config;
 mod ldap;
 #[cfg(test)]
@@ -64,8 +65,14 @@ pub(crate) trait CustomerSource: Send + Sync {
     /// None: a full reload), or every one changed at or after the bound
     /// `since` (a change time plus a signed number of microseconds, see
     /// `Cursor::since`), valid or not, so that a customer made invalid leaves
-    /// the index. Bounded in time by the source's own timeouts.
-    fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String>;
+    /// the index. Every TCP connection it opens is registered with `cutter`
+    /// (see [`cancel`]), which bounds the read as a whole.
+    fn fetch(
+        &self,
+        since: Option<(ChangeTime, i64)>,
+        cutter: &Arc<cancel::Cutter>,
+        each: &mut dyn FnMut(CustomerRow),
+    ) -> Result<(), String>;
 
     /// Secrets that must never reach a message (passwords).
     fn secrets(&self) -> Vec<&str>;
@@ -127,7 +134,7 @@ impl CustomerSource for NoSource {
         "no customer source configured".into()
     }
 
-    fn fetch(&self, _: Option<(ChangeTime, i64)>, _: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
+    fn fetch(&self, _: Option<(ChangeTime, i64)>, _: &Arc<cancel::Cutter>, _: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
         Err("no customer source is configured (dbuser in [general], or a [customers] section)".into())
     }
 

@@ -1,9 +1,12 @@
 //! A MySQL / MariaDB table of customers: Znuny's own `customer_user` or any
 //! table with a column map.
 
+use std::sync::Arc;
+
 use mysql::prelude::Queryable;
 use mysql::Conn;
 
+use super::cancel::{Cutter, Relay};
 use super::config::SqlMap;
 use super::sql::{changed_sql, full_sql, row_from_cells, Dialect};
 use super::CustomerSource;
@@ -36,12 +39,30 @@ impl CustomerSource for MysqlSource {
 
     /// A connection per refresh: refreshes are seconds apart, and a fresh
     /// connection needs no handling of one the server closed meanwhile
-    /// (wait_timeout, restarts).
-    fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
+    /// (wait_timeout, restarts). Over TCP the driver talks through a
+    /// [`Relay`], so that `cutter` can end a read the server stalls; a Unix
+    /// socket is local and left to the per-read timeouts.
+    fn fetch(
+        &self,
+        since: Option<(ChangeTime, i64)>,
+        cutter: &Arc<Cutter>,
+        each: &mut dyn FnMut(CustomerRow),
+    ) -> Result<(), String> {
         let table = &self.map.table;
         let fail = |what: &str, e: mysql::Error| self.db.scrub(format!("{what} {}: {e}", self.db.target()));
         let read_fail = |e| fail(&format!("cannot read {table} from"), e);
-        let mut conn = Conn::new(self.db.opts()).map_err(|e| fail("cannot connect to the OTRS database at", e))?;
+        let mut opts = self.db.clone();
+        let _relay = match self.db.socket.as_deref().filter(|s| !s.is_empty()) {
+            Some(_) => None,
+            None => {
+                let relay = Relay::open(&self.db.host, self.db.port, self.db.connect_timeout, cutter)
+                    .map_err(|e| format!("cannot connect to the OTRS database at {}: {e}", self.db.target()))?;
+                opts.host = "127.0.0.1".into();
+                opts.port = relay.port();
+                Some(relay)
+            }
+        };
+        let mut conn = Conn::new(opts.opts()).map_err(|e| fail("cannot connect to the OTRS database at", e))?;
         let result = match since {
             None if self.map.valid.is_empty() => conn.exec_iter(full_sql(&self.map, Dialect::Mysql), ()),
             None => conn.exec_iter(full_sql(&self.map, Dialect::Mysql), (1u8,)),

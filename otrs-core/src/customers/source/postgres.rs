@@ -15,6 +15,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
+use super::cancel::{Cutter, Relay};
 use super::config::{PgSettings, SqlMap, SslMode};
 use super::sql::{changed_sql, full_sql, row_from_cells, valid_text, Dialect};
 use super::tls::client_config;
@@ -47,12 +48,22 @@ impl PgSource {
         format!("{}:{} (database {})", self.pg.host, self.pg.port, self.pg.name)
     }
 
-    fn connect(&self) -> Result<Client, String> {
+    /// Over TCP through a [`Relay`] (`hostaddr` the relay, `host` still the
+    /// server's name for TLS), so that `cutter` can end a stalled read.
+    fn connect(&self, cutter: &Arc<Cutter>) -> Result<(Client, Option<Relay>), String> {
         let p = &self.pg;
         let mut config = postgres::Config::new();
+        let relay = if p.host.starts_with('/') {
+            config.port(p.port);
+            None
+        } else {
+            let relay = Relay::open(&p.host, p.port, p.connect_timeout, cutter)
+                .map_err(|e| format!("cannot connect to the PostgreSQL database at {}: {e}", self.target()))?;
+            config.hostaddr(std::net::IpAddr::from([127, 0, 0, 1])).port(relay.port());
+            Some(relay)
+        };
         config
             .host(&p.host)
-            .port(p.port)
             .user(&p.user)
             .dbname(&p.name)
             .application_name("app_otrsticket")
@@ -66,7 +77,7 @@ impl PgSource {
         }
         let fail =
             |e: postgres::Error| format!("cannot connect to the PostgreSQL database at {}: {}", self.target(), pg_error(&e));
-        match (p.sslmode, &self.tls) {
+        let client = match (p.sslmode, &self.tls) {
             (SslMode::Disable, _) => config.ssl_mode(postgres::config::SslMode::Disable).connect(NoTls).map_err(fail),
             (SslMode::Prefer, Err(_)) => config.ssl_mode(postgres::config::SslMode::Disable).connect(NoTls).map_err(fail),
             (SslMode::Require, Err(e)) => Err(format!("PostgreSQL at {}: sslmode = require but {e}", self.target())),
@@ -75,7 +86,8 @@ impl PgSource {
                     if mode == SslMode::Require { postgres::config::SslMode::Require } else { postgres::config::SslMode::Prefer };
                 config.ssl_mode(mode).connect(RustlsMake(Arc::clone(tls))).map_err(fail)
             }
-        }
+        }?;
+        Ok((client, relay))
     }
 }
 
@@ -112,8 +124,14 @@ impl CustomerSource for PgSource {
     }
 
     /// A connection per refresh, as for MySQL.
-    fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
-        let mut client = self.connect()?;
+    fn fetch(
+        &self,
+        since: Option<(ChangeTime, i64)>,
+        cutter: &Arc<Cutter>,
+        each: &mut dyn FnMut(CustomerRow),
+    ) -> Result<(), String> {
+        // The client is dropped (it says goodbye) before the relay.
+        let (mut client, _relay) = self.connect(cutter)?;
         let read_fail = |e: postgres::Error| format!("cannot read {} from {}: {}", self.map.table, self.target(), pg_error(&e));
         let (sql, bound) = match since {
             None => (full_sql(&self.map, Dialect::Postgres), None),

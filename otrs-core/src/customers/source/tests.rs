@@ -43,7 +43,12 @@ impl CustomerSource for FakeSource {
         self.0.incremental.load(Ordering::SeqCst)
     }
 
-    fn fetch(&self, since: Option<(ChangeTime, i64)>, each: &mut dyn FnMut(CustomerRow)) -> Result<(), String> {
+    fn fetch(
+        &self,
+        since: Option<(ChangeTime, i64)>,
+        _: &Arc<super::cancel::Cutter>,
+        each: &mut dyn FnMut(CustomerRow),
+    ) -> Result<(), String> {
         self.0.fetches.fetch_add(1, Ordering::SeqCst);
         let slow = *self.0.slow.lock().unwrap();
         std::thread::sleep(slow);
@@ -504,4 +509,41 @@ fn directory_times() {
     assert_eq!(shifted(leap, -2_000_000), ChangeTime::new(2028, 2, 29, 23, 59, 59, 0));
     let epoch = ChangeTime::new(1970, 1, 1, 0, 0, 0, 0).expect("time");
     assert_eq!(shifted(epoch, 86_400_000_000 * 365), ChangeTime::new(1971, 1, 1, 0, 0, 0, 0));
+}
+
+#[test]
+fn after_a_reload_the_previous_index_answers_until_the_new_one_has_loaded() {
+    let old_src = Fake::new(vec![row(1, "known", "89160000031", "", now())]);
+    let old = Arc::new(CustomerIndex::with_source("general", Box::new(FakeSource(Arc::clone(&old_src))), ru()));
+    old.refresh_full().expect("old loads");
+    // The new configuration points at a source that is down.
+    let a = Fake::new(vec![row(1, "new-a", "89160000032", "", now())]);
+    let b = Fake::new(vec![row(1, "new-b", "89160000033", "", now())]);
+    a.down.store(true, Ordering::SeqCst);
+    let new = two_sources(&a, &b);
+    new.serve_meanwhile(&old);
+    assert!(new.refresh_full().is_err());
+    new.later()[0].refresh_full().expect("b loads");
+    // One part loaded, the other not: what the loaded one knows comes from
+    // it, a caller it does not know from the old customers, a caller nobody
+    // knows waits (the unloaded source may have them).
+    assert_eq!(who(&new, "89160000033"), (1, Some("new-b".into())));
+    assert_eq!(who(&new, "89160000031"), (1, Some("known".into())));
+    assert_eq!(new.lookup("89160000039"), Err(IndexError::NotLoaded));
+    assert_eq!(new.lookup_sources("89160000031").expect("loaded").1[0].0, "general");
+    assert_eq!(new.serving_previous(), Some(1));
+    assert!(!new.drop_previous_if_loaded());
+    // A second reload while the first has not loaded keeps the last load
+    // that did, not a chain of unloaded ones.
+    let newer = two_sources(&a, &b);
+    newer.serve_meanwhile(&new);
+    assert_eq!(who(&newer, "89160000031"), (1, Some("known".into())));
+    // Once every part has loaded, the new index answers and lets the old go.
+    a.down.store(false, Ordering::SeqCst);
+    new.refresh_full().expect("a loads");
+    assert_eq!(who(&new, "89160000031"), (0, None));
+    assert_eq!(who(&new, "89160000032"), (1, Some("new-a".into())));
+    assert!(new.drop_previous_if_loaded());
+    assert_eq!(new.serving_previous(), None);
+    assert_eq!(Arc::strong_count(&old), 2, "held by `newer` only besides the test");
 }
