@@ -4,9 +4,13 @@
 //! README): routes tried in operation-name order, `:Param` = `[^/]+`; path,
 //! query and `X-OTRS-Header-*` values over body keys; errors as HTTP 200 +
 //! `Error`; a wrong route or unreadable body as a text/plain 500; canonical
-//! (sorted) compact JSON replies; `Connection: Keep-Alive`. OTOBO's REST
-//! transport is the same code (Kernel/GenericInterface/Transport/HTTP/REST.pm
-//! in both), so `--flavour otobo` changes nothing here.
+//! (sorted) compact JSON replies; `Connection: Keep-Alive`. OTOBO answers
+//! the same (RotherOSS/otobo Kernel/GenericInterface/Transport/HTTP/REST.pm,
+//! ProviderProcessRequest: operations tried in sorted order, `:Param` as
+//! `[^/]+`, no body read for GET, the same "determine Operation", "Could not
+//! read input data" and "Error while decoding request content." texts;
+//! ProviderGenerateResponse: a Fault as JSON in a 500), so `--flavour otobo`
+//! changes nothing here.
 
 use serde_json::Value;
 

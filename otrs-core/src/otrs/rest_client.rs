@@ -144,7 +144,13 @@ impl RestClient {
         let reply = self.http.send(c.method, &c.path, &headers, body.map(str::as_bytes), deadline, c.op);
         if debug() {
             let pw = &self.settings.password;
-            let masked = |t: &str| mask_json(&mask_secrets(t, pw));
+            // the password as JSON writes it (a quote or backslash escaped)
+            let json_pw = serde_json::to_string(pw).unwrap_or_default();
+            let json_pw = json_pw.trim_matches('"');
+            let masked = |t: &str| {
+                let t = if json_pw.is_empty() { t.to_string() } else { t.replace(json_pw, "********") };
+                mask_json(&mask_secrets(&t, pw))
+            };
             crate::log_debug!(
                 "REST {} {} {}{}: {}",
                 c.op,
