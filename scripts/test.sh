@@ -78,6 +78,9 @@ test_args=("$@")
 mkdir -p target
 rm -f target/test-output-16.log target/test-output-packages.log
 set +e
+# Both sandboxes' AMI listen on OTRS_AMI_PORT: never two Asterisks at once
+# (one left running by an earlier run would answer the other's tests).
+[ "$with16" = 0 ] || OTRS_SANDBOX_SERIES=16 OTRS_SANDBOX="$sandbox16" bash "$here/sandbox.sh" stop >/dev/null 2>&1 || true
 say "Asterisk 22 ($(cat "${OTRS_SANDBOX:-/var/lib/app_otrsticket/sandbox}/.app_otrsticket-built"))"
 OTRS_TEST_MODULE="$so22" cargo test --workspace --lib --bins --tests --no-fail-fast "${cargo_args[@]}" -- --include-ignored "${test_args[@]}" 2>&1 \
     | tee target/test-output.log
