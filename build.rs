@@ -2,6 +2,11 @@
 //! Asterisk the module uses, and compiles the C shim that registers the
 //! module (AST_MODULE_INFO is a macro: only a C compiler can expand it).
 //!
+//! It also tells the code which Asterisk series the headers are of (16 to
+//! 23), as cfgs the way ngx-rust does for nginx: `ast_series="22"` and
+//! `ast_ge_17` ... `ast_ge_23`, so a call that only some series have is
+//! compiled only for them (see `detect_series`).
+//!
 //! Without the headers (a plain `cargo test` on a machine with no Asterisk)
 //! it builds an inert stub instead, so the pure crates' tests still run:
 //! cfg `otrs_no_asterisk` compiles the Asterisk glue out, and the stub
@@ -13,6 +18,9 @@ use std::path::{Path, PathBuf};
 
 const ENV_INCLUDE: &str = "ASTERISK_INCLUDE_DIR";
 const ENV_REQUIRE: &str = "OTRS_REQUIRE_ASTERISK";
+const ENV_VERSION: &str = "ASTERISK_VERSION";
+/// The series this source supports; `ast_ge_N` cfgs exist for the ones after the first.
+const SERIES: std::ops::RangeInclusive<u32> = 16..=23;
 
 fn main() {
     println!("cargo:rerun-if-env-changed={ENV_INCLUDE}");
@@ -21,7 +29,13 @@ fn main() {
     println!("cargo:rerun-if-changed=include/shim.h");
     println!("cargo:rerun-if-changed=include/wrapper.h");
     println!("cargo:rerun-if-changed=asterisk-headers/asterisk.h");
+    println!("cargo:rerun-if-env-changed={ENV_VERSION}");
     println!("cargo::rustc-check-cfg=cfg(otrs_no_asterisk)");
+    let names: Vec<String> = SERIES.map(|n| format!("\"{n}\"")).collect();
+    println!("cargo::rustc-check-cfg=cfg(ast_series, values({}))", names.join(", "));
+    for n in SERIES.skip(1) {
+        println!("cargo::rustc-check-cfg=cfg(ast_ge_{n})");
+    }
 
     let include = match find_headers() {
         Ok(dir) => dir,
@@ -39,8 +53,24 @@ fn main() {
         }
     };
     println!("cargo:rustc-env=OTRS_ASTERISK_INCLUDE={}", include.display());
+    for f in [".version", ".source", "asterisk/autoconfig.h"] {
+        println!("cargo:rerun-if-changed={}", include.join(f).display());
+    }
 
-    compile_shim(&include);
+    let (series, version, how) = detect_series(&include);
+    println!("cargo:rustc-cfg=ast_series=\"{series}\"");
+    for n in SERIES.skip(1).filter(|n| *n <= series) {
+        println!("cargo:rustc-cfg=ast_ge_{n}");
+    }
+    // For `otrs show status` and the load message: the series built for, and
+    // the version when known.
+    println!("cargo:rustc-env=OTRS_ASTERISK_SERIES={series}");
+    println!("cargo:rustc-env=OTRS_ASTERISK_BUILT_FOR={version}");
+    if how.starts_with("guessed") {
+        println!("cargo:warning=Asterisk series {series} {how}; set {ENV_VERSION} (e.g. {ENV_VERSION}=20.6.0) to be sure");
+    }
+
+    compile_shim(&include, series);
     generate_bindings(&include);
 }
 
@@ -79,20 +109,90 @@ fn find_headers() -> Result<PathBuf, String> {
     ))
 }
 
+/// The Asterisk series (major version) of the headers in `include`, the
+/// version text to show, and how it was found. The headers carry no usable
+/// version macro: asterisk/version.h is an #error stub, and autoconfig.h's
+/// PACKAGE_VERSION is "trunk" in 16's and the major alone from about 20 on.
+/// In order: `$ASTERISK_VERSION` (e.g. "20.6.0"), the Debian version that
+/// scripts/fetch-asterisk-headers.sh leaves in `.version` (or the package
+/// name in `.source`), a numeric PACKAGE_VERSION, and last markers in the
+/// headers (a guess: the oldest series they fit, whose API is the
+/// smallest).
+fn detect_series(include: &Path) -> (u32, String, &'static str) {
+    let read = |f: &str| std::fs::read_to_string(include.join(f)).unwrap_or_default();
+    let check = |series: Option<u32>, what: &str| -> Option<u32> {
+        let n = series?;
+        if !SERIES.contains(&n) {
+            panic!("\n{what} says Asterisk {n}; this module supports Asterisk {} to {}.\n", SERIES.start(), SERIES.end());
+        }
+        Some(n)
+    };
+    if let Ok(v) = env::var(ENV_VERSION) {
+        let n = check(major(&v), ENV_VERSION).unwrap_or_else(|| panic!("\n{ENV_VERSION}={v} is not a version like 20.6.0\n"));
+        return (n, v.trim().to_string(), "from ASTERISK_VERSION");
+    }
+    let debian = read(".version");
+    let debian = debian.trim();
+    if let Some(n) = check(major(debian.split_once(':').map_or(debian, |(_, v)| v)), ".version") {
+        return (n, debian.to_string(), "from the fetched package's version");
+    }
+    // asterisk-dev_1%3a22.10.1+dfsg..._all.deb
+    let source = read(".source");
+    if let Some(v) = source.trim().split('_').nth(1) {
+        let v = v.split_once("%3a").map_or(v, |(_, v)| v);
+        if let Some(n) = check(major(v), ".source") {
+            return (n, v.to_string(), "from the fetched package's name");
+        }
+    }
+    let autoconfig = read("asterisk/autoconfig.h");
+    let package_version = autoconfig
+        .lines()
+        .find_map(|l| l.strip_prefix("#define PACKAGE_VERSION "))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .unwrap_or_default();
+    if let Some(n) = check(major(&package_version), "PACKAGE_VERSION in asterisk/autoconfig.h") {
+        return (n, package_version, "from PACKAGE_VERSION");
+    }
+    // app_macro (and the channel's macro accessors, and res_monitor) went
+    // in 21; stasis_state.h and res_prometheus.h came in 17.
+    let has = |f: &str| include.join(f).is_file();
+    let macros = read("asterisk/channel.h").contains("ast_channel_macrocontext") || has("asterisk/monitor.h");
+    let newer_than_16 = has("asterisk/stasis_state.h") || has("asterisk/res_prometheus.h");
+    let n = match (newer_than_16, macros) {
+        (false, _) => 16,
+        (true, true) => 17,
+        (true, false) => 21,
+    };
+    (n, format!("{n} (guessed)"), "guessed from the headers (no version found)")
+}
+
+/// The leading number of a version text: "16.28.0~dfsg" → 16, "22" → 22.
+fn major(v: &str) -> Option<u32> {
+    let digits: String = v.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
 fn has_headers(dir: &Path) -> bool {
     dir.join("asterisk.h").is_file() && dir.join("asterisk/module.h").is_file()
 }
 
-fn compile_shim(include: &Path) {
+fn compile_shim(include: &Path, series: u32) {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    // Asterisk's own headers trip this one with gcc; clang (zig cc) knows no such option.
+    if !build.get_compiler().is_like_clang() {
+        build.flag("-Wno-old-style-declaration");
+    }
+    build
         .file("include/shim.c")
         .include("include")
         .include(include)
         .define("_GNU_SOURCE", None)
+        .define("OTRS_AST_SERIES", series.to_string().as_str())
         .flag_if_supported("-fno-strict-aliasing")
-        // Asterisk's own headers trip this one.
-        .flag_if_supported("-Wno-old-style-declaration")
+        // clang (zig cc, for the glibc floor: scripts/build-release.sh): the
+        // headers' RAII_VAR is a block there; unused here, but it must parse.
+        .flag_if_supported("-fblocks")
         .warnings(true)
         // Linked by hand below: only into the cdylib, and whole, because
         // nothing in Rust references the registration constructor.

@@ -18,6 +18,7 @@
 #include <asterisk/chanvars.h>
 #include <asterisk/linkedlists.h>
 #include <asterisk/utils.h>
+#include <asterisk/xmldoc.h>
 
 #include "shim.h"
 
@@ -113,7 +114,13 @@ int otrs_shim_getvar(struct ast_channel *chan, const char *name, char *buf, size
  * ignored when finding the old value), but without one VarSet stasis message
  * per variable: each of those becomes an AMI/ARI event that Asterisk formats
  * with the whole channel state, which cost more CPU per call than the rest of
- * OTRSTicket() together. The OTRSTicket AMI event carries the same values. */
+ * OTRSTicket() together. The OTRSTicket AMI event carries the same values.
+ * Checked against pbx_builtin_setvar_helper() in main/pbx_variables.c of
+ * Asterisk 16 and 22 (the same in both: strip up to two leading '_' to
+ * compare, remove the first match, ast_var_assign(name, value), insert at the
+ * head; only ast_channel_publish_varset() is left out here). Every call used
+ * is public API in both series: ast_channel_varshead, ast_var_name,
+ * ast_var_delete, ast_var_assign (a macro over _ast_var_assign). */
 void otrs_shim_set_vars_quiet(struct ast_channel *chan, const char *const *names,
                               const char *const *values, size_t count)
 {
@@ -147,9 +154,23 @@ void otrs_shim_set_vars_quiet(struct ast_channel *chan, const char *const *names
 	ast_channel_unlock(chan);
 }
 
+/* With the module's XML documentation installed (thirdparty/app_otrsticket-en_US.xml,
+ * read when Asterisk starts) the application is registered without texts, so
+ * Asterisk takes Synopsis, Syntax, Arguments and Since from the XML (pbx_app.c
+ * uses the XML only when both texts are empty, in 16 as in 22); without it,
+ * the built-in texts. */
 int otrs_shim_register_app(const char *name, int (*exec)(struct ast_channel *, const char *),
                            const char *synopsis, const char *description)
 {
+#ifdef AST_XML_DOCS
+	char *xml = ast_xmldoc_build_synopsis("application", name, AST_MODULE);
+
+	if (!ast_strlen_zero(xml)) {
+		synopsis = NULL;
+		description = NULL;
+	}
+	ast_free(xml);
+#endif
 	return ast_register_application2(name, exec, synopsis, description, AST_MODULE_SELF);
 }
 
@@ -161,6 +182,11 @@ int otrs_shim_cli_register(struct ast_cli_entry *entries, int count)
 void otrs_shim_manager_event(const char *event, const char *body)
 {
 	manager_event(EVENT_FLAG_CALL, event, "%s", body);
+}
+
+char *otrs_shim_strdup(const char *s)
+{
+	return ast_strdup(s);
 }
 
 const char *otrs_shim_spool_dir(void)

@@ -42,6 +42,9 @@ int otrs_shim_cli_register(struct ast_cli_entry *entries, int count);
 /* manager_event(EVENT_FLAG_CALL, event, "%s", body): body is "Key: Value\r\n" lines. */
 void otrs_shim_manager_event(const char *event, const char *body);
 
+/* ast_strdup: a string Asterisk frees itself (a CLI completion). */
+char *otrs_shim_strdup(const char *s);
+
 /* The Asterisk spool directory (ast_config_AST_SPOOL_DIR). */
 const char *otrs_shim_spool_dir(void);
 

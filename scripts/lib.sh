@@ -60,3 +60,28 @@ wait_exit() {
         n=$((n + 1))
     done
 }
+
+# The oldest glibc the module is built for (scripts/build-release.sh): 2.17
+# is CentOS 7 / SNG7 (FreePBX 16); every later Debian, Ubuntu, RHEL has more.
+GLIBC_FLOOR=2.17
+ZIG_TOOLS="${OTRS_ZIG_TOOLS:-/var/lib/app_otrsticket/zig-tools}"
+
+# zig (PyPI: ziglang) and cargo-zigbuild, pinned, in a venv of their own
+# under /var/lib/app_otrsticket (kept between runs); puts them on PATH.
+ensure_zig_tools() {
+    local zig_version=0.17.1 zigbuild_version=0.24.1
+    if [ ! -x "$ZIG_TOOLS/bin/cargo-zigbuild" ] || ! "$ZIG_TOOLS/bin/python" -m ziglang version 2>/dev/null | grep -qx "$zig_version"; then
+        say "installing zig $zig_version and cargo-zigbuild $zigbuild_version (PyPI) into $ZIG_TOOLS"
+        /usr/bin/python3 -m venv "$ZIG_TOOLS" || die "python3 -m venv failed: apt-get install python3-venv (scripts/setup-host.sh)"
+        "$ZIG_TOOLS/bin/pip" install -q "ziglang==$zig_version" "cargo-zigbuild==$zigbuild_version" \
+            || die "pip install ziglang cargo-zigbuild failed"
+    fi
+    export PATH="$ZIG_TOOLS/bin:$PATH"
+}
+
+# The symbol versions of glibc above GLIBC_FLOOR that FILE needs (none: OK).
+glibc_above_floor() {
+    objdump -T "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -u | sed 's/^GLIBC_//' \
+        | awk -v floor="$GLIBC_FLOOR" '{ split($0, a, "."); split(floor, b, ".");
+              if (a[1] + 0 > b[1] + 0 || (a[1] + 0 == b[1] + 0 && a[2] + 0 > b[2] + 0)) print "GLIBC_" $0 }'
+}

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# A real Asterisk 22 (Debian sid's package) in a debootstrap chroot, to load
-# app_otrsticket.so into and call OTRSTicket() from the dialplan. Debian 12
-# has no asterisk package; sid has 22.x and a module built on bookworm loads
-# in it. See shared/notes/asterisk-sandbox.md for the facts this relies on.
+# A real Asterisk in a debootstrap chroot, to load app_otrsticket.so into and
+# call OTRSTicket() from the dialplan: Debian sid's package (Asterisk 22) by
+# default, or with OTRS_SANDBOX_SERIES=16 Debian 11 bullseye's (Asterisk
+# 16.28, glibc 2.31: the old end of what the module supports). Debian 12 has
+# no asterisk package. See shared/notes/asterisk-sandbox.md for the facts
+# this relies on.
 #
 #   scripts/sandbox.sh build                 debootstrap sid + apt-get install asterisk (once)
 #   scripts/sandbox.sh start | stop | restart | kill | status
 #   scripts/sandbox.sh cli CMD...            asterisk -rx "CMD..." inside the chroot
-#   scripts/sandbox.sh install-module PATH   put a built .so in as app_otrsticket.so
+#   scripts/sandbox.sh install-module PATH   put a built .so in as app_otrsticket.so (and docs/*.xml)
 #   scripts/sandbox.sh log [N]               last N (50) lines of the `full` log
 #
 # Environment:
-#   OTRS_SANDBOX           chroot root (default /var/lib/app_otrsticket/sandbox)
+#   OTRS_SANDBOX_SERIES    22 (default: sid) or 16 (bullseye)
+#   OTRS_SANDBOX           chroot root (default /var/lib/app_otrsticket/sandbox,
+#                          or .../sandbox16 for series 16)
 #   OTRS_SANDBOX_CONF_DIR  every file in it is copied over ROOT/etc/asterisk at
 #                          `start`, after the base config from tests/sandbox/
 #
@@ -22,7 +26,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-ROOT="${OTRS_SANDBOX:-/var/lib/app_otrsticket/sandbox}"
+SERIES="${OTRS_SANDBOX_SERIES:-22}"
+case "$SERIES" in
+    22) SUITE=sid; DEFAULT_ROOT=/var/lib/app_otrsticket/sandbox ;;
+    16) SUITE=bullseye; DEFAULT_ROOT=/var/lib/app_otrsticket/sandbox16 ;;
+    *) die "OTRS_SANDBOX_SERIES must be 22 (Debian sid) or 16 (Debian bullseye), got '$SERIES'" ;;
+esac
+ROOT="${OTRS_SANDBOX:-$DEFAULT_ROOT}"
 ROOT="${ROOT%/}"
 TEMPLATES="$top/tests/sandbox"
 MARKER="$ROOT/.app_otrsticket-built"
@@ -107,11 +117,11 @@ cmd_build() {
         die "$ROOT exists and is not a (partial) sandbox; remove it or set OTRS_SANDBOX"
     fi
     if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
-        say "debootstrap --variant=minbase sid into $ROOT (about a minute)"
+        say "debootstrap --variant=minbase $SUITE into $ROOT (about a minute)"
         mkdir -p "$(dirname "$ROOT")"
         local dblog
         dblog=$(mktemp)
-        if ! debootstrap --variant=minbase sid "$ROOT" "$mirror" >"$dblog" 2>&1; then
+        if ! debootstrap --variant=minbase "$SUITE" "$ROOT" "$mirror" >"$dblog" 2>&1; then
             tail -n 30 "$dblog" >&2
             [ -f "$ROOT/debootstrap/debootstrap.log" ] && tail -n 30 "$ROOT/debootstrap/debootstrap.log" >&2
             rm -f "$dblog"
@@ -120,7 +130,7 @@ cmd_build() {
         rm -f "$dblog"
     fi
 
-    # The mirror's sid index may carry a Valid-Until in the past; apt in the
+    # The mirror's index (sid's, an archived suite's) may carry a Valid-Until in the past; apt in the
     # chroot would then call it expired and refuse it.
     echo 'Acquire::Check-Valid-Until "false";' > "$ROOT/etc/apt/apt.conf.d/99app-otrsticket-no-valid-until"
     # asterisk's postinst would start the service; 101 = "action forbidden".
@@ -380,6 +390,8 @@ cmd_install_module() {
     cp "$src" "$dest.new"
     chmod 644 "$dest.new"
     mv -f "$dest.new" "$dest"
+    # Its XML documentation: read when Asterisk starts (not at module load).
+    install -D -m 644 "$top/docs/app_otrsticket-en_US.xml" "$ROOT/usr/share/asterisk/documentation/thirdparty/app_otrsticket-en_US.xml"
     say "installed $src as $moddir/$MODULE_NAME"
     if [ -n "${pid:-}" ]; then
         out=$(rx "module load $MODULE_NAME")

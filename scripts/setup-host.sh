@@ -7,6 +7,7 @@
 #   clang-14, libclang1-14, libclang-common-14-dev   bindgen (build.rs)
 #   gcc, libc6-dev, pkg-config   the C shim and linking
 #   curl, ca-certificates        fetching, talking to the stand-in
+#   python3-venv                 zig + cargo-zigbuild from PyPI, for the glibc floor (build-release.sh)
 # Nothing is done (no apt at all) when everything is installed already.
 #
 # The host's services are left as they were found. scripts/mariadb.sh runs
@@ -30,6 +31,8 @@ packages=(
     libclang1-14 libclang-common-14-dev clang-14
     pkg-config gcc libc6-dev
     curl ca-certificates
+    # a private Python for zig and cargo-zigbuild (scripts/lib.sh ensure_zig_tools)
+    python3-venv
     # the https test: a TLS front for the OTRS stand-in, and its certificate
     socat openssl
 )

@@ -16,32 +16,53 @@ static COMMANDS: [Command; 5] = [
         summary: c"Show OTRS ticket module status",
         usage: c"Usage: otrs show status\n       Shows the OTRS and database settings (never passwords), the state of\n       OTRS, the customer index and each customer source, the spool, counters\n       since load, the last error and the latency of the ticket flow.\n",
         run: show_status,
+        complete: None,
     },
     Command {
         command: c"otrs spool retry",
         summary: c"Retry queued OTRS tickets now",
         usage: c"Usage: otrs spool retry\n       Makes the spool worker try the queued tickets now instead of waiting\n       for its backoff.\n",
         run: spool_retry,
+        complete: None,
     },
     Command {
         command: c"otrs test lookup",
         summary: c"Show which OTRS customer a number matches",
         usage: c"Usage: otrs test lookup <number>\n       Shows the number's normalised form and every customer record that\n       matches it with the source it came from, the one a call would get\n       first. Creates nothing. The number may contain spaces:\n       +7 (916) 122-96-24 needs no quotes.\n",
         run: test_lookup,
+        complete: None,
     },
     Command {
         command: c"otrs test ticket",
         summary: c"Create an OTRS ticket as a call would",
         usage: c"Usage: otrs test ticket <number> [profile]\n       Runs the whole ticket flow without a channel, as a call from <number>\n       would, and prints the result. Creates (or queues) a REAL ticket, and\n       counts in 'otrs show status' as a call does. The number may contain\n       spaces; the last word is the profile when it names one or has no\n       digit: otrs test ticket +7 (916) 122-96-24 vip\n",
         run: test_ticket,
+        complete: Some(complete_profile),
     },
     Command {
         command: c"otrs set debug",
         summary: c"Log every OTRS SOAP request and reply",
         usage: c"Usage: otrs set debug {on|off}\n       Logs each SOAP request and reply at debug level, passwords and\n       session ids masked. Needs 'core set debug 1' (or a logger channel\n       with debug) to be seen.\n",
         run: set_debug,
+        complete: Some(complete_on_off),
     },
 ];
+
+fn complete_on_off(index: usize) -> Vec<String> {
+    if index == 0 {
+        vec!["on".into(), "off".into()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The profiles of otrs.conf, for any word after the number.
+fn complete_profile(index: usize) -> Vec<String> {
+    match state::current() {
+        Some(svc) if index > 0 => svc.config.profiles.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
 
 fn test_lookup(args: &[String]) -> Result<String, CliError> {
     let number = &otrs_core::call::args::cli_number(args).ok_or(CliError::ShowUsage)?;
@@ -173,7 +194,10 @@ fn show_status(args: &[String]) -> Result<String, CliError> {
         spool_failures: state::HEALTH.spool_failures(),
         not_configured: state::not_configured(),
     };
-    Ok(status::render(&input))
+    let text = status::render(&input);
+    // The Asterisk lines right under the module's own version line.
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    Ok(format!("{first}\n{}{rest}", crate::asterisk::built_for_status()))
 }
 
 pub fn register() -> bool {

@@ -56,6 +56,9 @@ pub extern "C" fn otrs_rs_load() -> i32 {
 
 fn load() -> i32 {
     logger::set_sink(Some(asterisk::log::sink));
+    if let Some(w) = asterisk::series_mismatch() {
+        otrs_core::log_warning!("{w}");
+    }
     otrs_core::runtime::events::set_sink(Some(app::ami_sink));
     // An unusable otrs.conf must not drop the helpdesk line: without
     // OTRSTicket() Asterisk would hang up every call reaching it. So the

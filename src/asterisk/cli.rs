@@ -21,6 +21,10 @@ pub struct Command {
     pub usage: &'static CStr,
     /// Gets the words after the command; returns the text to print.
     pub run: fn(&[String]) -> Result<String, CliError>,
+    /// Tab completion: gets the index of the word being completed among the
+    /// words after the command (0 = the first); returns the candidates (the
+    /// word typed so far filters them here).
+    pub complete: Option<fn(usize) -> Vec<String>>,
 }
 
 const CLI_INIT: c_int = -2;
@@ -117,7 +121,8 @@ unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_ar
             }
             return std::ptr::null_mut();
         }
-        CLI_GENERATE => return std::ptr::null_mut(),
+        // SAFETY: as for `handle`.
+        CLI_GENERATE => return unsafe { generate(command, e, a) },
         _ => {}
     }
     if a.is_null() {
@@ -153,5 +158,33 @@ unsafe fn handle(e: *mut sys::ast_cli_entry, cmd: c_int, a: *mut sys::ast_cli_ar
             std::ptr::null_mut()
         }
         Err(CliError::ShowUsage) => CLI_SHOWUSAGE as *mut c_char,
+    }
+}
+
+/// CLI_GENERATE: the `n`-th candidate for the word at `pos`, in memory from
+/// Asterisk's allocator (it frees it), or NULL when there is none.
+///
+/// # Safety
+/// As for [`handler`]: `e` our registered entry, `a` NULL or Asterisk's args.
+unsafe fn generate(command: &Command, e: *mut sys::ast_cli_entry, a: *mut sys::ast_cli_args) -> *mut c_char {
+    let Some(complete) = command.complete else {
+        return std::ptr::null_mut();
+    };
+    if a.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: Asterisk's args for this call; `word` NULL or a C string.
+    let (word, pos, n, words) = unsafe { (copy_cstr((*a).word), (*a).pos, (*a).n, (*e).args) };
+    let (Ok(pos), Ok(n), Ok(words)) = (usize::try_from(pos), usize::try_from(n), usize::try_from(words)) else {
+        return std::ptr::null_mut();
+    };
+    let Some(index) = pos.checked_sub(words) else {
+        return std::ptr::null_mut();
+    };
+    let lower = word.to_ascii_lowercase();
+    match complete(index).into_iter().filter(|c| c.to_ascii_lowercase().starts_with(&lower)).nth(n) {
+        // SAFETY: a NUL-terminated string; the shim copies it with ast_strdup.
+        Some(c) => unsafe { sys::otrs_shim_strdup(cstring(&c).as_ptr()) },
+        None => std::ptr::null_mut(),
     }
 }

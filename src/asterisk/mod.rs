@@ -42,6 +42,21 @@ pub fn version() -> String {
     unsafe { copy_cstr(sys::ast_get_version()) }
 }
 
+/// The Asterisk series the module was built for (build.rs: from the headers).
+pub fn built_series() -> u32 {
+    env!("OTRS_ASTERISK_SERIES").parse().unwrap_or(0)
+}
+
+/// The status lines on the Asterisk built for and the one running.
+pub fn built_for_status() -> String {
+    otrs_core::runtime::series::status_lines(built_series(), env!("OTRS_ASTERISK_BUILT_FOR"), &version())
+}
+
+/// Why the running Asterisk is not the series built for, if it is not.
+pub fn series_mismatch() -> Option<String> {
+    otrs_core::runtime::series::mismatch(built_series(), &version())
+}
+
 /// The spool directory Asterisk was configured with.
 pub fn spool_dir() -> String {
     // SAFETY: a static string owned by Asterisk.

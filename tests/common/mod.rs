@@ -58,9 +58,15 @@ pub fn cli(cmd: &str) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
-/// The module the tests load: the cdylib cargo built for this test run.
+/// The module the tests load: the cdylib cargo built for this test run, or
+/// `$OTRS_TEST_MODULE` (scripts/test.sh: the module built against another
+/// Asterisk's headers, for that Asterisk's sandbox).
 pub fn module_path() -> PathBuf {
-    let so = built("libapp_otrsticket.so", &["src", "otrs-core/src", "include"]);
+    const SOURCES: &[&str] = &["src", "otrs-core/src", "include"];
+    let so = match std::env::var_os("OTRS_TEST_MODULE") {
+        Some(p) => fresh(PathBuf::from(p), SOURCES),
+        None => built("libapp_otrsticket.so", SOURCES),
+    };
     // Without Asterisk's headers build.rs makes an inert stub (see there).
     let bytes = std::fs::read(&so).expect("read the module");
     assert!(
@@ -86,7 +92,11 @@ fn built(name: &str, sources: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let file = dir.join(name);
+    fresh(dir.join(name), sources)
+}
+
+/// `file`, checked to exist and to be newer than every file in `sources`.
+fn fresh(file: PathBuf, sources: &[&str]) -> PathBuf {
     assert!(file.is_file(), "{} not built: run cargo build first (scripts/test.sh does)", file.display());
     let built = std::fs::metadata(&file).and_then(|m| m.modified()).expect("mtime");
     for src in sources {

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod events;
 pub mod guard;
 pub mod health;
+pub mod series;
 pub mod stats;
 pub mod status;
 
