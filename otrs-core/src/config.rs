@@ -11,6 +11,9 @@ use crate::ignore::IgnoreList;
 use crate::number::NumberPlan;
 use crate::template;
 
+mod options;
+pub(crate) use options::Options;
+
 /// One `[section]` of the file, entries in file order.
 #[derive(Clone, Debug, Default)]
 pub struct Section {
@@ -303,71 +306,6 @@ fn handoff_template(o: &Options, key: &str) -> Result<Option<String>, ConfigErro
     Ok(Some(t.to_string()))
 }
 
-/// Looks options up in one section; remembers which were used so unknown
-/// ones can be reported.
-struct Options<'a> {
-    section: &'a Section,
-}
-
-impl<'a> Options<'a> {
-    /// The last value given for `key` (as Asterisk's own modules do).
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.section.entries.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim())
-    }
-
-    fn required(&self, key: &str) -> Result<&'a str, ConfigError> {
-        match self.get(key) {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => err(format!("missing required option '{key}' in [{}] of otrs.conf", self.section.name)),
-        }
-    }
-
-    fn string(&self, key: &str, default: &str) -> String {
-        match self.get(key) {
-            Some(v) if !v.is_empty() => v.to_string(),
-            _ => default.to_string(),
-        }
-    }
-
-    fn number<T>(&self, key: &str, default: T, min: T, max: T) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-    {
-        let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
-            return Ok(default);
-        };
-        match v.parse::<T>() {
-            Ok(n) if n >= min && n <= max => Ok(n),
-            _ => err(format!(
-                "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected a whole number from {min} to {max}",
-                self.section.name
-            )),
-        }
-    }
-
-    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
-            return Ok(default);
-        };
-        match v.to_ascii_lowercase().as_str() {
-            "yes" | "true" | "on" | "1" | "y" | "t" => Ok(true),
-            "no" | "false" | "off" | "0" | "n" | "f" => Ok(false),
-            _ => {
-                err(format!("invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected yes or no", self.section.name))
-            }
-        }
-    }
-
-    fn unknown(&self, known: &[&str]) -> Vec<String> {
-        self.section
-            .entries
-            .iter()
-            .filter(|(k, _)| !known.iter().any(|n| n.eq_ignore_ascii_case(k)))
-            .map(|(k, _)| format!("unknown option '{k}' in [{}] of otrs.conf is ignored", self.section.name))
-            .collect()
-    }
-}
-
 fn digits_only(key: &str, v: &str) -> Result<String, ConfigError> {
     if v.chars().all(|c| c.is_ascii_digit()) && v.len() <= 6 {
         Ok(v.to_string())
@@ -377,7 +315,7 @@ fn digits_only(key: &str, v: &str) -> Result<String, ConfigError> {
 }
 
 fn parse_general(s: &Section) -> Result<General, ConfigError> {
-    let o = Options { section: s };
+    let o = Options::new(s);
     let url = o.required("url")?.to_string();
     check_url(&url)?;
     let timeout_ms: u64 = o.number("timeout", 3000, 100, 60_000)?;
@@ -481,7 +419,7 @@ fn ignore_list(o: &Options, plan: &NumberPlan) -> Result<IgnoreList, ConfigError
 }
 
 fn parse_profile(s: &Section, plan: &NumberPlan) -> Result<Profile, ConfigError> {
-    let o = Options { section: s };
+    let o = Options::new(s);
     let p = Profile {
         name: s.name.to_ascii_lowercase(),
         queue: o.required("queue")?.to_string(),
@@ -524,7 +462,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
             "section [general] appears {repeated} times in otrs.conf: only the first is used, the others are ignored"
         ));
     }
-    warnings.extend(Options { section: general }.unknown(GENERAL_KEYS));
+    warnings.extend(Options::new(general).unknown(&[GENERAL_KEYS]));
     let general = parse_general(general)?;
     let (customers, source_warnings) = crate::customers::source::sources_from_sections(&general, sections)?;
     warnings.extend(source_warnings);
@@ -540,7 +478,7 @@ pub fn from_sections(sections: &[Section]) -> Result<(Config, Vec<String>), Conf
             || crate::customers::source::is_source_section(&s.name)
     };
     for s in sections.iter().filter(|s| !special(s)) {
-        warnings.extend(Options { section: s }.unknown(PROFILE_KEYS));
+        warnings.extend(Options::new(s).unknown(&[PROFILE_KEYS]));
         let p = parse_profile(s, &general.plan)?;
         if profiles.insert(p.name.clone(), p).is_some() {
             return err(format!("profile [{}] appears twice in otrs.conf", s.name));

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::config::{ConfigError, General, Section};
+use crate::config::{ConfigError, General, Options as Opts, Section};
 use crate::customers::DbSettings;
 
 /// One customer source: a section's name and what it reads.
@@ -208,77 +208,6 @@ fn err<T>(msg: String) -> Result<T, ConfigError> {
     Err(ConfigError(msg))
 }
 
-/// One section's options (the last value of a key wins, as elsewhere).
-struct Opts<'a> {
-    s: &'a Section,
-}
-
-impl<'a> Opts<'a> {
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.s.entries.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.trim())
-    }
-
-    fn string(&self, key: &str, default: &str) -> String {
-        match self.get(key) {
-            Some(v) if !v.is_empty() => v.to_string(),
-            _ => default.to_string(),
-        }
-    }
-
-    /// Like `string`, but an option given empty stays empty (`valid_column =`
-    /// means "no such column").
-    fn string_or_empty(&self, key: &str, default: &str) -> String {
-        self.get(key).map_or_else(|| default.to_string(), str::to_string)
-    }
-
-    fn required(&self, key: &str) -> Result<&'a str, ConfigError> {
-        match self.get(key) {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => err(format!("missing required option '{key}' in [{}] of otrs.conf", self.s.name)),
-        }
-    }
-
-    fn number<T>(&self, key: &str, default: T, min: T, max: T) -> Result<T, ConfigError>
-    where
-        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-    {
-        let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
-            return Ok(default);
-        };
-        match v.parse::<T>() {
-            Ok(n) if n >= min && n <= max => Ok(n),
-            _ => err(format!(
-                "invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected a whole number from {min} to {max}",
-                self.s.name
-            )),
-        }
-    }
-
-    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        let Some(v) = self.get(key).filter(|v| !v.is_empty()) else {
-            return Ok(default);
-        };
-        match v.to_ascii_lowercase().as_str() {
-            "yes" | "true" | "on" | "1" | "y" | "t" => Ok(true),
-            "no" | "false" | "off" | "0" | "n" | "f" => Ok(false),
-            _ => err(format!("invalid value '{v}' for option '{key}' in [{}] of otrs.conf: expected yes or no", self.s.name)),
-        }
-    }
-
-    fn invalid<T>(&self, key: &str, value: &str, expected: &str) -> Result<T, ConfigError> {
-        err(format!("invalid value '{value}' for option '{key}' in [{}] of otrs.conf: {expected}", self.s.name))
-    }
-
-    fn unknown(&self, known: &[&[&str]]) -> Vec<String> {
-        self.s
-            .entries
-            .iter()
-            .filter(|(k, _)| !known.iter().any(|list| list.iter().any(|n| n.eq_ignore_ascii_case(k))))
-            .map(|(k, _)| format!("unknown option '{k}' in [{}] of otrs.conf is ignored", self.s.name))
-            .collect()
-    }
-}
-
 /// A table or column name: letters, digits, `_` and `$`, not starting with
 /// a digit; a table may be `schema.table`. They are written into the SQL
 /// (quoted), so nothing else may get through.
@@ -434,7 +363,7 @@ fn ldap_source(o: &Opts) -> Result<SourceKind, ConfigError> {
         let missing = if bind_dn.is_empty() { "bind_dn" } else { "bind_password" };
         return err(format!(
             "missing option '{missing}' in [{}] of otrs.conf: give both bind_dn and bind_password, or neither for an anonymous bind",
-            o.s.name
+            o.section.name
         ));
     }
     let scope = match o.string("scope", "sub").to_ascii_lowercase().as_str() {
@@ -508,7 +437,7 @@ pub fn sources_from_sections(general: &General, sections: &[Section]) -> Result<
         sources.push(SourceConfig { name: "general".into(), kind: SourceKind::Mysql(db, SqlMap::default()) });
     }
     for s in sections.iter().filter(|s| is_source_section(&s.name)) {
-        let o = Opts { s };
+        let o = Opts::new(s);
         let name = s.name.to_ascii_lowercase();
         if sources.iter().any(|x: &SourceConfig| x.name == name) {
             return err(format!("customer source [{}] appears twice in otrs.conf", s.name));
