@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's one build command for the module to install:
-#   DIR/dist/app_otrsticket.so        stripped (about 5 MB)
+#   DIR/dist/app_otrsticket.so        stripped (about 8 MB)
 #   DIR/dist/app_otrsticket.so.debug  its debug info, for reading a crash
 #     report (gdb finds it through the module's .gnu_debuglink when it lies
 #     beside the module, or by build ID under /usr/lib/debug/.build-id/).
