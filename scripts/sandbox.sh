@@ -50,9 +50,6 @@ usage() {
     exit 2
 }
 
-# Seconds since an $EPOCHREALTIME value, to 0.01 s.
-elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
-
 need_root() { [ "$(id -u)" = 0 ] || die "$0 needs root (it uses chroot)"; }
 
 # Never let a typo in OTRS_SANDBOX point rm -rf or chroot at the host itself.
