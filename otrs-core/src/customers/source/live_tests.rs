@@ -11,6 +11,19 @@ use crate::customers::test_support::*;
 
 const NEEDS: &str = "needs the project's slapd/PostgreSQL: scripts/test.sh";
 
+/// The tests share one directory and one database and run in parallel: a
+/// test that changes an entry for a while holds this exclusively, so a test
+/// that counts entries never sees the change half-way.
+static SERVERS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn reading() -> std::sync::RwLockReadGuard<'static, ()> {
+    SERVERS.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn changing() -> std::sync::RwLockWriteGuard<'static, ()> {
+    SERVERS.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn env(name: &str) -> String {
     let v = std::env::var(name).unwrap_or_default();
     assert!(
@@ -67,6 +80,7 @@ fn ldap_index(settings: LdapSettings) -> CustomerIndex {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn ldap_loads_the_whole_directory_in_pages() {
+    let _servers = reading();
     let _ = NEEDS;
     let index = ldap_index(ad(&format!("ldap://{}", env("OTRS_TEST_LDAP"))));
     let stats = index.refresh_full().expect("full load");
@@ -109,6 +123,7 @@ fn ldap_loads_the_whole_directory_in_pages() {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn ldap_errors_are_clear_and_never_show_the_password() {
+    let _servers = reading();
     let host = env("OTRS_TEST_LDAP");
     let wrong = LdapSettings { bind_password: "Wrong-Bind-Pw-7".into(), ..ad(&format!("ldap://{host}")) };
     let index = ldap_index(wrong);
@@ -134,6 +149,7 @@ fn ldap_errors_are_clear_and_never_show_the_password() {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn ldap_over_tls_checks_the_certificate() {
+    let _servers = reading();
     let ca = env("OTRS_TEST_LDAP_CA");
     let ldaps = format!("ldaps://{}", env("OTRS_TEST_LDAPS"));
     let trusted = LdapSettings { tls_ca_file: Some(ca.clone()), ..ad(&ldaps) };
@@ -157,6 +173,7 @@ impl Drop for Restore {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn ldap_incremental_follows_changes_and_disabled_accounts() {
+    let _servers = changing();
     let index = ldap_index(ad(&format!("ldap://{}", env("OTRS_TEST_LDAP"))));
     index.refresh_full().expect("full load");
     assert_eq!(who(&index, "+79167010039"), (1, Some("filler.39".into())));
@@ -236,6 +253,7 @@ fn psql(sql: &str) {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn pg_znuny_schema_over_tls() {
+    let _servers = reading();
     let index = pg_index(pg(SqlMap::default()));
     let stats = index.refresh_full().expect("full load");
     assert!(stats.rows >= 3, "{stats:?}");
@@ -259,6 +277,7 @@ fn pg_znuny_schema_over_tls() {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn pg_wrong_password_is_clear() {
+    let _servers = reading();
     let (mut s, map) = pg(SqlMap::default());
     s.password = "Wrong-Pg-Pw-8".into();
     let index = pg_index((s, map));
@@ -270,6 +289,7 @@ fn pg_wrong_password_is_clear() {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn pg_any_table_through_a_column_map() {
+    let _servers = changing();
     let index = pg_index(pg(crm_map()));
     index.refresh_full().expect("full load");
     assert_eq!(who(&index, "89168002001"), (1, Some("crm.kim".into())));
@@ -301,6 +321,7 @@ fn pg_any_table_through_a_column_map() {
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn ldap_then_pg_the_directory_wins() {
+    let _servers = reading();
     let second = pg_index(pg(SqlMap::default()));
     let first = ldap_index(ad(&format!("ldap://{}", env("OTRS_TEST_LDAP")))).followed_by(vec![std::sync::Arc::new(second)]);
     first.refresh_full().expect("ldap");
