@@ -230,6 +230,32 @@ def main():
             ok,
             "stand-in log (it closes every connection after its reply); bench/keepalive_otrs.py counts accepted connections; "
             "MariaDB `SHOW GLOBAL STATUS LIKE 'Connections'` before/after (own queries subtracted)")
+    burst_path = os.path.join(a.dir, "burst.json")
+    bu = json.load(open(burst_path)) if os.path.exists(burst_path) else {}
+    if "down" in bu:
+        d, u, tgt = bu["down"], bu.get("up", {}), bu["target_ms"]
+        one = lambda x: x.get("tickets") == bu["calls"] and x.get("distinct_calls") == bu["calls"] and x.get("jobs_left") == 0
+        row(f"{bu['calls']}-call burst, spool on a throttled disk", f"p99 ≤ timeout + 100 ms = {tgt} ms; one ticket per call",
+            f"OTRS down (all spooled): p50 {f(d['p50_ms'], 0)} ms, p99 {f(d['p99_ms'], 0)} ms, max {f(d['max_ms'], 0)} ms; "
+            f"{d['went_on_before_durable']} calls went on before their job was durable, all {d['jobs_on_disk']} jobs on disk "
+            f"{d.get('all_durable_after_s')} s after the first call; OTRS back: {d['tickets']} tickets for "
+            f"{d['distinct_calls']} calls, {d['jobs_left']} jobs left. OTRS up: p50 {f(u.get('p50_ms'), 0)} ms, "
+            f"p99 {f(u.get('p99_ms'), 0)} ms, max {f(u.get('max_ms'), 0)} ms, {u.get('tickets')} tickets for "
+            f"{u.get('distinct_calls')} calls",
+            d["p99_ms"] <= tgt and u.get("p99_ms", 1e9) <= tgt and one(d) and one(u),
+            f"bench/burst.py: spool on a loop-mounted ext4 image in the sandbox, Asterisk's writes to it throttled "
+            f"({bu['throttle']}), timeout {bu['timeout_ms']} ms; OTRS down = nothing listening on its port; "
+            f"{bu['calls']} AMI Originates at once, time inside OTRSTicket() from dialplan timestamps; "
+            "tickets counted by call key in the stand-in")
+    if "crash" in bu:
+        c9 = bu["crash"]
+        row("kill -9 right after the burst (crash window)", "– (what it costs)",
+            f"{c9['went_on_before_durable']} of {bu['calls']} calls went on with their job not yet durable; after the kill "
+            f"{c9['jobs_on_disk_after_kill']} jobs were on disk and became {c9['tickets']} tickets; lost: {c9['lost']} of "
+            f"{bu['calls']} calls",
+            None,
+            "the same burst, OTRS down, Asterisk killed (SIGKILL) as soon as the last call had gone on; restarted "
+            "with the stand-in up, tickets counted once the spool was empty")
     out = []
     out.append(f"Run: `scripts/bench.sh{' --quick' if a.mode == 'quick' else ''}` ({a.mode}, {a.seconds} s). "
                f"Machine: {machine()}.")

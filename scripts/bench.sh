@@ -13,6 +13,9 @@
 # With the criterion step, bench/scale.sh measures the customer index at
 # 1 000 000 customers in MariaDB and PostgreSQL and 100 000 in slapd
 # (--quick: 20 000 / 2 000): full load, incremental pass, memory, lookup.
+# With the calls, bench/burst.py fires 200 calls at once with the spool on a
+# write-throttled loop disk, OTRS down and up, and kills Asterisk in the
+# spool write window (--quick: 20 calls, no kill).
 #
 # Environment (as for the tests): OTRS_SANDBOX, OTRS_DB_DIR, OTRS_DB_PORT pick
 # the Asterisk chroot and the MariaDB; set them to run beside the tests, e.g.
@@ -47,7 +50,7 @@ export OTRS_DB_PORT="${OTRS_DB_PORT:-3307}"
 DB_PASS="${OTRS_DB_PASS:-otrs-test-pw}"
 OUT="${OTRS_BENCH_DIR:-$top/target/bench}"
 mkdir -p "$OUT"
-rm -f "$OUT"/micro.txt "$OUT"/calls.json "$OUT"/table.md "$OUT"/criterion.log
+rm -f "$OUT"/burst.json "$OUT"/micro.txt "$OUT"/calls.json "$OUT"/table.md "$OUT"/criterion.log
 t_start=$SECONDS
 mode=$([ $quick = 1 ] && echo quick || echo full)
 say "bench ($mode): sandbox $OTRS_SANDBOX, MariaDB port $OTRS_DB_PORT, results in $OUT"
@@ -169,6 +172,9 @@ EOF
     chmod 600 "$OUT/bench.json"
     python3 bench/driver.py run --config "$OUT/bench.json" --out "$OUT/calls.json" $([ $quick = 1 ] && echo --quick) \
         || calls_rc=$?
+    # issue 10: a burst with the spool on a write-throttled disk, OTRS down
+    # and up, and kill -9 in the write window (--quick: 20 calls, no kill)
+    python3 bench/burst.py --out "$OUT" $([ $quick = 1 ] && echo --quick) || calls_rc=$?
 fi
 
 # the table's own check: it must say what this run measured (--quick less)
