@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::error::{redact_url, ClientError, SoapError};
 use super::generic::{self as soap, Auth};
+use super::session::Sessions;
 use super::transport::{Reply, Transport};
 use super::xml::escape;
 use super::{Article, NewTicket, Settings, TicketApi, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
@@ -84,11 +85,7 @@ pub struct GenericClient {
     settings: Settings,
     /// Why `settings.url` is unusable; every call then fails without I/O.
     http: Transport,
-    session: Mutex<Option<String>>,
-    /// One SessionCreate at a time: a burst of calls after a restart (or an
-    /// expired session) waits for one login instead of each making its own.
-    creating: Mutex<bool>,
-    session_ready: std::sync::Condvar,
+    sessions: Sessions,
     /// The namespace of our SOAPAction and envelope: the configured one, or
     /// (auto) Znuny's until a server names another in its refusal.
     namespace: Mutex<String>,
@@ -102,7 +99,7 @@ impl fmt::Debug for GenericClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GenericClient")
             .field("settings", &self.settings)
-            .field("has_session", &lock(&self.session).is_some())
+            .field("has_session", &self.sessions.has_session())
             .finish()
     }
 }
@@ -118,9 +115,7 @@ impl GenericClient {
             namespace: Mutex::new(settings.soap_namespace.clone().unwrap_or_else(|| soap::NAMESPACE.to_string())),
             learn: settings.soap_namespace.is_none(),
             settings,
-            session: Mutex::new(None),
-            creating: Mutex::new(false),
-            session_ready: std::sync::Condvar::new(),
+            sessions: Sessions::default(),
             confirmed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -138,84 +133,25 @@ impl GenericClient {
             let auth = Auth::Login { user: &self.settings.user, password: &self.settings.password };
             return self.request(op, &build(&auth), deadline, parse);
         }
-        let cached = lock(&self.session).clone();
-        let sid = match &cached {
-            Some(sid) => sid.clone(),
-            None => self.new_session(deadline, None)?,
-        };
-        match self.request(op, &build(&Auth::Session(&sid)), deadline, parse) {
-            Err(e) if e.is_auth_fail() => {
-                self.drop_session(&sid);
-                if cached.is_none() {
-                    return Err(e); // a brand-new session refused: do not loop
-                }
-                let sid = self.new_session(deadline, Some(&sid))?;
-                self.request(op, &build(&Auth::Session(&sid)), deadline, parse)
-            }
-            other => other,
-        }
+        self.sessions.with_session(
+            deadline,
+            || self.session_create(deadline),
+            |sid| self.request(op, &build(&Auth::Session(sid)), deadline, parse),
+        )
     }
 
-    /// A session for a call: the one another thread is creating right now
-    /// (waited for, within `deadline`), or a new one. `refused`: the session
-    /// OTRS just refused, not to be handed out again.
-    fn new_session(&self, deadline: Instant, refused: Option<&str>) -> Result<String, ClientError> {
-        {
-            let mut creating = lock(&self.creating);
-            loop {
-                let current = lock(&self.session).clone();
-                if let Some(sid) = current.filter(|s| Some(s.as_str()) != refused) {
-                    return Ok(sid);
-                }
-                if !*creating {
-                    *creating = true;
-                    break;
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(ClientError::Connect("no time left while another call logged in to OTRS".into()));
-                }
-                creating = match self.session_ready.wait_timeout(creating, left) {
-                    Ok((g, _)) => g,
-                    Err(p) => p.into_inner().0,
-                };
-            }
-        }
-        // whatever happens below (even a panic), let the next one try
-        struct Done<'a>(&'a GenericClient);
-        impl Drop for Done<'_> {
-            fn drop(&mut self) {
-                *lock(&self.0.creating) = false;
-                self.0.session_ready.notify_all();
-            }
-        }
-        let _done = Done(self);
-        self.session_create(deadline)
-    }
-
-    /// `SessionCreate`, caching the result. Failures are reported as
+    /// `SessionCreate` (cached by `sessions`). Failures are reported as
     /// [`ClientError::Connect`] (except AuthFail and faults, which stay
     /// `Soap`) because the operation itself was never sent.
     fn session_create(&self, deadline: Instant) -> Result<String, ClientError> {
         let body = soap::session_create(&self.settings.user, &self.settings.password);
         match self.request("SessionCreate", &body, deadline, soap::parse_session_create) {
-            Ok(sid) => {
-                *lock(&self.session) = Some(sid.clone());
-                Ok(sid)
-            }
+            Ok(sid) => Ok(sid),
             Err(e @ ClientError::Soap(SoapError::Operation { .. } | SoapError::Fault { .. })) => Err(e),
             // a 404, or a 500 naming a wrong SOAPAction: every request would get it
             Err(ClientError::Soap(e)) if e.rejects_every_request() => Err(ClientError::Soap(e)),
             Err(ClientError::Connect(why)) => Err(ClientError::Connect(why)),
             Err(e) => Err(ClientError::Connect(format!("SessionCreate failed: {e}"))),
-        }
-    }
-
-    /// Forgets `sid` unless another thread already replaced it.
-    fn drop_session(&self, sid: &str) {
-        let mut slot = lock(&self.session);
-        if slot.as_deref() == Some(sid) {
-            *slot = None;
         }
     }
 
@@ -317,7 +253,7 @@ impl TicketApi for GenericClient {
     }
 
     fn clear_session(&self) {
-        *lock(&self.session) = None;
+        self.sessions.clear();
     }
 
     fn protocol(&self) -> String {
@@ -555,7 +491,7 @@ mod tests {
         let err = c.create(&ticket(), None, soon()).unwrap_err();
         assert!(err.is_auth_fail() && !err.maybe_delivered());
         assert_eq!(seen.try_iter().count(), 2);
-        assert!(lock(&c.session).is_none(), "refused session is dropped");
+        assert!(!c.sessions.has_session(), "refused session is dropped");
     }
 
     #[test]
@@ -774,7 +710,7 @@ mod tests {
             ..Settings::default()
         };
         let c = GenericClient::new(settings.clone());
-        *lock(&c.session) = Some(SID.to_string());
+        c.sessions.set(SID);
         for text in [format!("{settings:?}"), format!("{c:?}")] {
             assert!(!text.contains("SoapAgent2024") && !text.contains("urlsecret") && !text.contains(SID), "{text}");
             assert!(text.contains("soapagent"));

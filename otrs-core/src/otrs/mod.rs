@@ -13,6 +13,7 @@ pub mod rest;
 pub mod rest_client;
 pub mod rpc;
 pub mod rpc_client;
+mod session;
 pub mod transport;
 pub mod xml;
 

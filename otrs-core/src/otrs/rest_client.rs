@@ -8,15 +8,14 @@
 //! `X-OTRS-Header-SessionID` header (sample 06b), never in the URL.
 
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use super::error::{redact_url, ClientError, SoapError};
 use super::generic_client::{debug, mask_secrets};
 use super::rest::{self, Auth};
+use super::session::Sessions;
 use super::transport::{Reply, Transport};
 use super::{Article, NewTicket, Settings, TicketApi, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
-use crate::runtime::lock;
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -32,17 +31,12 @@ struct Call<'a> {
 pub struct RestClient {
     settings: Settings,
     http: Transport,
-    session: Mutex<Option<String>>,
-    /// One SessionCreate at a time (a burst after a restart waits for one).
-    creating: Mutex<()>,
+    sessions: Sessions,
 }
 
 impl fmt::Debug for RestClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestClient")
-            .field("settings", &self.settings)
-            .field("has_session", &lock(&self.session).is_some())
-            .finish()
+        f.debug_struct("RestClient").field("settings", &self.settings).field("has_session", &self.sessions.has_session()).finish()
     }
 }
 
@@ -52,8 +46,7 @@ impl RestClient {
         RestClient {
             http: Transport::new(settings.url.trim_end_matches('/'), settings.max_reply_bytes),
             settings,
-            session: Mutex::new(None),
-            creating: Mutex::new(()),
+            sessions: Sessions::default(),
         }
     }
 
@@ -71,43 +64,20 @@ impl RestClient {
             let auth = Auth::Login { user: &self.settings.user, password: &self.settings.password };
             return self.request(c, &auth, body(&auth), deadline, parse);
         }
-        let cached = lock(&self.session).clone();
-        let sid = match &cached {
-            Some(sid) => sid.clone(),
-            None => self.new_session(deadline, None)?,
-        };
-        match self.request(c, &Auth::Session(&sid), body(&Auth::Session(&sid)), deadline, parse) {
-            Err(e) if e.is_auth_fail() => {
-                {
-                    let mut slot = lock(&self.session);
-                    if slot.as_deref() == Some(sid.as_str()) {
-                        *slot = None;
-                    }
-                }
-                if cached.is_none() {
-                    return Err(e); // a brand-new session refused: do not loop
-                }
-                let sid = self.new_session(deadline, Some(&sid))?;
-                self.request(c, &Auth::Session(&sid), body(&Auth::Session(&sid)), deadline, parse)
-            }
-            other => other,
-        }
+        self.sessions.with_session(
+            deadline,
+            || self.session_create(deadline),
+            |sid| self.request(c, &Auth::Session(sid), body(&Auth::Session(sid)), deadline, parse),
+        )
     }
 
-    /// A session: the one another thread just made, or a new `POST /Session`.
-    fn new_session(&self, deadline: Instant, refused: Option<&str>) -> Result<String, ClientError> {
-        let _one = lock(&self.creating);
-        if let Some(sid) = lock(&self.session).clone().filter(|s| Some(s.as_str()) != refused) {
-            return Ok(sid);
-        }
+    /// `POST /Session` (cached by `sessions`).
+    fn session_create(&self, deadline: Instant) -> Result<String, ClientError> {
         let c = Call { op: "SessionCreate", method: "POST", path: "/Session".into() };
         let body = rest::session_create(&self.settings.user, &self.settings.password);
         let login = Auth::Login { user: &self.settings.user, password: &self.settings.password };
         match self.request(&c, &login, Some(body), deadline, rest::parse_session_create) {
-            Ok(sid) => {
-                *lock(&self.session) = Some(sid.clone());
-                Ok(sid)
-            }
+            Ok(sid) => Ok(sid),
             // refusals stay what they are (AuthFail, a wrong route: rejects)
             Err(e @ ClientError::Soap(_)) if !e.maybe_delivered() => Err(e),
             Err(ClientError::Connect(why)) => Err(ClientError::Connect(why)),
@@ -227,7 +197,7 @@ impl TicketApi for RestClient {
     }
 
     fn clear_session(&self) {
-        *lock(&self.session) = None;
+        self.sessions.clear();
     }
 
     fn protocol(&self) -> String {
