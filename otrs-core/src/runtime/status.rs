@@ -38,6 +38,7 @@ impl ConfigHistory {
     }
 }
 
+#[derive(Default)]
 pub struct StatusInput<'a> {
     pub version: &'a str,
     pub config: Option<&'a Config>,
@@ -313,19 +314,12 @@ mod tests {
         let text = render(&StatusInput {
             version: "1",
             config: Some(&c),
-            config_history: ConfigHistory::default(),
-            index: None,
-            stats: Snapshot::default(),
-            in_flight: 0,
-            loaded_at: None,
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats::default()),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
-            otrs_rejects: None,
-            otrs_protocol: None,
             spool_broken: Some((SystemTime::now(), "No space left on device (os error 28)".into())),
             spool_failures: 3,
-            not_configured: None,
+            ..Default::default()
         });
         let state = line(&text, "Spool state:");
         assert!(state.contains("CANNOT TAKE JOBS since") && state.contains("No space left on device"), "{text}");
@@ -340,19 +334,11 @@ mod tests {
         let text = render(&StatusInput {
             version: "1",
             config: Some(&c),
-            config_history: ConfigHistory::default(),
-            index: None,
-            stats: Snapshot::default(),
-            in_flight: 0,
-            loaded_at: None,
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats::default()),
-            otrs_down: None,
             otrs_rejects: Some((SystemTime::now(), "SOAP fault Server: Got no OperationType!".into())),
             otrs_protocol: Some("SOAP GenericTicketConnector, OTOBO namespace x (learnt from the server)".into()),
-            spool_broken: None,
-            spool_failures: 0,
-            not_configured: None,
+            ..Default::default()
         });
         let otrs = line(&text, "OTRS:");
         assert!(otrs.contains("REJECTS since") && otrs.contains("OTRS rejects our requests: SOAP fault Server"), "{text}");
@@ -364,20 +350,8 @@ mod tests {
     fn a_module_without_configuration_says_why_and_what_calls_get() {
         let text = render(&StatusInput {
             version: "1",
-            config: None,
-            config_history: ConfigHistory::default(),
-            index: None,
-            stats: Snapshot::default(),
-            in_flight: 0,
-            loaded_at: None,
-            spool_dir: None,
-            spool: None,
-            otrs_down: None,
-            otrs_rejects: None,
-            otrs_protocol: None,
-            spool_broken: None,
-            spool_failures: 0,
             not_configured: Some("missing required option 'url' in [general] of otrs.conf".into()),
+            ..Default::default()
         });
         let c = line(&text, "Configuration:");
         assert!(c.starts_with("NOT CONFIGURED: missing required option 'url'"), "{text}");
@@ -390,19 +364,12 @@ mod tests {
         let text = render(&StatusInput {
             version: "1.2.3",
             config: Some(&c),
-            config_history: ConfigHistory::default(),
-            index: None,
             stats: Snapshot { calls: 5, created: 3, queued: 2, ..Snapshot::default() },
             in_flight: 1,
-            loaded_at: None,
             spool_dir: Some("/var/spool/asterisk/otrs".into()),
             spool: Some(SpoolStats { depth: 2, oldest: Some(SystemTime::now()), bad: 1 }),
             otrs_down: Some((SystemTime::now(), "connection refused".into())),
-            otrs_rejects: None,
-            otrs_protocol: None,
-            spool_broken: None,
-            spool_failures: 0,
-            not_configured: None,
+            ..Default::default()
         });
         assert!(text.starts_with("app_otrsticket 1.2.3\n"), "{text}");
         assert!(text.contains("OTRS user:        agent (password set: yes)"), "{text}");
@@ -412,46 +379,14 @@ mod tests {
         assert!(!text.contains("Top-Secret-1") && !text.contains("Db-Secret-2"), "{text}");
         let mut c2 = config();
         c2.general.url = "http://agent:Url-Secret-3@otrs.example/otrs/rpc.pl".into();
-        let input = StatusInput {
-            version: "1",
-            config: Some(&c2),
-            config_history: ConfigHistory::default(),
-            index: None,
-            stats: Snapshot::default(),
-            in_flight: 0,
-            loaded_at: None,
-            spool_dir: None,
-            spool: None,
-            otrs_down: None,
-            otrs_rejects: None,
-            otrs_protocol: None,
-            spool_broken: None,
-            spool_failures: 0,
-            not_configured: None,
-        };
+        let input = StatusInput { version: "1", config: Some(&c2), ..Default::default() };
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
     }
 
     fn status_with(history: ConfigHistory) -> String {
         let c = config();
-        render(&StatusInput {
-            version: "1",
-            config: Some(&c),
-            config_history: history,
-            index: None,
-            stats: Snapshot::default(),
-            in_flight: 0,
-            loaded_at: None,
-            spool_dir: None,
-            spool: None,
-            otrs_down: None,
-            otrs_rejects: None,
-            otrs_protocol: None,
-            spool_broken: None,
-            spool_failures: 0,
-            not_configured: None,
-        })
+        render(&StatusInput { version: "1", config: Some(&c), config_history: history, ..Default::default() })
     }
 
     fn line<'t>(text: &'t str, label: &str) -> &'t str {
@@ -513,23 +448,7 @@ mod tests {
                 source("customers-x", false, false),
             ],
         };
-        let text = render(&StatusInput {
-            version: "1",
-            config: Some(&c),
-            config_history: ConfigHistory::default(),
-            index: Some(index),
-            stats: Snapshot::default(),
-            in_flight: 0,
-            loaded_at: None,
-            spool_dir: None,
-            spool: None,
-            otrs_down: None,
-            otrs_rejects: None,
-            otrs_protocol: None,
-            spool_broken: None,
-            spool_failures: 0,
-            not_configured: None,
-        });
+        let text = render(&StatusInput { version: "1", config: Some(&c), index: Some(index), ..Default::default() });
         assert!(text.contains("Customer index:   24 customers, 40 numbers; database DOWN for 2 of 3 sources"), "{text}");
         assert!(text.contains("Until it loads:   the 7 customers loaded before the reload answer calls"), "{text}");
         let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("Source [")).collect();

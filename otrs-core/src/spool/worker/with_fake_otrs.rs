@@ -153,20 +153,8 @@ fn a_ticket_an_agent_renamed_before_the_recheck_is_counted_as_a_warning() {
     assert_eq!(stats.snapshot().rechecks_empty, 1);
     let text = crate::runtime::status::render(&crate::runtime::status::StatusInput {
         version: "1",
-        config: None,
-        config_history: Default::default(),
-        index: None,
         stats: stats.snapshot(),
-        in_flight: 0,
-        loaded_at: None,
-        spool_dir: None,
-        spool: None,
-        otrs_down: None,
-        otrs_rejects: None,
-        otrs_protocol: None,
-        spool_broken: None,
-        spool_failures: 0,
-        not_configured: None,
+        ..Default::default()
     });
     assert!(text.contains("Rechecks:         WARNING 1 found no ticket"), "{text}");
 }
