@@ -85,3 +85,63 @@ glibc_above_floor() {
         | awk -v floor="$GLIBC_FLOOR" '{ split($0, a, "."); split(floor, b, ".");
               if (a[1] + 0 > b[1] + 0 || (a[1] + 0 == b[1] + 0 && a[2] + 0 > b[2] + 0)) print "GLIBC_" $0 }'
 }
+
+# A test CA and a server certificate for 127.0.0.1 signed by it, made once
+# into DIR: DIR/ca.pem, DIR/server.key and DIR/CERT (the name the server's
+# config expects), owned by OWNER, the keys with MODE.
+#   make_test_tls DIR "LDAP" server.pem openldap 640
+make_test_tls() {
+    local dir=$1 what=$2 cert=$3 owner=$4 mode=$5
+    [ -f "$dir/$cert" ] && [ -f "$dir/ca.pem" ] && return 0
+    mkdir -p "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=app_otrsticket test $what CA" \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" >/dev/null 2>&1 || die "openssl: cannot make the test CA"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$dir/server.key" -out "$dir/server.csr" >/dev/null 2>&1 || die "openssl: cannot make the server key"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$dir/ext.cnf"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$dir/ext.cnf" -out "$dir/$cert" >/dev/null 2>&1 || die "openssl: cannot sign the server certificate"
+    chown -R "$owner:$owner" "$dir"
+    chmod "$mode" "$dir/server.key" "$dir/ca.key"
+}
+
+# Starts a server in the background, off the caller's process group and
+# terminal (setsid), stdin from /dev/null, stdout and stderr appended to
+# LOG, and no other descriptor: one it inherited would stay open as long as
+# it runs, e.g. the flock(1) lock the tests are run under, which everyone
+# waiting for it would then wait for until the server stops. SPAWNED_PID is
+# the background process (setsid, then the server itself).
+#   spawn_server LOG COMMAND...
+spawn_server() {
+    local log=$1
+    shift
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+        done
+        exec setsid "$@" </dev/null >>"$log" 2>&1
+    ) &
+    SPAWNED_PID=$!
+}
+
+# Waits, a tenth of a second at a time, until the calling script's
+# `answers` succeeds: dies, after the calling script's SHOW (its log's last
+# lines), once STILL_UP (a check that the server has not exited) fails or
+# after START_WAIT tenths of a second. WHAT and WHERE name it in the message.
+#   wait_answers WHAT WHERE STILL_UP SHOW
+wait_answers() {
+    local what=$1 where=$2 still_up=$3 show=$4 n=0
+    until answers; do
+        if ! $still_up; then
+            $show
+            die "$what exited during startup ($where)"
+        fi
+        if [ $n -ge "$START_WAIT" ]; then
+            $show
+            die "$what did not answer within $((START_WAIT / 10)) s ($where)"
+        fi
+        sleep 0.1
+        n=$((n + 1))
+    done
+}

@@ -108,41 +108,20 @@ launch() {
     chown -R mysql:mysql "$DIR"
     rm -f "$SOCK" "$PIDFILE"
 
-    local t0=$EPOCHREALTIME n=0 pid
-    # setsid: off the caller's process group and terminal. --no-defaults: the
-    # system's /etc/mysql settings (datadir, socket, port 3306) do not apply.
-    # flush_log_at_trx_commit=2: test data, speed over durability.
-    # Only stdin, stdout and stderr go to the server: a descriptor it
-    # inherited would stay open as long as it runs, e.g. the flock(1) lock
-    # the tests are run under, which everyone waiting for it would then wait
-    # for until MariaDB stops.
-    (
-        for fd in /proc/self/fd/*; do
-            fd=${fd##*/}
-            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
-        done
-        exec setsid /usr/sbin/mariadbd --no-defaults --user=mysql \
-            --datadir="$DATA" --socket="$SOCK" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
-            --port="$PORT" --bind-address=127.0.0.1 --skip-name-resolve \
-            --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-            --innodb-flush-log-at-trx-commit=2 \
-            </dev/null >>"$DIR/mariadbd.out" 2>&1
-    ) &
-    pid=$!
-    until answers; do
-        # Right after the fork the process may still be `setsid` (not yet
-        # mariadbd) and there is no pid file: look for our data dir too.
-        if ! alive "$pid" && ! server_pid >/dev/null && ! pgrep -f -- "--datadir=$DATA " >/dev/null; then
-            show_errlog
-            die "mariadbd exited during startup (port $PORT, dir $DIR)"
-        fi
-        if [ $n -ge "$START_WAIT" ]; then
-            show_errlog
-            die "mariadbd did not answer on $SOCK within $((START_WAIT / 10)) s"
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
+    local t0=$EPOCHREALTIME
+    # --no-defaults: the system's /etc/mysql settings (datadir, socket, port
+    # 3306) do not apply. flush_log_at_trx_commit=2: test data, speed over
+    # durability.
+    spawn_server "$DIR/mariadbd.out" /usr/sbin/mariadbd --no-defaults --user=mysql \
+        --datadir="$DATA" --socket="$SOCK" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
+        --port="$PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        --innodb-flush-log-at-trx-commit=2
+    local pid=$SPAWNED_PID
+    # Right after the fork the process may still be `setsid` (not yet
+    # mariadbd) and there is no pid file: look for our data dir too.
+    still_up() { alive "$pid" || server_pid >/dev/null || pgrep -f -- "--datadir=$DATA " >/dev/null; }
+    wait_answers mariadbd "port $PORT, dir $DIR, socket $SOCK" still_up show_errlog
     say "MariaDB running (pid $(server_pid || echo "$pid"), 127.0.0.1:$PORT, $SOCK), up in $(elapsed "$t0") s"
 }
 

@@ -75,20 +75,6 @@ show_log() {
     return 0
 }
 
-make_tls() {
-    [ -f "$TLS/server.crt" ] && [ -f "$TLS/ca.pem" ] && return 0
-    mkdir -p "$TLS"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=app_otrsticket test PostgreSQL CA" \
-        -keyout "$TLS/ca.key" -out "$TLS/ca.pem" >/dev/null 2>&1 || die "openssl: cannot make the test CA"
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-        -keyout "$TLS/server.key" -out "$TLS/server.csr" >/dev/null 2>&1 || die "openssl: cannot make the server key"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$TLS/ext.cnf"
-    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
-        -days 3650 -extfile "$TLS/ext.cnf" -out "$TLS/server.crt" >/dev/null 2>&1 || die "openssl: cannot sign the server certificate"
-    chown -R postgres:postgres "$TLS"
-    chmod 600 "$TLS/server.key" "$TLS/ca.key"
-}
-
 launch() {
     local bin
     bin=$(bindir)
@@ -98,7 +84,7 @@ launch() {
     mkdir -p "$DIR"
     chown postgres:postgres "$DIR"
     chmod 755 "$DIR"
-    make_tls
+    make_test_tls "$TLS" PostgreSQL server.crt postgres 600
     # A data dir without our marker is what an interrupted initdb leaves.
     if [ ! -f "$DIR/.installed" ] || [ ! -f "$DATA/PG_VERSION" ]; then
         rm -rf "$DATA" "$DIR/.installed"

@@ -80,19 +80,6 @@ show_log() {
 }
 
 # The test CA and the server's certificate (127.0.0.1 and localhost), once.
-make_tls() {
-    [ -f "$TLS/server.pem" ] && [ -f "$TLS/ca.pem" ] && return 0
-    mkdir -p "$TLS"
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=app_otrsticket test LDAP CA" \
-        -keyout "$TLS/ca.key" -out "$TLS/ca.pem" >/dev/null 2>&1 || die "openssl: cannot make the test CA"
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-        -keyout "$TLS/server.key" -out "$TLS/server.csr" >/dev/null 2>&1 || die "openssl: cannot make the server key"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$TLS/ext.cnf"
-    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
-        -days 3650 -extfile "$TLS/ext.cnf" -out "$TLS/server.pem" >/dev/null 2>&1 || die "openssl: cannot sign the server certificate"
-    chown -R openldap:openldap "$TLS"
-    chmod 640 "$TLS/server.key" "$TLS/ca.key"
-}
 
 # cn=config: back_mdb, the standard schemas and a small AD-like one
 # (sAMAccountName, userAccountControl, ipPhone, otherTelephone, with the
@@ -296,7 +283,7 @@ init_dir() {
     say "initialising a new slapd directory in $DIR"
     rm -rf "$CONF" "$DATA" "$DIR/.installed"
     mkdir -p "$CONF" "$DATA"
-    make_tls
+    make_test_tls "$TLS" LDAP server.pem openldap 640
     config_ldif >"$DIR/config.ldif"
     slapadd -n 0 -F "$CONF" -l "$DIR/config.ldif" >"$DIR/slapadd.log" 2>&1 \
         || { tail -n 20 "$DIR/slapadd.log" >&2; die "slapadd of the configuration failed (log $DIR/slapadd.log)"; }
@@ -330,25 +317,15 @@ launch() {
     fi
     chown -R openldap:openldap "$DIR"
     rm -f "$PIDFILE"
-    local t0=$EPOCHREALTIME n=0
+    local t0=$EPOCHREALTIME
     # -F: our cn=config, never /etc/ldap; loopback only. -d stats keeps it
-    # in the foreground logging to a file of its own (setsid: off our
-    # terminal and process group), not to the machine's syslog.
-    setsid /usr/sbin/slapd -d stats -F "$CONF" -u openldap -g openldap \
-        -h "ldap://127.0.0.1:$PORT/ ldaps://127.0.0.1:$SPORT/" </dev/null >>"$LOG" 2>&1 &
-    local pid=$!
-    until answers; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            show_log
-            die "slapd exited during startup (ports $PORT/$SPORT, dir $DIR)"
-        fi
-        if [ $n -ge "$START_WAIT" ]; then
-            show_log
-            die "slapd did not answer on 127.0.0.1:$PORT within $((START_WAIT / 10)) s"
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
+    # in the foreground logging to a file of its own, not to the machine's
+    # syslog.
+    spawn_server "$LOG" /usr/sbin/slapd -d stats -F "$CONF" -u openldap -g openldap \
+        -h "ldap://127.0.0.1:$PORT/ ldaps://127.0.0.1:$SPORT/"
+    local pid=$SPAWNED_PID
+    still_up() { kill -0 "$pid" 2>/dev/null; }
+    wait_answers slapd "ldap://127.0.0.1:$PORT, ldaps port $SPORT, dir $DIR" still_up show_log
     say "slapd running (pid $(server_pid || echo "$pid"), ldap://127.0.0.1:$PORT ldaps://127.0.0.1:$SPORT, CA $TLS/ca.pem), up in $(elapsed "$t0") s"
 }
 
