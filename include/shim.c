@@ -115,10 +115,11 @@ int otrs_shim_getvar(struct ast_channel *chan, const char *name, char *buf, size
  * per variable: each of those becomes an AMI/ARI event that Asterisk formats
  * with the whole channel state, which cost more CPU per call than the rest of
  * OTRSTicket() together. The OTRSTicket AMI event carries the same values.
- * Checked against pbx_builtin_setvar_helper() in main/pbx_variables.c of
- * Asterisk 16 and 22 (the same in both: strip up to two leading '_' to
- * compare, remove the first match, ast_var_assign(name, value), insert at the
- * head; only ast_channel_publish_varset() is left out here). Every call used
+ * Checked against pbx_builtin_setvar_helper() in main/pbx_variables.c and
+ * against its machine code in Debian's 16.28 and 22.10 asterisk binaries
+ * (the same in both: lock, strip up to two leading '_' to compare, remove
+ * the first match, _ast_var_assign(name, value), insert at the head,
+ * ast_channel_publish_varset(), unlock; only the publish is left out here). Every call used
  * is public API in both series: ast_channel_varshead, ast_var_name,
  * ast_var_delete, ast_var_assign (a macro over _ast_var_assign). */
 void otrs_shim_set_vars_quiet(struct ast_channel *chan, const char *const *names,

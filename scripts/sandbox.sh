@@ -27,9 +27,11 @@ top=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 SERIES="${OTRS_SANDBOX_SERIES:-22}"
+# PACKAGES: what the tests use. Bullseye ships VoiceMail() in a package of
+# its own (a Recommends, so not pulled in); sid has it in asterisk-modules.
 case "$SERIES" in
-    22) SUITE=sid; DEFAULT_ROOT=/var/lib/app_otrsticket/sandbox ;;
-    16) SUITE=bullseye; DEFAULT_ROOT=/var/lib/app_otrsticket/sandbox16 ;;
+    22) SUITE=sid; DEFAULT_ROOT=/var/lib/app_otrsticket/sandbox; PACKAGES=(asterisk) ;;
+    16) SUITE=bullseye; DEFAULT_ROOT=/var/lib/app_otrsticket/sandbox16; PACKAGES=(asterisk asterisk-voicemail) ;;
     *) die "OTRS_SANDBOX_SERIES must be 22 (Debian sid) or 16 (Debian bullseye), got '$SERIES'" ;;
 esac
 ROOT="${OTRS_SANDBOX:-$DEFAULT_ROOT}"
@@ -62,6 +64,14 @@ check_root_path() {
 }
 
 is_built() { [ -f "$MARKER" ] && [ -x "$ROOT/usr/sbin/asterisk" ]; }
+# Every package of PACKAGES installed (a sandbox cached by an older version
+# of this script may lack one added since).
+has_packages() {
+    local p
+    for p in "${PACKAGES[@]}"; do
+        in_chroot dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || return 1
+    done
+}
 need_built() { is_built || die "no sandbox at $ROOT: run '$0 build' first"; }
 
 # Run a command in the chroot with a clean environment: the host's locale,
@@ -91,7 +101,7 @@ moddir_in_chroot() {
 cmd_build() {
     need_root
     check_root_path
-    if is_built; then
+    if is_built && has_packages; then
         say "sandbox already built at $ROOT ($(cat "$MARKER"))"
         # Refresh the config from the templates, but not under a running
         # Asterisk (it would drop a test's overlay); start rewrites it anyway.
@@ -134,13 +144,13 @@ cmd_build() {
     printf '#!/bin/sh\n# app_otrsticket sandbox: never start services on install\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
     chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
-    say "apt-get install asterisk in the chroot"
+    say "apt-get install ${PACKAGES[*]} in the chroot"
     local aptlog
     aptlog=$(mktemp)
     # dpkg --configure -a finishes what an interrupted earlier run left
     # half-installed (apt-get refuses to go on otherwise); a no-op normally.
     if ! { in_chroot dpkg --configure -a && in_chroot apt-get -q update \
-            && in_chroot apt-get -q install -y --no-install-recommends asterisk; } >"$aptlog" 2>&1; then
+            && in_chroot apt-get -q install -y --no-install-recommends "${PACKAGES[@]}"; } >"$aptlog" 2>&1; then
         tail -n 40 "$aptlog" >&2
         rm -f "$aptlog"
         die "apt-get in the chroot failed (output above)"

@@ -3,8 +3,8 @@
 # the pure logic, the OTRS stand-in's own tests, the recorded samples), and
 # the tests marked #[ignore] there because they need root, MariaDB and the
 # Asterisk sandbox: real calls through Asterisk with the module loaded, on
-# two real Asterisks: sid's 22.x (every test) and Debian 11's 16.28 (the
-# real-call suite tests/asterisk_calls.rs), each with the module built by
+# two real Asterisks: sid's 22.x and Debian 11's 16.28 (every real-Asterisk
+# suite, the [[test]] programs of Cargo.toml, on both), each with the module built by
 # scripts/build-release.sh (glibc floor) against its own headers. Then the
 # .deb of each (scripts/package.sh) is installed, called through and purged
 # in its sandbox (scripts/test-package.sh). Installs and starts what they need.
@@ -89,8 +89,14 @@ if [ "$with16" != 0 ]; then
     # The same test programs: only the module and the sandbox differ. The
     # sid Asterisk stops first: both listen on the same AMI port.
     bash "$here/sandbox.sh" stop >/dev/null 2>&1 || true
-    say "Asterisk 16 ($(cat "$sandbox16/.app_otrsticket-built")): ${cargo_args[*]:---test asterisk_calls}"
-    [ ${#cargo_args[@]} -gt 0 ] || cargo_args=(--test asterisk_calls)
+    # Without a selection: every real-Asterisk suite (the unit tests know
+    # no Asterisk and ran above).
+    if [ ${#cargo_args[@]} -eq 0 ]; then
+        for t in $(awk '/^\[\[test\]\]/ { t = 1; next } t && /^name *=/ { gsub(/"/, "", $3); print $3; t = 0 }' Cargo.toml); do
+            cargo_args+=(--test "$t")
+        done
+    fi
+    say "Asterisk 16 ($(cat "$sandbox16/.app_otrsticket-built")): ${cargo_args[*]}"
     OTRS_SANDBOX_SERIES=16 OTRS_SANDBOX="$sandbox16" OTRS_TEST_MODULE="$so16" \
         cargo test --no-fail-fast "${cargo_args[@]}" -- --include-ignored "${test_args[@]}" 2>&1 | tee target/test-output-16.log
     s16=${PIPESTATUS[0]}

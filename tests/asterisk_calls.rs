@@ -1,4 +1,4 @@
-//! OTRSTicket() inside a real Asterisk 22 with the module just built, a
+//! OTRSTicket() inside a real Asterisk (22, and 16 in a second run) with the module just built, a
 //! real MariaDB holding OTRS's customer_user table, and the OTRS stand-in.
 //! Each test places real dialplan calls and checks both what the dialplan
 //! saw after the app and the ticket OTRS (the stand-in) received.

@@ -1,5 +1,5 @@
 //! Customers from several sources, through real calls: the module in the
-//! real Asterisk 22 sandbox reads MariaDB (the `db*` options of [general]),
+//! real Asterisk sandbox (22 or 16) reads MariaDB (the `db*` options of [general]),
 //! the project's OpenLDAP (scripts/slapd.sh, an AD-like tree) and its
 //! PostgreSQL (scripts/postgres.sh, Znuny's schema), in that order.
 

@@ -1,5 +1,5 @@
 //! GitHub issue 3: OTRSTicket() when things go wrong, through the real
-//! Asterisk 22 with the module just built, the real MariaDB and the OTRS
+//! Asterisk (22 or 16) with the module just built, the real MariaDB and the OTRS
 //! stand-in in its fault modes. Each test checks what the dialplan saw
 //! after OTRSTicket() (the call always goes on, within its time budget),
 //! the tickets the stand-in ended up with (exactly one per call, found by
@@ -796,7 +796,8 @@ fn bad_otrs_replies_never_stall_a_call_nor_duplicate_a_ticket() {
         let uid = r.var("UNIQUEID");
         let log = wait_log(mark, &format!("call {uid} from 89161229624: "));
         let line = log.lines().find(|l| l.contains(&format!("call {uid} from 89161229624: "))).unwrap_or_default().to_string();
-        assert!(cli("core show version").contains("Asterisk 22"), "{mode}: Asterisk gone");
+        // any series: the same test runs on Asterisk 16 and 22
+        assert!(cli("core show version").starts_with("Asterisk "), "{mode}: Asterisk gone");
         drain_spool();
         std::thread::sleep(Duration::from_millis(1000));
         let tickets = w.standin.tickets();

@@ -1,4 +1,4 @@
-//! Test fixtures that start the real things: the project's Asterisk 22
+//! Test fixtures that start the real things: the project's Asterisk (22, or 16 with OTRS_SANDBOX_SERIES=16)
 //! sandbox with the freshly built module, the OTRS stand-in, and the
 //! private MariaDB (started by scripts/test.sh, or here if it is not up).
 //! Tests share one Asterisk and one stand-in and take turns (`lock()`).
