@@ -23,6 +23,11 @@ debian_mirror() {
 # that a plain `cargo test` gets.
 export OTRS_REQUIRE_ASTERISK=1
 
+# The script's usage: its header lines "#   scripts/..." up to the next "#".
+usage() {
+    sed -n '/^#   scripts/,/^#$/p' "$0" | sed -e 's/^#   //' -e '/^#$/d' >&2
+    exit 2
+}
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -37,11 +37,6 @@ CUSTOMERS="$top/tests/sql/customers.sql"
 START_WAIT=${OTRS_DB_START_WAIT:-600}
 STOP_WAIT=${OTRS_DB_STOP_WAIT:-600}
 
-usage() {
-    sed -n '/^#   scripts/,/^#$/p' "$0" | sed -e 's/^#   //' -e '/^#$/d' >&2
-    exit 2
-}
-
 need_root() { [ "$(id -u)" = 0 ] || die "$0 needs root (mariadbd is started as root and drops to the mysql user)"; }
 
 check_setup() {

@@ -36,11 +36,6 @@ SCHEMA="$top/tests/sql/otrs-schema.postgresql.sql"
 CUSTOMERS="$top/tests/sql/customers.postgresql.sql"
 START_WAIT=${OTRS_PG_START_WAIT:-600}
 
-usage() {
-    sed -n '/^#   scripts/,/^#$/p' "$0" | sed -e 's/^#   //' -e '/^#$/d' >&2
-    exit 2
-}
-
 need_root() { [ "$(id -u)" = 0 ] || die "$0 needs root (the server runs as the postgres user)"; }
 
 # The newest PostgreSQL of Debian's packages installed here.

@@ -47,11 +47,6 @@ SIZE_LIMIT=20
 START_WAIT=${OTRS_SLAPD_START_WAIT:-300}
 STOP_WAIT=${OTRS_SLAPD_STOP_WAIT:-300}
 
-usage() {
-    sed -n '/^#   scripts/,/^#$/p' "$0" | sed -e 's/^#   //' -e '/^#$/d' >&2
-    exit 2
-}
-
 need_root() { [ "$(id -u)" = 0 ] || die "$0 needs root (slapd is started as root and drops to the openldap user)"; }
 
 check_setup() {
