@@ -84,15 +84,6 @@ fn module_mapped() -> bool {
     maps.lines().any(|l| l.ends_with("/modules/app_otrsticket.so")) // check-paths: allow (a suffix)
 }
 
-fn counter(status: &str, label: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
-}
-
 #[test]
 #[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn known_customer_stored_in_another_format_gets_the_ticket() {

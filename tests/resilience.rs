@@ -202,14 +202,6 @@ fn place_calls_with(callers: &[Vec<u8>], threads: usize, place: fn(&[u8]) -> Cal
     all.into_iter().map(|(_, c)| c).collect()
 }
 
-fn counter(status: &str, label: &str) -> u64 {
-    status_line(status, label)
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
-}
-
 fn in_progress(status: &str) -> u64 {
     let calls = status_line(status, "Calls:");
     calls

@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 
 const CALL_WAIT: Duration = Duration::from_secs(10);
 
-fn counter(status: &str, label: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(label))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
-}
-
 #[test]
 #[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
 fn an_ignored_number_creates_nothing() {

@@ -526,6 +526,15 @@ pub fn status_line(status: &str, label: &str) -> String {
     status.lines().find_map(|l| l.strip_prefix(label)).map(|v| v.trim().to_string()).unwrap_or_default()
 }
 
+/// The number after `label` in `otrs show status` (a test fails without it).
+pub fn counter(status: &str, label: &str) -> u64 {
+    status_line(status, label)
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in:\n{status}"))
+}
+
 /// Tickets waiting in the spool, from `otrs show status`.
 pub fn spool_depth() -> usize {
     let s = cli("otrs show status");
