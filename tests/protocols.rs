@@ -156,3 +156,53 @@ fn a_rejection_is_reported_as_such_and_its_tickets_are_created_after_the_fix() {
     assert!(changes.iter().all(|l| l.contains("] ERROR[") && l.contains("OTRS rejects our requests")), "{changes:?}");
     assert!(!new.contains("OTRS is down"), "a rejection is never logged as down");
 }
+
+#[test]
+#[ignore = "needs root, the Asterisk sandbox and MariaDB: run scripts/test.sh"]
+fn a_wrong_web_service_name_rejects_and_its_tickets_are_created_once_after_the_fix() {
+    let w = world();
+    let _restore = Restore(&w);
+    let log_before = full_log().len();
+    // Znuny sends no reply at all for an unknown web service (rest/29, SOAP
+    // 31: held until KeepAliveTimeout, 5 s in the stand-in, longer than a
+    // call's budget); OTOBO an empty 500 (its Provider.pm)
+    let cases = [Protocol::ZnunyRest, Protocol::ZnunySoap, Protocol::OtoboRest];
+    for p in cases {
+        let standin = standin_for(&w, p);
+        standin.set_mode("normal");
+        standin.reset();
+        let wrong = standin.url_for(p).replace("/Webservice/GenericTicketConnector", "/Webservice/GenericTicketConnectorX");
+        let out = reconfigure(&otrs_conf(&wrong, p.general(), ""));
+        assert!(!out.contains("reload failure"), "{out}");
+        let started = std::time::Instant::now();
+        let r = wait_result(&place_call(b"89161229624"), CALL_WAIT);
+        assert_eq!(r.var("STATUS"), "QUEUED", "{p:?}: {r:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{p:?}: the refusal came at once: {:?}", started.elapsed());
+        assert!(r.var("ERROR").starts_with("OTRS rejects our requests:"), "{p:?}: {r:?}");
+        assert!(r.var("ERROR").contains("SessionCreate"), "{p:?}: {r:?}");
+        let r2 = wait_result(&place_call(b"89165551234"), CALL_WAIT);
+        assert_eq!(r2.var("STATUS"), "QUEUED", "{p:?}");
+        let status = cli("otrs show status");
+        let line = status_line(&status, "OTRS:");
+        assert!(line.starts_with("REJECTS since") && line.contains("SessionCreate"), "{p:?}: {status}");
+        assert!(standin.tickets().is_empty());
+        // the fix: the right url, reloaded; every queued ticket, once
+        let out = reconfigure(&otrs_conf(&standin.url_for(p), p.general(), ""));
+        assert!(!out.contains("reload failure"), "{out}");
+        let t = wait_tickets_of(standin, 2, Duration::from_secs(15));
+        assert_eq!(t.len(), 2, "{p:?}: {t:?}");
+        drain_spool();
+        std::thread::sleep(Duration::from_secs(4)); // past recheck_delay: a second create would show now
+        drain_spool();
+        let t = standin.tickets();
+        assert_eq!(t.len(), 2, "{p:?}: one ticket per call: {t:?}");
+        assert!(t.iter().any(|t| t["title"].contains("(89161229624)")) && t.iter().any(|t| t["title"].contains("(89165551234)")));
+        assert_eq!(status_line(&cli("otrs show status"), "OTRS:"), "up");
+    }
+    let log = full_log();
+    let new = &log[log_before.min(log.len())..];
+    let changes: Vec<&str> = new.lines().filter(|l| l.contains("new calls queue their tickets until it is fixed")).collect();
+    assert_eq!(changes.len(), cases.len(), "{changes:?}");
+    assert!(changes.iter().all(|l| l.contains("] ERROR[") && l.contains("OTRS rejects our requests")), "{changes:?}");
+    assert!(!new.contains("OTRS is down"), "a wrong web service name is never logged as down");
+}

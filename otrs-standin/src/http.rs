@@ -448,9 +448,28 @@ fn handle_one(mut s: TcpStream, shared: &Arc<Shared>, control_only: bool) -> Opt
     };
     let now = shared.now_ms().div_euclid(1000);
     let (status, kind, body) = match reply {
+        // OTOBO (PSGI): Kernel/GenericInterface/Provider.pm, Content: "Could
+        // not find valid web service" -> _ThrowWebException, a Plack 500
+        // with empty content; Plack::Middleware::ContentLength (otobo.psgi)
+        // adds the length
+        Reply::Silence if shared.cfg.otobo => {
+            let _ = write_all(
+                &mut s,
+                format!("{proto} 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+            );
+            let _ = s.shutdown(Shutdown::Write);
+            log_line(&peer, &req, &format!("op={} unknown web service: 500, empty body (OTOBO)", opname));
+            return None;
+        }
+        // Znuny: the NPH script prints nothing; Apache keeps the connection
+        // for the next request until KeepAliveTimeout (rest/29: 15 s, SOAP
+        // 31: 5 s), or closes it at once when the request said `Connection:
+        // close` (rest/29)
         Reply::Silence => {
-            let ms = shared.cfg.wrong_ws_delay_ms;
-            let _ = sleep_watching(&s, ms);
+            let close = req.header("Connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+            if !close {
+                let _ = sleep_watching(&s, shared.cfg.wrong_ws_delay_ms);
+            }
             let _ = s.shutdown(Shutdown::Both);
             log_line(
                 &peer,

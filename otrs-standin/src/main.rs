@@ -123,6 +123,8 @@ pub struct Config {
     pub agent_name: String,
     pub queues: Vec<(String, u32)>,
     pub delay_ms: u64,
+    /// Apache's KeepAliveTimeout: how long Znuny's silence to a wrong web
+    /// service name holds the connection (not with `Connection: close`)
     pub wrong_ws_delay_ms: u64,
     /// 5: rpc.pl's TicketObject has ArticleCreate; 6 (OTRS 6, Znuny): not
     pub otrs_version: u8,

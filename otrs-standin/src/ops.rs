@@ -1,6 +1,15 @@
 //! The GenericTicketConnectorSOAP operations, following Znuny 6.5's
 //! Kernel/GenericInterface/Operation/{Session,Ticket}/*.pm: same checks in
 //! the same order, same ErrorCode/ErrorMessage texts.
+//!
+//! `--flavour otobo` answers these the same: RotherOSS/otobo's
+//! Session/SessionCreate.pm (Run: the same checks, codes and texts) and
+//! Ticket/TicketSearch.pm (Run, _GetParams, _GetDynamicFields,
+//! _CreateTimeSettings: the same options, `DynamicField` search syntax,
+//! `{}` for no hit, Limit default 500; only a `CustomerIDRaw` list more,
+//! which no client sends) and Ticket/TicketCreate.pm (Run: the same
+//! checks, codes and texts) read as Znuny's. Its differences are in the
+//! transport (http.rs: namespace, SOAPAction check, unknown web service).
 
 use crate::db::{Customer, Customers};
 use crate::soap::{error_data, perl_true, val_true, Hash, Val};

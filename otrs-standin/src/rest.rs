@@ -317,4 +317,41 @@ mod replay {
         assert_eq!(status, 200);
         assert!(v["Ticket"].is_array() && v["Ticket"][0]["TicketID"].is_number(), "{v}");
     }
+
+    /// rest/32c in small: a file over what the database takes fails after
+    /// its article was made, answered with the recorded text/plain 500.
+    #[test]
+    fn a_file_too_big_for_the_database_gets_32c_after_its_article_is_made() {
+        let mut sh = crate::tests::shared();
+        sh.cfg.max_file_bytes = 1000;
+        let (_, _, body) = send(&sh, "01-SessionCreate", "");
+        let sid = serde_json::from_str::<Value>(&body).unwrap()["SessionID"].as_str().unwrap().to_string();
+        let (_, _, body) = send(&sh, "03-TicketCreate", &sid);
+        let id = serde_json::from_str::<Value>(&body).unwrap()["TicketID"].as_str().unwrap().to_string();
+        let articles = |sh: &Shared| crate::lock(&sh.store).ticket(id.parse().unwrap()).unwrap().articles.clone();
+        let before = articles(&sh).len();
+        let wav = otrs_fixtures::read("rest/call-1796147411.0.wav");
+        let body = serde_json::json!({
+            "SessionID": sid,
+            "Article": {"CommunicationChannel": "Phone", "SenderType": "agent", "IsVisibleForCustomer": 0,
+                        "Subject": "Call recording (large)", "Body": "Recording attached.", "ContentType": "text/plain; charset=utf8"},
+            "Attachment": [{"Content": crate::rpc::base64(&wav[..1001]), "ContentType": "audio/wav", "Filename": "call-1700000032.1-70MB.wav"}]
+        })
+        .to_string()
+        .into_bytes();
+        let req = Request {
+            method: "PATCH".into(),
+            target: format!("/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST/Ticket/{id}"),
+            version: "HTTP/1.1".into(),
+            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            length: body.len(),
+            body,
+        };
+        let Reply::Http { status, content_type, body } = process(&sh, &req, false) else { panic!() };
+        assert_eq!((status, content_type.as_str()), (500, "text/plain"));
+        assert_eq!(body, otrs_fixtures::read("rest/32c-TicketUpdate-attachment-70MB-response.json"));
+        let after = articles(&sh);
+        assert_eq!(after.len(), before + 1, "the article was made");
+        assert!(after.last().unwrap().attachments.is_empty(), "without its file");
+    }
 }

@@ -1114,3 +1114,66 @@ fn attachments_and_owner_as_znuny_stores_them() {
     let (_, r) = soap(&sh, "TicketHistoryGet", &format!("{AUTH}<tic:TicketID>{id}</tic:TicketID>"));
     assert!(r.contains("%%operator1%%3"), "{r}");
 }
+
+/// One request over TCP through the stand-in's connection handler: the
+/// bytes it answered and how long until it closed.
+fn over_tcp(sh: Shared, head_and_body: &[u8]) -> (Vec<u8>, std::time::Duration) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sh = std::sync::Arc::new(sh);
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = listener.accept() {
+            http::handle_connection(s, sh, false);
+        }
+    });
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let started = std::time::Instant::now();
+    c.write_all(head_and_body).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    (out, started.elapsed())
+}
+
+/// A wrong web service name (rest/29, generic-interface/31): Znuny sends
+/// not one byte; Apache closes at KeepAliveTimeout, or at once when the
+/// request says `Connection: close`. OTOBO answers an empty 500.
+#[test]
+fn a_wrong_web_service_name_gets_no_reply_and_a_close() {
+    let rest = otrs_fixtures::read_string("rest/29-SessionCreate-unknown-webservice-name-request.txt");
+    let body = otrs_fixtures::read("rest/29-SessionCreate-unknown-webservice-name-request.json");
+    let soap_body = sample("31-Fault-unknown-webservice-name-request.xml");
+    let soap = format!(
+        "POST /otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorSOAPX HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml; charset=UTF-8\r\nSOAPAction: \"http://www.otrs.org/TicketConnector/#SessionCreate\"\r\nContent-Length: {}\r\n",
+        soap_body.len()
+    );
+    let request = |head: &str, close: bool, body: &[u8]| {
+        let mut head = head.replace("\r\n", "\n").trim_end().replace('\n', "\r\n");
+        head.push_str(if close { "\r\nConnection: close\r\n\r\n" } else { "\r\n\r\n" });
+        let mut r = head.into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let held = |ms| {
+        let mut sh = shared();
+        sh.cfg.wrong_ws_delay_ms = ms;
+        sh
+    };
+    for (head, body) in [(rest.as_str(), body.as_slice()), (soap.as_str(), soap_body.as_slice())] {
+        let (out, took) = over_tcp(held(600), &request(head, false, body));
+        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+        assert!(took >= std::time::Duration::from_millis(550), "held until KeepAliveTimeout: {took:?}");
+        let (out, took) = over_tcp(held(5000), &request(head, true, body));
+        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+        assert!(took < std::time::Duration::from_millis(1000), "Connection: close: closed at once, {took:?}");
+        let mut otobo = held(5000);
+        otobo.cfg.otobo = true;
+        let (out, took) = over_tcp(otobo, &request(head, false, body));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        assert!(took < std::time::Duration::from_millis(1000), "{took:?}");
+    }
+}

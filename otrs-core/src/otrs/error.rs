@@ -59,6 +59,12 @@ pub enum ClientError {
     Io(String),
     /// The reply exceeded `max_reply_bytes`.
     TooLarge,
+    /// `SessionCreate`, sent alone on a fresh connection with `Connection:
+    /// close`, twice, had the connection closed without one reply byte:
+    /// Znuny's answer to a wrong web service name in the url (samples
+    /// rest/29, SOAP 31: the NPH script prints nothing). Only for requests
+    /// that change nothing; a ticket request that got no reply is [`Io`](ClientError::Io).
+    NoReply,
 }
 
 impl ClientError {
@@ -67,7 +73,9 @@ impl ClientError {
     pub fn maybe_delivered(&self) -> bool {
         match self {
             ClientError::Timeout | ClientError::Io(_) | ClientError::TooLarge => true,
-            ClientError::Connect(_) => false,
+            ClientError::Connect(_) | ClientError::NoReply => false,
+            // the operation ran and failed halfway (rest/32c: the article made)
+            ClientError::Soap(e) if e.is_operation_failure() => true,
             ClientError::Soap(e) => match e {
                 // OTRS said what it refused: nothing was done
                 SoapError::Operation { .. } | SoapError::Fault { .. } => false,
@@ -102,7 +110,12 @@ impl ClientError {
     pub fn failure(&self) -> Failure {
         match self {
             _ if self.is_permanent() => Failure::RefusesTicket,
+            // OTRS works; this request failed inside it (retried, rechecked)
+            ClientError::Soap(e) if e.is_operation_failure() => Failure::RefusesTicket,
             ClientError::Soap(e) if e.rejects_every_request() => Failure::Rejects,
+            // a crashing server closes a connection unanswered too, but not
+            // twice in a row at once on fresh connections to a login
+            ClientError::NoReply => Failure::Rejects,
             _ if self.is_auth_fail() => Failure::Rejects,
             _ => Failure::Down,
         }
@@ -134,9 +147,27 @@ impl SoapError {
     /// operation of an unknown web service.
     pub fn rejects_every_request(&self) -> bool {
         match self {
-            SoapError::Fault { .. } => true,
+            SoapError::Fault { .. } => !self.is_operation_failure(),
             SoapError::Http { status: 401 | 403 | 404 | 405, .. } => true,
             SoapError::Http { status: 500, detail } => REJECTION_TEXTS.iter().any(|t| detail.contains(t)),
+            _ => false,
+        }
+    }
+}
+
+impl SoapError {
+    /// The operation ran and failed inside OTRS, maybe after it changed
+    /// data: Znuny's "Ticket/Article/Attachment could not be created, please
+    /// contact the system administrator" (Kernel/GenericInterface/Operation/
+    /// Ticket/TicketCreate.pm, TicketUpdate.pm: returned after TicketCreate /
+    /// ArticleCreate), OTOBO's "… please contact system administrator!", as
+    /// a SOAP Fault or a REST text/plain 500 (rest/32c: the article was made
+    /// without its file). Not a rejection, not an outage: maybe done, so a
+    /// retry searches first.
+    pub fn is_operation_failure(&self) -> bool {
+        match self {
+            SoapError::Fault { message, .. } => message.contains("system administrator"),
+            SoapError::Http { status: 500, detail } => detail.contains("system administrator"),
             _ => false,
         }
     }
@@ -149,6 +180,7 @@ impl SoapError {
 /// SOAPAction"), and an unknown web service (Kernel/GenericInterface/Provider.pm,
 /// Run: "Could not load web service configuration").
 const REJECTION_TEXTS: &[&str] = &[
+    NO_WEBSERVICE_500,
     "determine Operation",
     "does not match expected result",
     "does not match namespace",
@@ -158,6 +190,34 @@ const REJECTION_TEXTS: &[&str] = &[
     "Could not read input data",
 ];
 
+/// OTOBO's answer to a login at a web service name it does not have: HTTP
+/// 500 with an empty body (RotherOSS/otobo Kernel/GenericInterface/Provider.pm,
+/// Content: "Could not find valid web service" -> _ThrowWebException, a
+/// Plack 500 with content ''). Znuny sends nothing at all instead
+/// ([`ClientError::NoReply`]).
+const NO_WEBSERVICE_500: &str = "empty reply to SessionCreate (OTOBO: no such web service)";
+
+/// SessionCreate's reply seen before it is parsed: an empty 500 is OTOBO
+/// saying the web service name is wrong. Only for SessionCreate: a ticket
+/// request's empty 500 (a proxy, a crash) stays ambiguous.
+pub(crate) fn session_reply_rejects(status: u16, body: &[u8]) -> Option<SoapError> {
+    (status == 500 && body.iter().all(u8::is_ascii_whitespace))
+        .then(|| SoapError::Http { status, detail: NO_WEBSERVICE_500.into() })
+}
+
+/// A failed SessionCreate as the call sees it: refusals stay what they are
+/// (AuthFail, a fault, a wrong route or web service: rejects); anything
+/// else becomes [`ClientError::Connect`], since the ticket's own request
+/// was never sent. Both clients' one rule.
+pub(crate) fn session_create_failed(e: ClientError) -> ClientError {
+    match e {
+        ClientError::Soap(SoapError::Operation { .. } | SoapError::Fault { .. }) => e,
+        ClientError::Soap(ref s) if s.rejects_every_request() => e,
+        ClientError::Connect(_) | ClientError::NoReply => e,
+        e => ClientError::Connect(format!("SessionCreate failed: {e}")),
+    }
+}
+
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
@@ -166,6 +226,9 @@ impl fmt::Display for ClientError {
             ClientError::Soap(e) => e.to_string(),
             ClientError::Io(why) => format!("connection to OTRS broken: {why}"),
             ClientError::TooLarge => "OTRS reply too large".to_string(),
+            ClientError::NoReply => {
+                "OTRS closed the connection without any reply to SessionCreate (a wrong web service name in url?)".to_string()
+            }
         };
         f.write_str(&one_line(&text, MAX_REASON_CHARS))
     }
@@ -245,6 +308,7 @@ mod tests {
             ClientError::Connect("a\nb".into()),
             ClientError::Io("x".repeat(1000)),
             ClientError::TooLarge,
+            ClientError::NoReply,
             ClientError::Soap(SoapError::Malformed("m\r\n".into())),
         ];
         for e in errors {
@@ -276,8 +340,10 @@ mod tests {
             http(404, ""),
             http(403, "Forbidden"),
             op("TicketCreate.AuthFail"),
+            ClientError::NoReply,
         ] {
             assert_eq!(rejects.failure(), Failure::Rejects, "{rejects}");
+            assert!(!rejects.maybe_delivered(), "{rejects}: nothing was done");
         }
         for down in [
             ClientError::Timeout,
@@ -290,6 +356,16 @@ mod tests {
             assert_eq!(down.failure(), Failure::Down, "{down}");
         }
         assert_eq!(op("TicketCreate.InvalidParameter").failure(), Failure::RefusesTicket);
+        // a failure inside the operation (rest/32c, or its SOAP fault): OTRS
+        // works, and the request may be half done
+        for half_done in [
+            fault("Attachment could not be created, please contact the system administrator"),
+            http(500, "Server: Attachment could not be created, please contact the system administrator"),
+            fault("Article could not be created, please contact system administrator!"),
+        ] {
+            assert_eq!(half_done.failure(), Failure::RefusesTicket, "{half_done}");
+            assert!(half_done.maybe_delivered() && !half_done.is_permanent(), "{half_done}: retried after a search");
+        }
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::error::{redact_url, ClientError, SoapError};
+use super::error::{redact_url, session_create_failed, session_reply_rejects, ClientError, SoapError};
 use super::generic::{self as soap, Auth};
 use super::session::Sessions;
-use super::transport::{Reply, Transport};
+use super::transport::{Conn, Reply, Transport};
 use super::xml::escape;
 use super::{Article, NewTicket, Settings, TicketApi, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 use crate::runtime::lock;
@@ -140,19 +140,11 @@ impl GenericClient {
         )
     }
 
-    /// `SessionCreate` (cached by `sessions`). Failures are reported as
-    /// [`ClientError::Connect`] (except AuthFail and faults, which stay
-    /// `Soap`) because the operation itself was never sent.
+    /// `SessionCreate` (cached by `sessions`), alone on a fresh connection
+    /// (see [`Conn::Alone`]); failures as [`session_create_failed`] says.
     fn session_create(&self, deadline: Instant) -> Result<String, ClientError> {
         let body = soap::session_create(&self.settings.user, &self.settings.password);
-        match self.request("SessionCreate", &body, deadline, soap::parse_session_create) {
-            Ok(sid) => Ok(sid),
-            Err(e @ ClientError::Soap(SoapError::Operation { .. } | SoapError::Fault { .. })) => Err(e),
-            // a 404, or a 500 naming a wrong SOAPAction: every request would get it
-            Err(ClientError::Soap(e)) if e.rejects_every_request() => Err(ClientError::Soap(e)),
-            Err(ClientError::Connect(why)) => Err(ClientError::Connect(why)),
-            Err(e) => Err(ClientError::Connect(format!("SessionCreate failed: {e}"))),
-        }
+        self.request("SessionCreate", &body, deadline, parse_session_create).map_err(session_create_failed)
     }
 
     /// The namespace in use.
@@ -202,7 +194,8 @@ impl GenericClient {
     /// One HTTP POST, all of it bounded by `deadline`; logged with
     /// secrets masked under `otrs set debug on`.
     fn post(&self, op: &str, body: &str, ns: &str, deadline: Instant) -> Result<Reply, ClientError> {
-        let reply = self.http.post(&soap::soap_action_in(ns, op), "text/xml; charset=UTF-8", body, deadline, op);
+        let reply =
+            self.http.post(&soap::soap_action_in(ns, op), "text/xml; charset=UTF-8", body, deadline, op, Conn::for_op(op));
         if debug() {
             let pw = &self.settings.password;
             crate::log_debug!("SOAP {op} request to {}: {}", redact_url(&self.settings.url), mask_secrets(body, pw));
@@ -264,6 +257,14 @@ impl TicketApi for GenericClient {
             (true, false) => "auto, not confirmed yet",
         };
         format!("SOAP GenericTicketConnector, {} namespace {ns} ({how})", soap::family(&ns))
+    }
+}
+
+/// SessionCreate's reply; an empty 500 is OTOBO's wrong web service name.
+fn parse_session_create(status: u16, content_type: &str, body: &[u8]) -> Result<String, SoapError> {
+    match session_reply_rejects(status, body) {
+        Some(e) => Err(e),
+        None => soap::parse_session_create(status, content_type, body),
     }
 }
 
@@ -415,6 +416,23 @@ mod tests {
 
     fn created() -> TicketCreated {
         TicketCreated { ticket_id: "2".into(), ticket_number: "2026112610000015".into(), article_id: "2".into() }
+    }
+
+    /// A wrong web service name (SOAP sample 31): no reply at all; with
+    /// `Connection: close` at once instead of after Apache's 5 s. No ticket
+    /// request is sent; the failure is "rejects", nothing maybe done.
+    #[test]
+    fn a_wrong_web_service_name_rejects_at_once() {
+        use crate::otrs::transport::unanswering_server;
+        let (url, heads) = unanswering_server("GenericTicketConnectorSOAPX", Duration::from_secs(5), usize::MAX, b"");
+        let started = Instant::now();
+        let e = client(&url, true).create(&ticket(), None, soon()).unwrap_err();
+        assert_eq!(e, ClientError::NoReply);
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!((e.failure(), e.maybe_delivered()), (crate::otrs::error::Failure::Rejects, false));
+        let heads = lock(&heads).clone();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        assert!(heads.iter().all(|h| h.contains("#SessionCreate") && h.contains("Connection: close\r\n")), "{heads:?}");
     }
 
     #[test]

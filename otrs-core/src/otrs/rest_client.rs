@@ -10,11 +10,11 @@
 use std::fmt;
 use std::time::Instant;
 
-use super::error::{redact_url, ClientError, SoapError};
+use super::error::{redact_url, session_create_failed, session_reply_rejects, ClientError, SoapError};
 use super::generic_client::{debug, mask_secrets};
 use super::rest::{self, Auth};
 use super::session::Sessions;
-use super::transport::{Reply, Transport};
+use super::transport::{Conn, Reply, Transport};
 use super::{Article, NewTicket, Settings, TicketApi, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -76,14 +76,7 @@ impl RestClient {
         let c = Call { op: "SessionCreate", method: "POST", path: "/Session".into() };
         let body = rest::session_create(&self.settings.user, &self.settings.password);
         let login = Auth::Login { user: &self.settings.user, password: &self.settings.password };
-        match self.request(&c, &login, Some(body), deadline, rest::parse_session_create) {
-            Ok(sid) => Ok(sid),
-            // refusals stay what they are (AuthFail, a wrong route: rejects)
-            Err(e @ ClientError::Soap(_)) if !e.maybe_delivered() => Err(e),
-            Err(ClientError::Connect(why)) => Err(ClientError::Connect(why)),
-            // the operation itself was never sent
-            Err(e) => Err(ClientError::Connect(format!("SessionCreate failed: {e}"))),
-        }
+        self.request(&c, &login, Some(body), deadline, parse_session_create).map_err(session_create_failed)
     }
 
     fn request<T>(
@@ -111,7 +104,7 @@ impl RestClient {
                 }
             },
         }
-        let reply = self.http.send(c.method, &c.path, &headers, body.map(str::as_bytes), deadline, c.op);
+        let reply = self.http.send(c.method, &c.path, &headers, body.map(str::as_bytes), deadline, c.op, Conn::for_op(c.op));
         if debug() {
             let pw = &self.settings.password;
             // the password as JSON writes it (a quote or backslash escaped)
@@ -137,6 +130,14 @@ impl RestClient {
             }
         }
         reply
+    }
+}
+
+/// SessionCreate's reply; an empty 500 is OTOBO's wrong web service name.
+fn parse_session_create(status: u16, body: &[u8]) -> Result<String, SoapError> {
+    match session_reply_rejects(status, body) {
+        Some(e) => Err(e),
+        None => rest::parse_session_create(status, body),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::error::{ClientError, SoapError};
 use super::rpc::*;
-use super::transport::{Reply, Transport};
+use super::transport::{Conn, Reply, Transport};
 use super::{Article, NewTicket, Settings, TicketApi, TicketChange, TicketCreated, TicketInfo, TicketUpdated};
 use crate::text::one_line;
 
@@ -197,7 +197,7 @@ impl RpcClient {
 
     /// One HTTP POST, all of it bounded by `deadline`.
     fn post(&self, method: &str, body: &str, deadline: Instant) -> Result<Reply, ClientError> {
-        self.http.post(SOAP_ACTION, "text/xml; charset=utf-8", body, deadline, method)
+        self.http.post(SOAP_ACTION, "text/xml; charset=utf-8", body, deadline, method, Conn::Pooled)
     }
 }
 

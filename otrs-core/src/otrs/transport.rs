@@ -19,6 +19,7 @@ use crate::text::one_line;
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 1024 * 1024;
 
 /// An HTTP reply read in full.
+#[derive(Debug)]
 pub(crate) struct Reply {
     pub status: u16,
     pub content_type: String,
@@ -66,13 +67,15 @@ impl Transport {
         body: &str,
         deadline: Instant,
         what: &str,
+        conn: Conn,
     ) -> Result<Reply, ClientError> {
         let headers = [("Content-Type", content_type), ("SOAPAction", soap_action)];
-        self.send("POST", "", &headers, Some(body.as_bytes()), deadline, what)
+        self.send("POST", "", &headers, Some(body.as_bytes()), deadline, what, conn)
     }
 
     /// One HTTP request to the URL followed by `path` (REST routes: `/Ticket/860`),
     /// all of it bounded by `deadline`; `body` None sends none (GET).
+    #[allow(clippy::too_many_arguments)] // one request's parts, named at each call
     pub fn send(
         &self,
         method: &str,
@@ -81,6 +84,7 @@ impl Transport {
         body: Option<&[u8]>,
         deadline: Instant,
         what: &str,
+        conn: Conn,
     ) -> Result<Reply, ClientError> {
         if let Some(why) = &self.url_error {
             return Err(ClientError::Connect(why.clone()));
@@ -93,7 +97,6 @@ impl Transport {
             true => std::borrow::Cow::Borrowed(self.url.as_str()),
             false => std::borrow::Cow::Owned(format!("{}{path}", self.url.trim_end_matches('/'))),
         };
-        let (agent, reused) = self.agent_for(remaining);
         let _dns = DnsDeadline::set(deadline);
         // ureq's own error type, as `send_bytes` returns it
         #[allow(clippy::result_large_err)]
@@ -102,29 +105,55 @@ impl Transport {
             for (name, value) in headers {
                 req = req.set(name, value);
             }
+            if conn == Conn::Alone {
+                req = req.set("Connection", "close");
+            }
             match body {
                 Some(body) => req.send_bytes(body),
                 None => req.call(),
             }
         };
-        let mut result = send(&agent, remaining);
-        // A pooled connection the server had closed fails before any reply
-        // byte (reset, broken pipe, EOF): the request did not reach OTRS.
-        // Once more on a fresh connection, within the same deadline.
-        if let Err(ureq::Error::Transport(t)) = &result {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if reused && stale_connection(t) && !left.is_zero() {
-                *lock(&self.agent) = None;
-                let (fresh, _) = self.agent_for(left);
-                // a retry that fails too reports the first failure: that
-                // request may have reached OTRS after all (a server that
-                // died mid-request looks the same), so it stays ambiguous
-                match send(&fresh, left) {
-                    Err(ureq::Error::Transport(_)) => {}
-                    replied => result = replied,
+        let result = match conn {
+            Conn::Pooled => {
+                let (agent, reused) = self.agent_for(remaining);
+                let mut result = send(&agent, remaining);
+                // A pooled connection the server had closed fails before any reply
+                // byte (reset, broken pipe, EOF): the request did not reach OTRS.
+                // Once more on a fresh connection, within the same deadline.
+                if let Err(ureq::Error::Transport(t)) = &result {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if reused && stale_connection(t) && !left.is_zero() {
+                        *lock(&self.agent) = None;
+                        let (fresh, _) = self.agent_for(left);
+                        // a retry that fails too reports the first failure: that
+                        // request may have reached OTRS after all (a server that
+                        // died mid-request looks the same), so it stays ambiguous
+                        match send(&fresh, left) {
+                            Err(ureq::Error::Transport(_)) => {}
+                            replied => result = replied,
+                        }
+                    }
+                }
+                result
+            }
+            Conn::Alone => {
+                // A wrong web service name: Znuny closes at once, unanswered
+                // (rest/29 with `Connection: close`). A server process that
+                // dies mid-request does the same, once: so a second try on
+                // another fresh connection, and only two in a row are NoReply.
+                let first = send(&lone_agent(remaining), remaining);
+                let left = deadline.saturating_duration_since(Instant::now());
+                match &first {
+                    Err(ureq::Error::Transport(t)) if no_reply_byte(t) && !left.is_zero() => {
+                        match send(&lone_agent(left), left) {
+                            Err(ureq::Error::Transport(t)) if no_reply_byte(&t) => return Err(ClientError::NoReply),
+                            second => second,
+                        }
+                    }
+                    _ => first,
                 }
             }
-        }
+        };
         let response = match result {
             Ok(response) => response,
             // 4xx/5xx still carry a body; Znuny's faults are envelopes in a 500
@@ -152,19 +181,48 @@ impl Transport {
             }
         }
         let connect_timeout = (remaining / 2).max(Duration::from_millis(1));
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(connect_timeout)
-            .redirects(0) // a redirected POST would turn into a GET
-            // a burst of calls to an OTRS that keeps connections open
-            // (SOAP::Keep-Alive, or a proxy) reuses them all afterwards
-            .max_idle_connections(256)
-            .max_idle_connections_per_host(256)
-            .resolver(DeadlineResolver)
-            .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
-            .build();
+        // a burst of calls to an OTRS that keeps connections open
+        // (SOAP::Keep-Alive, or a proxy) reuses them all afterwards
+        let agent = agent_builder(connect_timeout).max_idle_connections(256).max_idle_connections_per_host(256).build();
         *slot = Some(CachedAgent { agent: agent.clone(), connect_timeout, last_used: Instant::now() });
         (agent, false)
     }
+}
+
+/// How a request uses connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Conn {
+    /// A kept-alive connection when there is one (the tickets' requests).
+    Pooled,
+    /// Alone on a new connection, `Connection: close`, tried twice when
+    /// the server closes it without one reply byte, then
+    /// [`ClientError::NoReply`]. Only for a request that changes nothing
+    /// (SessionCreate, rare): an unanswered ticket request stays ambiguous.
+    Alone,
+}
+
+impl Conn {
+    /// SessionCreate goes alone (see [`Conn::Alone`]); the rest pooled.
+    pub(crate) fn for_op(op: &str) -> Conn {
+        if op == "SessionCreate" {
+            Conn::Alone
+        } else {
+            Conn::Pooled
+        }
+    }
+}
+
+fn agent_builder(connect_timeout: Duration) -> ureq::AgentBuilder {
+    ureq::AgentBuilder::new()
+        .timeout_connect(connect_timeout)
+        .redirects(0) // a redirected POST would turn into a GET
+        .resolver(DeadlineResolver)
+        .user_agent(concat!("app_otrsticket/", env!("CARGO_PKG_VERSION")))
+}
+
+/// An agent that keeps no connection: every request gets a new one.
+fn lone_agent(remaining: Duration) -> ureq::Agent {
+    agent_builder((remaining / 2).max(Duration::from_millis(1))).max_idle_connections(0).build()
 }
 
 /// The helper threads of DNS lookups (see [`DeadlineResolver`]), which a
@@ -254,6 +312,18 @@ fn stale_connection(t: &ureq::Transport) -> bool {
                 | io::ErrorKind::UnexpectedEof
         )
     ) || t.message().is_some_and(|m| m.contains("closed") || m.contains("EOF"))
+}
+
+/// The server closed the connection before the reply's head was read
+/// (ureq: "Unexpected EOF" on a clean close, UnexpectedEof in the status
+/// line when TLS ends without close_notify). A reset is not this (a
+/// firewall, or a server that dropped our request unread).
+fn no_reply_byte(t: &ureq::Transport) -> bool {
+    io_source(t).is_some_and(|e| match e.kind() {
+        io::ErrorKind::ConnectionAborted => e.to_string() == "Unexpected EOF",
+        io::ErrorKind::UnexpectedEof => e.to_string().contains("the status line"),
+        _ => false,
+    })
 }
 
 fn io_source(t: &ureq::Transport) -> Option<&io::Error> {
@@ -417,10 +487,10 @@ mod tests {
         let (url, conns) = resetting_server();
         let t = Transport::new(&url, 1 << 20);
         let soon = || Instant::now() + Duration::from_secs(3);
-        assert_eq!(t.post("x", "text/xml", "a", soon(), "first").expect("first").body, b"ok");
+        assert_eq!(t.post("x", "text/xml", "a", soon(), "first", Conn::Pooled).expect("first").body, b"ok");
         // the pooled connection is dead: retried once on a fresh one
         let started = Instant::now();
-        let r = t.post("x", "text/xml", "b", soon(), "second");
+        let r = t.post("x", "text/xml", "b", soon(), "second", Conn::Pooled);
         assert_eq!(r.expect("second, on a fresh connection").body, b"ok");
         assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
         assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 2);
@@ -481,5 +551,100 @@ mod tests {
             }
         }
         assert!(DeadlineResolver.resolve(netloc).is_err(), "too old to stand in");
+    }
+}
+
+/// Znuny's answer to a wrong web service name (samples rest/29, SOAP 31),
+/// for the clients' tests: each connection's request is read, then the
+/// connection is closed without a reply byte: at once when the request
+/// says `Connection: close`, else after `hold` (Apache's KeepAliveTimeout).
+/// Connections from number `answer_from` on (0-based) get `reply` instead
+/// (`usize::MAX`: none). Returns the URL
+/// (`…/Webservice/<name>`) and the request heads seen.
+#[cfg(test)]
+pub(crate) fn unanswering_server(
+    name: &str,
+    hold: Duration,
+    answer_from: usize,
+    reply: &'static [u8],
+) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/otrs/nph-genericinterface.pl/Webservice/{name}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    thread::spawn(move || {
+        for (n, stream) in listener.incoming().flatten().enumerate() {
+            let seen = seen.clone();
+            thread::spawn(move || {
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut w = stream;
+                let (mut head, mut line, mut len) = (String::new(), String::new(), 0usize);
+                while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                    line.clear();
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let close = head.to_ascii_lowercase().contains("\r\nconnection: close");
+                lock(&seen).push(head);
+                if n >= answer_from {
+                    let _ = w.write_all(reply);
+                } else if !close {
+                    thread::sleep(hold);
+                }
+                let _ = w.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (url, heads)
+}
+
+#[cfg(test)]
+mod no_reply_tests {
+    use super::*;
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn a_login_closed_unanswered_twice_at_once_is_no_reply() {
+        let (url, heads) = unanswering_server("GenericTicketConnectorRESTX", Duration::from_secs(15), usize::MAX, OK);
+        let t = Transport::new(&url, 1 << 20);
+        let started = Instant::now();
+        let e = t.send("POST", "/Session", &[], Some(b"{}"), soon(), "SessionCreate", Conn::Alone).err();
+        assert_eq!(e, Some(ClientError::NoReply));
+        // `Connection: close` makes the server close at once, not after its 15 s
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        let heads = lock(&heads).clone();
+        assert_eq!(heads.len(), 2, "two fresh connections: {heads:?}");
+        assert!(heads.iter().all(|h| h.contains("Connection: close\r\n")), "{heads:?}");
+    }
+
+    #[test]
+    fn one_connection_closed_unanswered_is_tried_again() {
+        // a server process that died once: the next one answers
+        let (url, heads) = unanswering_server("GenericTicketConnectorSOAP", Duration::from_secs(15), 1, OK);
+        let t = Transport::new(&url, 1 << 20);
+        let r = t.send("POST", "", &[], Some(b"x"), soon(), "SessionCreate", Conn::Alone);
+        assert_eq!(r.expect("answered on the second connection").body, b"ok");
+        assert_eq!(lock(&heads).len(), 2);
+    }
+
+    #[test]
+    fn a_ticket_request_closed_unanswered_stays_ambiguous() {
+        let (url, heads) = unanswering_server("GenericTicketConnectorRESTX", Duration::from_millis(300), usize::MAX, OK);
+        let t = Transport::new(&url, 1 << 20);
+        let e = t.send("POST", "/Ticket", &[], Some(b"{}"), soon(), "TicketCreate", Conn::Pooled).unwrap_err();
+        assert!(matches!(e, ClientError::Io(_)) && e.maybe_delivered(), "{e:?}");
+        assert_eq!(e.failure(), crate::otrs::error::Failure::Down);
+        assert_eq!(lock(&heads).len(), 1, "sent once: it may have been done");
+        assert!(!lock(&heads)[0].contains("Connection: close"));
     }
 }
