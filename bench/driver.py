@@ -803,7 +803,7 @@ class Bench:
         out["rss_loaded_mib"] = rss_mib(self.pid)
         # The first incremental passes reread the bulk rows (one change time),
         # then read nothing: the memory once they are done.
-        time.sleep(2 * self.refresh + 8)
+        time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
         out["rss_settled_mib"] = rss_mib(self.pid)
         everyone = [bulk_nsn(i) for i in range(1, count + 1)]
         out["large"] = self.lookup_run(everyone, n, 22, want=("CREATED", "FAILED"))
