@@ -192,8 +192,9 @@ impl<B: Keyed> Table<B> {
     /// mapped on their own).
     pub(super) fn fit_to(&mut self, extra: usize) {
         let want = Self::buckets_for(self.len + extra, self.max_load);
-        // Rebuilt only when it saves an eighth or it must grow.
-        if want > self.buckets.len() || want + want / 8 < self.buckets.len() {
+        // Rebuilt when it must grow, or saves more than a thirty-second (a
+        // table of 1 250 000 numbers grown to 2^21 buckets: 3 MiB).
+        if want > self.buckets.len() || want + want / 32 < self.buckets.len() {
             self.rehash(want);
         }
     }
