@@ -25,8 +25,8 @@
 //! change_time, numbers) and two 8-byte buckets of the id and login tables
 //! for refreshes. Every table is sized to the rows loaded (plus room for
 //! incremental changes), and the next full reload to the last one's size;
-//! after a full reload the heap memory the read freed goes back to the
-//! system: at 1 000 000 customers the index is ~150 bytes a customer.
+//! after a refresh of many rows the heap memory the read freed goes back to
+//! the system: at 1 000 000 customers the index is ~150 bytes a customer.
 //!
 //! Lookups take a read lock for the bucket and the record only, so they never
 //! wait for the database or for an index being built, and wait for a change
@@ -208,8 +208,10 @@ const APPLY_BATCH: usize = 16;
 pub const FULL_DEADLINE: Duration = Duration::from_secs(300);
 pub const INCREMENTAL_DEADLINE: Duration = Duration::from_secs(60);
 
-/// An incremental pass that read this many rows gives the heap memory it
-/// freed back to the system, as a full reload does.
+/// A refresh that read this many rows gives the heap memory it freed back
+/// to the system (malloc_trim). Not below: trimming holds every thread's
+/// malloc for some milliseconds (a lookup allocates the customer it
+/// returns), which only a large index's memory is worth.
 const TRIM_AFTER_ROWS: usize = 10_000;
 
 /// How long a lookup spins for the read lock before it sleeps on it.
@@ -584,9 +586,12 @@ impl CustomerIndex {
         // so a full reload does not make the next pass reread a bulk import.
         cursor.advance(newest, started, Instant::now());
         let stats = self.install(index, rows, started);
-        // The read's buffers and the old index's small parts are free now:
-        // back to the system, or Asterisk keeps a load's high-water mark.
-        pages::give_back_freed();
+        if rows >= TRIM_AFTER_ROWS {
+            // The read's buffers and the old index's small parts are free
+            // now: back to the system, or Asterisk keeps a load's high-water
+            // mark (6 MiB at 1 000 000 customers).
+            pages::give_back_freed();
+        }
         self.note_success();
         Ok(stats)
     }
