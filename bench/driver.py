@@ -29,6 +29,13 @@ OTRSTicket(). The CPU and memory figures use [cpu-call] / [cpu-base] /
             MariaDB's Connections counter over the calls.
   lookup    the same calls with 100 000 customers loaded vs 10; how long
             until a new or changed customer is found by a call.
+  scale     (when bench/scale.sh filled db_scale) VmRSS at 10 customers,
+            then after `module reload` to db_scale (1 000 000 customers)
+            once the index is loaded and after its first incremental
+            passes; the module's lookup timing over the same calls at 10
+            and at 1 000 000.
+
+OTRS_BENCH_PHASES=a,b runs only those phases (e.g. scale).
 """
 
 import argparse
@@ -721,7 +728,7 @@ class Bench:
         results, _ = self.calls.run(callers(n, nsns, seed), concurrency=1)
         bad = self.check(results, "lookup", want=want)
         inside = [r["inside"] * 1e3 for r in results if r["status"] in want]
-        hits = sum(1 for r in results if r["matches"] not in ("", "0"))
+        hits = sum(1 for r in results if r.get("matches") not in (None, "", "0"))
         # the module's own timing of each call's lookup (its last 1024)
         line = status_value(cli("otrs show status"), "Customer lookup:")
         m = re.search(r"p50 ([\d.]+) µs, p99 ([\d.]+) µs, max ([\d.]+) µs \(last (\d+) calls\)", line)
@@ -774,6 +781,42 @@ class Bench:
         self.wait_index(1)
         self.res["lookup"] = out
 
+    def phase_scale(self):
+        big, count = self.cfg.get("db_scale"), int(self.cfg.get("scale_customers", 0))
+        if not big or not count:
+            log("scale: no db_scale in the config (bench/scale.sh did not run): skipped")
+            return
+        n = 60 if self.quick else 1100
+        small = self.cfg["db_small"]
+        out = {"customers_wanted": count}
+        self.reconfigure(db_name=small)
+        self.wait_index(1)
+        time.sleep(1)
+        out["small"] = self.lookup_run(SAMPLES, n, 21)
+        out["rss_small_mib"] = rss_mib(self.pid)
+        log(f"scale: module reload to {big} ({count} customers)")
+        t0 = time.monotonic()
+        self.reconfigure(db_name=big)
+        st = self.wait_index(count, timeout=300)
+        out["load_s"] = time.monotonic() - t0
+        out["customers"] = int(re.search(r"(\d+) customers", st).group(1))
+        out["rss_loaded_mib"] = rss_mib(self.pid)
+        # The first incremental passes reread the bulk rows (one change time),
+        # then read nothing: the memory once they are done.
+        time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
+        out["rss_settled_mib"] = rss_mib(self.pid)
+        everyone = [bulk_nsn(i) for i in range(1, count + 1)]
+        out["large"] = self.lookup_run(everyone, n, 22, want=("CREATED", "FAILED"))
+        out["rss_after_calls_mib"] = rss_mib(self.pid)
+        out["rss_growth_mib"] = out["rss_settled_mib"] - out["rss_small_mib"]
+        out["p99_ratio"] = out["large"]["lookup_p99_us"] / out["small"]["lookup_p99_us"]
+        self.reconfigure(db_name=small)
+        self.wait_index(1)
+        time.sleep(2)
+        out["rss_back_small_mib"] = rss_mib(self.pid)
+        log(f"scale: {json.dumps(out)}")
+        self.res["scale"] = out
+
     def freshness(self, statement, number, login, db):
         sql(f"USE {db}; {statement}")
         t0 = time.monotonic()
@@ -794,7 +837,10 @@ class Bench:
         self.phase_idle()
         phases = [("memory", lambda: self.phase_memory(rss_at_start)),
                   ("latency", self.phase_latency), ("cpu", self.phase_cpu), ("burst", self.phase_burst),
-                  ("keepalive", self.phase_keepalive), ("rest", self.phase_rest), ("lookup", self.phase_lookup)]
+                  ("keepalive", self.phase_keepalive), ("rest", self.phase_rest), ("lookup", self.phase_lookup),
+                  ("scale", self.phase_scale)]
+        only = [p for p in os.environ.get("OTRS_BENCH_PHASES", "").split(",") if p]
+        phases = [(name, phase) for name, phase in phases if not only or name in only]
         failed = []
         for name, phase in phases:
             try:

@@ -68,6 +68,34 @@ def machine():
     return f"{cpu}, {cores} cores, {mem} RAM, Linux {platform.release()}; {ast}; {rustc}; commit {rev}; {when}"
 
 
+def scale_rows(row, c, micro):
+    """Issue 12 at scale: bench/scale.sh's figures (micro.txt) and, through
+    Asterisk, driver.py's scale phase."""
+    for label, name in (("mysql", "MariaDB"), ("postgresql", "PostgreSQL"), ("ldap", "slapd")):
+        k = lambda x: micro.get(f"scale_{label}_{x}")
+        if k("customers") is None:
+            continue
+        n, target = int(k("customers")), (10.0 if label == "ldap" else 5.0)
+        row(f"{name}: {n} customers, in process", f"full load ≤ {target:.0f} s; incremental ≤ "
+            f"{'1 s' if label == 'ldap' else '10 ms'}; index ≤ +150 MiB",
+            f"full load {k('full_load_s')} s; incremental pass with nothing changed {k('incremental_ms')} ms; "
+            f"+{k('rss_mib')} MiB RSS; lookup p99 {k('lookup_p99_us')} µs vs {k('small_lookup_p99_us')} µs at 10",
+            float(k("full_load_s")) <= target and float(k("rss_mib")) <= 150
+            and float(k("incremental_ms")) <= (1000 if label == "ldap" else 10),
+            "bench/scale.sh: the refresher's code in a process of its own per source")
+    sc = c.get("scale")
+    if sc:
+        sm, lg = sc["small"], sc["large"]
+        row(f"Asterisk with {sc['customers']} customers (MariaDB)", "RSS ≤ +150 MiB; lookup p99 ≤ 20 µs, ≤ 1.2× the 10's",
+            f"RSS {f(sc['rss_small_mib'], 1)} → {f(sc['rss_settled_mib'], 1)} MiB (+{f(sc['rss_growth_mib'], 1)}), "
+            f"loaded in {f(sc['load_s'], 1)} s; lookup inside calls p50 {f(lg['lookup_p50_us'])} / p99 "
+            f"{f(lg['lookup_p99_us'])} µs vs {f(sm['lookup_p50_us'])} / {f(sm['lookup_p99_us'])} µs at 10 "
+            f"(ratio {f(sc['p99_ratio'])})",
+            sc["rss_growth_mib"] <= 150 and lg["lookup_p99_us"] <= 20 and sc["p99_ratio"] <= 1.2,
+            f"driver.py scale: `module reload` from the 10 samples to otrs_bench_scale; {sm['calls']} sequential "
+            f"calls at each size; the module's own lookup timing (last {lg['lookup_samples']})")
+
+
 def f(v, digits=2, unit=""):
     if v is None:
         return "n/a"
@@ -157,6 +185,7 @@ def main():
             ratio <= 1.2 and l99 <= 2000 and s99 <= 2000,
             f"CustomerIndex::lookup loaded from MariaDB (refresh_full), each lookup timed alone, "
             f"{micro.get('lookup_large_runs', '?')} lookups, 90 % hits, 5 number formats (criterion bench `lookup`)")
+    scale_rows(row, c, micro)
     if "lookup" in c:
         lk = c["lookup"]
         sm, lg = lk["small"], lk["large"]

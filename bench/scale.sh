@@ -5,7 +5,9 @@
 # (ou=Bulk); with --quick 20 000 / 2 000. Measures each source's full load,
 # incremental passes with nothing changed, the memory the index adds and
 # the lookup's tail against the same kind of source with the 10 samples
-# (otrs-core/benches/scale.rs). Appends key=value lines to $OUT/micro.txt.
+# (otrs-core/benches/scale.rs), each source in a process of its own.
+# Appends key=value lines to $OUT/micro.txt. The MariaDB table stays: the
+# calls of scripts/bench.sh measure it through Asterisk (driver.py, scale).
 # Environment as for the tests (OTRS_DB_PORT, OTRS_PG_*, OTRS_SLAPD_DIR,
 # OTRS_LDAP_PORT); OUT is the results directory.
 set -euo pipefail
@@ -58,7 +60,6 @@ say "PostgreSQL: $n_sql customers in $(elapsed "$t0") s"
 
 bash "$scripts/slapd.sh" bulk "$n_ldap"
 
-sections="$OUT/scale.conf"
 sql_source() { # name type port dbname table pass [bench lines]
     printf '[%s]\ntype = %s\ndbhost = 127.0.0.1\ndbport = %s\ndbname = %s\ndbuser = otrs\ndbpass = %s\n' "$1" "$2" "$3" "$4" "$6"
     [ "$5" = - ] || printf 'table = %s\n' "$5"
@@ -71,24 +72,31 @@ ldap_source() { # name base login phones page
     printf 'base_dn = %s\nfilter = (objectClass=inetOrgPerson)\nlogin_attribute = %s\ncustomer_id = BULK\n' "$2" "$3"
     printf 'phone_attributes = %s\nchanged_attribute = modifyTimestamp\npage_size = %s\n' "$4" "$5"
 }
+# One process per source: its RSS growth is then that source's index alone
+# (a process that loaded another one before reuses that one's freed heap).
+run_scale() { # label: the sections on stdin
+    local sections="$OUT/scale-$1.conf"
+    cat >"$sections"
+    chmod 600 "$sections"
+    OTRS_SCALE_SECTIONS="$sections" OTRS_BENCH_OUT="$OUT/micro.txt" \
+        cargo bench -q -p otrs-core --bench scale >"$OUT/scale-$1.log" 2>&1 \
+        || { tail -n 40 "$OUT/scale-$1.log" >&2; die "scale bench failed (log: $OUT/scale-$1.log)"; }
+    grep '^scale_' "$OUT/scale-$1.log" >&2 || true
+}
 {
     sql_source customers-mysql mysql "$db_port" otrs_bench_scale - "$db_pass"
     printf 'bench_callers = %s\nbench_prefix = 20\nbench_small = customers-mysql-small\n\n' "$n_sql"
     sql_source customers-mysql-small mysql "$db_port" otrs - "$db_pass"
-    echo
+} | run_scale mysql
+{
     sql_source customers-postgresql postgresql "$pg_port" otrs scale_customer_user "$pg_pass"
     printf 'bench_callers = %s\nbench_prefix = 21\nbench_small = customers-postgresql-small\n\n' "$n_sql"
     sql_source customers-postgresql-small postgresql "$pg_port" otrs - "$pg_pass"
-    echo
+} | run_scale postgresql
+{
     ldap_source customers-ldap ou=Bulk,dc=helpdesk,dc=example uid telephoneNumber 1000
     printf 'bench_callers = %s\nbench_prefix = 22\nbench_small = customers-ldap-small\n\n' "$n_ldap"
     ldap_source customers-ldap-small ou=People,dc=helpdesk,dc=example sAMAccountName "telephoneNumber, mobile" 10
-} >"$sections"
-chmod 600 "$sections"
-
-OTRS_SCALE_SECTIONS="$sections" OTRS_BENCH_OUT="$OUT/micro.txt" \
-    cargo bench -q -p otrs-core --bench scale >"$OUT/scale.log" 2>&1 \
-    || { tail -n 40 "$OUT/scale.log" >&2; die "scale bench failed (log: $OUT/scale.log)"; }
-grep '^scale_' "$OUT/scale.log" >&2 || true
+} | run_scale ldap
 # the tests' directory again, without the bulk users
 bash "$scripts/slapd.sh" seed >/dev/null

@@ -243,21 +243,22 @@ pub(super) fn value_u64(value: Option<&Value>) -> Option<u64> {
     }
 }
 
-/// `change_time` as one integer in the same order; 0 for none, which sorts
-/// before (loses to) every real time. 16+4+5+5+6+6+20 = 62 bits.
-pub(super) fn time_key(t: Option<ChangeTime>) -> u64 {
-    match t {
-        None => 0,
-        Some(t) => {
-            u64::from(t.year) << 46
-                | u64::from(t.month) << 42
-                | u64::from(t.day) << 37
-                | u64::from(t.hour) << 32
-                | u64::from(t.minute) << 26
-                | u64::from(t.second) << 20
-                | u64::from(t.micros)
-        }
-    }
+/// `change_time` as one integer in the same order, to the second (OTRS's
+/// columns hold seconds: DATETIME, timestamp(0)); 0 for none, which sorts
+/// before (loses to) every real time. Seconds since 1970 plus one, clamped
+/// to 32 bits (1970 to 2106): 4 bytes per customer, not 8.
+pub(super) fn time_key(t: Option<ChangeTime>) -> u32 {
+    let Some(t) = t else { return 0 };
+    let (y, mo, d, h, mi, s, _) = t.parts();
+    // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+    // days_from_civil).
+    let (y, m) = (i64::from(y) - i64::from(mo <= 2), i64::from(mo));
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + i64::from(d) - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
+    (secs.clamp(0, i64::from(u32::MAX) - 1) + 1) as u32
 }
 
 #[cfg(test)]
@@ -400,17 +401,25 @@ mod tests {
     fn time_key_keeps_order() {
         let times = [
             None,
-            t(1970, 1, 1, 0, 0, 0),
-            ChangeTime::new(1970, 1, 1, 0, 0, 0, 1),
+            t(1969, 12, 31, 23, 59, 59),
+            t(1970, 1, 1, 0, 0, 1),
+            t(2000, 2, 29, 12, 0, 0),
+            t(2000, 3, 1, 0, 0, 0),
             t(2024, 12, 31, 23, 59, 59),
-            ChangeTime::new(2024, 12, 31, 23, 59, 59, 999_999),
             t(2025, 1, 1, 0, 0, 0),
             t(2025, 6, 1, 10, 0, 0),
+            t(2106, 1, 1, 0, 0, 0),
             t(9999, 12, 31, 23, 59, 59),
         ];
         for w in times.windows(2) {
             assert!(time_key(w[0]) < time_key(w[1]), "{w:?}");
         }
         assert_eq!(time_key(None), 0);
+        // Seconds since 1970, plus one.
+        assert_eq!(time_key(t(1970, 1, 1, 0, 0, 0)), 1);
+        assert_eq!(time_key(t(2025, 1, 1, 0, 0, 0)), 1_735_689_601);
+        assert_eq!(time_key(ChangeTime::new(2025, 1, 1, 0, 0, 0, 999_999)), 1_735_689_601);
+        assert_eq!(time_key(t(1900, 1, 1, 0, 0, 0)), 1);
+        assert_eq!(time_key(t(9999, 1, 1, 0, 0, 0)), u32::MAX);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::arena::{encode_text, Arena, TextRef};
 use super::db::{time_key, CustomerRow};
 use super::numbers::row_keys;
-use super::table::{Bucket, Table};
+use super::table::{Bucket, Ref, Table};
 use super::Customer;
 use crate::number::{Canonical, NumberPlan};
 
@@ -19,8 +19,15 @@ const LONG_KEY: u64 = 1 << 63;
 /// Linear probing stays short up to about this load (a hit reads 1.2
 /// buckets on average, a miss 2.6 at 70 %; four buckets share a cache line).
 pub(super) const NUMBERS_LOAD: usize = 70;
-/// The login table is only used by refreshes: fuller is fine.
+/// The id and login tables are only used by refreshes: fuller is fine.
 pub(super) const LOGINS_LOAD: usize = 85;
+/// Room left after a full load for numbers and customers added by
+/// incremental passes, before a table has to grow (a rehash under the write
+/// lock, some milliseconds at a million): a sixteenth more numbers, a
+/// thirty-second more customers (at 1 000 000: 78 000 numbers, 31 000
+/// customers). More room would cost every customer memory.
+const NUMBERS_ROOM: usize = 16;
+const CUSTOMERS_ROOM: usize = 32;
 
 fn login_hash(login: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -29,23 +36,37 @@ fn login_hash(login: &[u8]) -> u64 {
     h.finish().max(1)
 }
 
-/// What is kept per customer besides its text: 40 bytes.
+/// What is kept per customer besides its text: 32 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     id: u64,
-    /// [`time_key`] of change_time.
-    time: u64,
-    text: TextRef,
-    /// How many numbers; the first two are in `keys`, all of them in
-    /// `Index::more_keys` when there are more.
-    nkeys: u32,
+    /// Its numbers' keys (never 0): up to two here, the unused ones 0; with
+    /// more, `[0, how many]` and all of them in `Index::more_keys`.
     keys: [u64; 2],
+    /// [`time_key`] of change_time.
+    time: u32,
+    text: TextRef,
 }
 
 impl Slot {
+    fn new(id: u64, time: u32, text: TextRef, keys: &[u64]) -> Slot {
+        let keys = match keys {
+            [] => [0, 0],
+            [a] => [*a, 0],
+            [a, b] => [*a, *b],
+            more => [0, more.len() as u64],
+        };
+        Slot { id, keys, time, text }
+    }
+
+    /// Whether its keys are in `Index::more_keys`.
+    fn more(&self) -> bool {
+        self.keys[0] == 0 && self.keys[1] != 0
+    }
+
     /// Order within a number: most recently changed first, then smaller id.
     /// (0, a missing change_time, sorts after every real time.)
-    fn rank(&self) -> (Reverse<u64>, u64) {
+    fn rank(&self) -> (Reverse<u32>, u64) {
         (Reverse(self.time), self.id)
     }
 }
@@ -65,11 +86,11 @@ pub(super) struct Index {
     free: Vec<u32>,
     /// Keys of slots with more than two numbers.
     more_keys: HashMap<u32, Box<[u64]>>,
-    /// customer_user.id -> slot.
-    ids: HashMap<u64, u32>,
+    /// customer_user.id -> slot (the slot holds the id itself).
+    ids: Table<Ref>,
     /// hash of login -> slot; a login is unique, so a row with a known login
     /// but a new id (deleted and re-created) replaces the old one.
-    logins: Table,
+    logins: Table<Ref>,
     text: Arena,
     /// Scratch for encoding a row's text.
     scratch: Vec<u8>,
@@ -77,22 +98,34 @@ pub(super) struct Index {
 
 impl Default for Index {
     fn default() -> Self {
-        Index {
-            numbers: Table::new(NUMBERS_LOAD),
-            multi: HashMap::new(),
-            long_keys: HashMap::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            more_keys: HashMap::new(),
-            ids: HashMap::new(),
-            logins: Table::new(LOGINS_LOAD),
-            text: Arena::default(),
-            scratch: Vec::new(),
-        }
+        Index::sized(0, 0)
     }
 }
 
 impl Index {
+    /// Empty, with room for `customers` and `numbers` (those of the previous
+    /// load: a reload of about as many rows then never grows a table, which
+    /// costs a rehash and, while it runs, the old and the new buffer).
+    pub(super) fn sized(customers: usize, numbers: usize) -> Index {
+        Index {
+            numbers: Table::with_room(numbers + numbers / NUMBERS_ROOM, NUMBERS_LOAD),
+            multi: HashMap::new(),
+            long_keys: HashMap::new(),
+            slots: Vec::with_capacity(customers + customers / CUSTOMERS_ROOM),
+            free: Vec::new(),
+            more_keys: HashMap::new(),
+            ids: Table::with_room(customers + customers / CUSTOMERS_ROOM, LOGINS_LOAD),
+            logins: Table::with_room(customers + customers / CUSTOMERS_ROOM, LOGINS_LOAD),
+            text: Arena::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The size to give the next full load's index (see [`sized`](Self::sized)).
+    pub(super) fn size_hint(&self) -> (usize, usize) {
+        (self.customers(), self.number_count())
+    }
+
     /// Builds an index from a full read. Each shared number's list is sorted
     /// once at the end: inserting in order would be quadratic when thousands
     /// of customers share an office number.
@@ -114,13 +147,20 @@ impl Index {
                 numbers.buckets[i].a = slots[list[0] as usize].text;
             }
         }
-        // Room for a quarter more numbers before an incremental change has
-        // to grow (rehash) the table under the lock.
-        self.numbers.reserve(self.numbers.len / 4);
+        // Sized to what was loaded, plus room for incremental changes (see
+        // NUMBERS_ROOM): tables grown by doublings during the load shrink.
+        self.numbers.fit_to(self.numbers.len / NUMBERS_ROOM);
+        let customers = self.ids.len;
+        self.ids.fit_to(customers / CUSTOMERS_ROOM);
+        self.logins.fit_to(customers / CUSTOMERS_ROOM);
+        let keep = self.slots.len() + self.slots.len() / CUSTOMERS_ROOM;
+        if self.slots.capacity() > keep + keep / 8 {
+            self.slots.shrink_to(keep);
+        }
     }
 
     pub(super) fn customers(&self) -> usize {
-        self.ids.len()
+        self.ids.len
     }
 
     pub(super) fn number_count(&self) -> usize {
@@ -146,23 +186,30 @@ impl Index {
 
     fn keys(&self, slot: u32) -> &[u64] {
         let s = &self.slots[slot as usize];
-        if s.nkeys as usize <= s.keys.len() {
-            &s.keys[..s.nkeys as usize]
-        } else {
+        if s.more() {
             self.more_keys.get(&slot).map_or(&[], |k| &k[..])
+        } else {
+            let n = s.keys.iter().take_while(|&&k| k != 0).count();
+            &s.keys[..n]
         }
     }
 
     fn login_slot(&self, login: &[u8]) -> Option<u32> {
-        let i = self.logins.find_where(login_hash(login), |b| self.text.login(self.slots[b.a as usize].text) == login)?;
+        let i =
+            self.logins.find_where(Ref::tag(login_hash(login)), |b| self.text.login(self.slots[b.a as usize].text) == login)?;
         Some(self.logins.buckets[i].a)
+    }
+
+    fn id_slot(&self, id: u64) -> Option<u32> {
+        let i = self.ids.find_where(Ref::tag(id), |b| self.slots[b.a as usize].id == id)?;
+        Some(self.ids.buckets[i].a)
     }
 
     /// Puts one row in: removes what was indexed for its id or login, then, if
     /// it is valid, indexes it. `sorted` keeps each number's list in order
     /// (incremental changes); a full build sorts once at the end instead.
     pub(super) fn apply(&mut self, row: &CustomerRow, plan: &NumberPlan, sorted: bool) {
-        if let Some(slot) = self.ids.get(&row.id).copied() {
+        if let Some(slot) = self.id_slot(row.id) {
             self.remove(slot);
         }
         if let Some(other) = self.login_slot(row.login.as_bytes()) {
@@ -182,19 +229,14 @@ impl Index {
         };
         let mut scratch = std::mem::take(&mut self.scratch);
         encode_text(row, &mut scratch);
-        let text = self.text.push(slot, &scratch);
+        let text = self.text.push(&scratch);
         self.scratch = scratch;
-        let mut inline = [0u64; 2];
-        for (dst, k) in inline.iter_mut().zip(&keys) {
-            *dst = *k;
-        }
-        self.slots[slot as usize] =
-            Slot { id: row.id, time: time_key(row.change_time), text, nkeys: keys.len() as u32, keys: inline };
-        if keys.len() > inline.len() {
+        self.slots[slot as usize] = Slot::new(row.id, time_key(row.change_time), text, &keys);
+        if self.slots[slot as usize].more() {
             self.more_keys.insert(slot, keys.clone().into_boxed_slice());
         }
-        self.ids.insert(row.id, slot);
-        self.logins.insert(Bucket { key: login_hash(row.login.as_bytes()), a: slot, b: 0 });
+        self.ids.insert(Ref::new(row.id, slot));
+        self.logins.insert(Ref::new(login_hash(row.login.as_bytes()), slot));
         for key in keys {
             self.add_to_number(key, slot, sorted);
         }
@@ -208,7 +250,10 @@ impl Index {
         };
         let bucket = self.numbers.buckets[i];
         let slots = &self.slots;
-        let list = self.multi.entry(key).or_insert_with(|| vec![self.text.slot(bucket.a)]);
+        // The customer that had the number alone, found by its login (the
+        // record does not keep its slot: 4 bytes a customer).
+        let first = self.login_slot(self.text.login(bucket.a));
+        let list = self.multi.entry(key).or_insert_with(|| first.into_iter().collect());
         if sorted {
             let rank = slots[slot as usize].rank();
             let at = list.partition_point(|&s| slots[s as usize].rank() < rank);
@@ -243,11 +288,11 @@ impl Index {
 
     fn remove(&mut self, slot: u32) {
         let s = self.slots[slot as usize];
-        if self.ids.get(&s.id) == Some(&slot) {
-            self.ids.remove(&s.id);
+        if let Some(i) = self.ids.find_where(Ref::tag(s.id), |b| b.a == slot) {
+            self.ids.remove_at(i);
         }
         let login = self.text.login(s.text);
-        if let Some(i) = self.logins.find_where(login_hash(login), |b| b.a == slot) {
+        if let Some(i) = self.logins.find_where(Ref::tag(login_hash(login)), |b| b.a == slot) {
             self.logins.remove_at(i);
         }
         let keys = self.keys(slot).to_vec();
@@ -263,7 +308,7 @@ impl Index {
     /// Whether applying `row` would change nothing (the incremental window
     /// re-reads the newest rows).
     pub(super) fn is_current(&self, row: &CustomerRow, plan: &NumberPlan, scratch: &mut Vec<u8>) -> bool {
-        let Some(&slot) = self.ids.get(&row.id) else {
+        let Some(slot) = self.id_slot(row.id) else {
             return !row.valid && self.login_slot(row.login.as_bytes()).is_none();
         };
         let s = &self.slots[slot as usize];
@@ -596,6 +641,55 @@ mod tests {
     }
 
     /// `cargo test --release -p otrs-core --lib memory_at_100k -- --ignored --nocapture`
+    fn bulk_rows(n: u64) -> Vec<CustomerRow> {
+        (1..=n)
+            .map(|i| {
+                let mobile = if i % 4 == 0 { format!("+7930{i:07}") } else { String::new() };
+                row(i, &format!("bulk{i:06}"), &format!("8 920 {i:07}"), &mobile, t(2025, 1, 1, 0, 0, 0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_load_keeps_tables_sized_to_its_rows() {
+        // 20 000 customers, 25 000 numbers: each table holds them plus the
+        // room for incremental changes, and no doubling beyond that (a
+        // table grown to the next power of two and then given room for a
+        // quarter more would be twice the size).
+        let rows = bulk_rows(20_000);
+        let index = Index::from_rows(rows.iter().cloned(), &ru());
+        let numbers = 25_000usize;
+        assert_eq!(index.number_count(), numbers);
+        let room = |len: usize, extra: usize, load: usize| ((len + extra) * 100).div_ceil(load);
+        assert!(index.numbers.buckets.len() <= room(numbers, numbers / NUMBERS_ROOM, NUMBERS_LOAD) * 9 / 8);
+        assert!(index.numbers.buckets.len() >= room(numbers, numbers / NUMBERS_ROOM, NUMBERS_LOAD));
+        for t in [&index.ids, &index.logins] {
+            assert_eq!(t.len, 20_000);
+            assert!(t.buckets.len() <= room(20_000, 20_000 / CUSTOMERS_ROOM, LOGINS_LOAD) * 9 / 8, "{}", t.buckets.len());
+        }
+        assert!(index.slots.capacity() <= 20_000 + 20_000 / CUSTOMERS_ROOM + 20_000 / 8);
+
+        // The next full load is sized from this one: built without growing
+        // a table, it ends with the same sizes.
+        let (customers, numbers) = index.size_hint();
+        let mut next = Index::sized(customers, numbers);
+        let presized = (next.numbers.buckets.len(), next.ids.buckets.len(), next.logins.buckets.len(), next.slots.capacity());
+        for r in &rows {
+            next.apply(r, &ru(), false);
+        }
+        let grown = (next.numbers.buckets.len(), next.ids.buckets.len(), next.logins.buckets.len(), next.slots.capacity());
+        assert_eq!(grown, presized);
+        next.finish_build();
+        assert_eq!(next.numbers.buckets.len(), index.numbers.buckets.len());
+        assert_eq!(next.ids.buckets.len(), index.ids.buckets.len());
+        // And it answers as the first one.
+        for r in rows.iter().step_by(997) {
+            let key = crate::number::canonical_key(&r.phone, &ru()).expect("a number");
+            assert_eq!(next.lookup(&key).1.map(|c| c.login.clone()), Some(r.login.clone()));
+            assert_eq!(index.lookup(&key).1.map(|c| c.login.clone()), Some(r.login.clone()));
+        }
+    }
+
     #[test]
     #[ignore]
     fn memory_at_100k() {
@@ -628,12 +722,12 @@ mod tests {
             field(&after, "AnonHugePages:")
         );
         println!(
-            "numbers {} buckets ({} used), logins {} buckets, slots {}, ids cap {}, text {} bytes in {} chunks",
+            "numbers {} buckets ({} used), logins {} buckets, slots {}, ids {} buckets, text {} bytes in {} chunks",
             index.numbers.buckets.len(),
             index.numbers.len,
             index.logins.buckets.len(),
             index.slots.capacity(),
-            index.ids.capacity(),
+            index.ids.buckets.len(),
             index.text.bytes(),
             index.text.chunks.len()
         );

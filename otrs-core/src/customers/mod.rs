@@ -21,8 +21,12 @@
 //! customers have it, where the chosen one's text is), and a customer's text
 //! is one record in an arena of 2 MiB huge pages. A lookup reads the bucket's
 //! cache line and the record's, and builds the [`Customer`] it returns from
-//! the record; nothing else per customer is kept but a 40-byte slot (id,
-//! change_time, numbers) for refreshes.
+//! the record; nothing else per customer is kept but a 32-byte slot (id,
+//! change_time, numbers) and two 8-byte buckets of the id and login tables
+//! for refreshes. Every table is sized to the rows loaded (plus room for
+//! incremental changes), and the next full reload to the last one's size;
+//! after a refresh of many rows the heap memory the read freed goes back to
+//! the system: at 1 000 000 customers the index is ~150 bytes a customer.
 //!
 //! Lookups take a read lock for the bucket and the record only, so they never
 //! wait for the database or for an index being built, and wait for a change
@@ -203,6 +207,12 @@ const APPLY_BATCH: usize = 16;
 /// million rows takes seconds; the bounds are far above that.
 pub const FULL_DEADLINE: Duration = Duration::from_secs(300);
 pub const INCREMENTAL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A refresh that read this many rows gives the heap memory it freed back
+/// to the system (malloc_trim). Not below: trimming holds every thread's
+/// malloc for some milliseconds (a lookup allocates the customer it
+/// returns), which only a large index's memory is worth.
+const TRIM_AFTER_ROWS: usize = 10_000;
 
 /// How long a lookup spins for the read lock before it sleeps on it.
 const SPIN_LIMIT: Duration = Duration::from_millis(1);
@@ -552,13 +562,18 @@ impl CustomerIndex {
         cursor.advance(newest, started, Instant::now());
         let mut stats = self.apply_changes(&changed, started);
         stats.rows = rows;
+        if rows >= TRIM_AFTER_ROWS {
+            // A reread of a bulk import went through the drivers' buffers.
+            pages::give_back_freed();
+        }
         self.note_success();
         Ok(stats)
     }
 
     fn full_locked(&self, cursor: &mut Cursor) -> Result<RefreshStats, String> {
         let started = Instant::now();
-        let mut index = Index::default();
+        let (customers, numbers) = self.read().as_ref().map_or((0, 0), |i| i.size_hint());
+        let mut index = Index::sized(customers, numbers);
         let (mut rows, mut newest) = (0usize, None);
         self.fetch(None, FULL_DEADLINE, &mut |row| {
             rows += 1;
@@ -571,6 +586,12 @@ impl CustomerIndex {
         // so a full reload does not make the next pass reread a bulk import.
         cursor.advance(newest, started, Instant::now());
         let stats = self.install(index, rows, started);
+        if rows >= TRIM_AFTER_ROWS {
+            // The read's buffers and the old index's small parts are free
+            // now: back to the system, or Asterisk keeps a load's high-water
+            // mark (6 MiB at 1 000 000 customers).
+            pages::give_back_freed();
+        }
         self.note_success();
         Ok(stats)
     }

@@ -180,6 +180,12 @@ impl Relay {
     pub(crate) fn port(&self) -> u16 {
         self.port
     }
+
+    /// Registers the relay's connection with the read now running (a relay
+    /// kept from an earlier read): cutting it ends both directions.
+    pub(crate) fn register(&self, cutter: &Cutter) -> io::Result<()> {
+        cutter.register(&self.server)
+    }
 }
 
 /// Copies `from` to `to` until either ends, then shuts both: the other

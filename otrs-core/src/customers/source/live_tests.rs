@@ -276,6 +276,31 @@ fn pg_znuny_schema_over_tls() {
 
 #[test]
 #[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
+fn pg_a_kept_connection_the_server_closed_is_replaced() {
+    // Reads keep their connection for the next one; when the server has
+    // closed it meanwhile (a restart, an idle timeout, an admin), the next
+    // read runs on a new connection instead of failing.
+    let _servers = changing();
+    let index = pg_index(pg(SqlMap::default()));
+    index.refresh_full().expect("full load");
+    index.refresh_changed().expect("incremental, on the kept connection");
+    psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'app_otrsticket' AND usename = 'otrs' AND pid <> pg_backend_pid();",
+    );
+    let stats = index.refresh_changed().expect("incremental after the server closed the kept connection");
+    assert!(!stats.full, "{stats:?}");
+    assert!(index.status().db_up);
+    psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'app_otrsticket' AND usename = 'otrs' AND pid <> pg_backend_pid();",
+    );
+    index.refresh_full().expect("a full load after it as well");
+    assert_eq!(who(&index, "89168001001"), (1, Some("pg.petrova".into())));
+}
+
+#[test]
+#[ignore = "needs the project's slapd/PostgreSQL: scripts/test.sh"]
 fn pg_wrong_password_is_clear() {
     let _servers = reading();
     let (mut s, map) = pg(SqlMap::default());

@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use mysql::Value;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
@@ -27,6 +27,38 @@ pub(crate) struct PgSource {
     map: SqlMap,
     /// Read once, when the configuration is installed (as for https).
     tls: Result<Arc<rustls::ClientConfig>, String>,
+    /// The connection of the previous read, kept for the next one: a new
+    /// PostgreSQL connection costs a server process, the password exchange
+    /// (SCRAM) and the statement's preparation, some 10 ms, which an
+    /// incremental pass with nothing to read would otherwise spend every time.
+    kept: Mutex<Option<Kept>>,
+}
+
+impl Drop for PgSource {
+    /// The kept connection says goodbye and waits for the server to close
+    /// it: bounded, so that a server that stopped answering cannot hold up
+    /// `module unload` (every other drop happens inside a bounded read).
+    fn drop(&mut self) {
+        let kept = self.kept.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(k) = kept {
+            let cutter = Cutter::default();
+            cutter.run(std::time::Duration::from_secs(2), || {
+                if let Some(r) = &k.relay {
+                    let _ = r.register(&cutter);
+                }
+                drop(k);
+            });
+        }
+    }
+}
+
+/// An open connection and its prepared statements (dropped in this order:
+/// the statements, the client saying goodbye, then the relay).
+struct Kept {
+    full: Option<Statement>,
+    changed: Option<Statement>,
+    client: Client,
+    relay: Option<Relay>,
 }
 
 impl std::fmt::Debug for PgSource {
@@ -41,7 +73,7 @@ impl PgSource {
             SslMode::Disable => Err("sslmode = disable".to_string()),
             _ => client_config(pg.tls_ca_file.as_deref()),
         };
-        PgSource { pg, map, tls }
+        PgSource { pg, map, tls, kept: Mutex::new(None) }
     }
 
     fn target(&self) -> String {
@@ -50,7 +82,7 @@ impl PgSource {
 
     /// Over TCP through a [`Relay`] (`hostaddr` the relay, `host` still the
     /// server's name for TLS), so that `cutter` can end a stalled read.
-    fn connect(&self, cutter: &Arc<Cutter>) -> Result<(Client, Option<Relay>), String> {
+    fn connect(&self, cutter: &Arc<Cutter>) -> Result<Kept, String> {
         let p = &self.pg;
         let mut config = postgres::Config::new();
         let relay = if p.host.starts_with('/') {
@@ -87,7 +119,74 @@ impl PgSource {
                 config.ssl_mode(mode).connect(RustlsMake(Arc::clone(tls))).map_err(fail)
             }
         }?;
-        Ok((client, relay))
+        Ok(Kept { full: None, changed: None, client, relay })
+    }
+
+    /// The kept connection if it is still open (its sockets now cut with
+    /// this read's), else a new one; and whether it is new.
+    fn connection(&self, kept: Option<Kept>, cutter: &Arc<Cutter>) -> Result<(Kept, bool), String> {
+        match kept.filter(|k| !k.client.is_closed()) {
+            Some(k) => match k.relay.as_ref().map_or(Ok(()), |r| r.register(cutter)) {
+                Ok(()) => Ok((k, false)),
+                Err(_) => Ok((self.connect(cutter)?, true)),
+            },
+            None => Ok((self.connect(cutter)?, true)),
+        }
+    }
+
+    /// One query on `conn`, each row handed to `each`; how many were.
+    fn read(
+        &self,
+        conn: &mut Kept,
+        since: Option<(ChangeTime, i64)>,
+        each: &mut dyn FnMut(CustomerRow),
+        delivered: &mut usize,
+    ) -> Result<(), String> {
+        let read_fail = |e: postgres::Error| format!("cannot read {} from {}: {}", self.map.table, self.target(), pg_error(&e));
+        let bound = since.map(|(t, micros)| {
+            let (y, mo, d, h, mi, s, us) = t.parts();
+            (format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"), micros)
+        });
+        let Kept { full, changed, client, .. } = conn;
+        let statement = match &bound {
+            None => full,
+            Some(_) => changed,
+        };
+        if statement.is_none() {
+            let sql = match &bound {
+                None => full_sql(&self.map, Dialect::Postgres),
+                Some(_) => match changed_sql(&self.map, Dialect::Postgres) {
+                    Some(sql) => sql,
+                    None => return Ok(()),
+                },
+            };
+            *statement = Some(client.prepare(&sql).map_err(read_fail)?);
+        }
+        let Some(statement) = statement.as_ref() else { return Ok(()) };
+        let params: Vec<&(dyn ToSql + Sync)> = match &bound {
+            None => Vec::new(),
+            Some((t, micros)) => vec![t, micros],
+        };
+        let mut rows = client.query_raw(statement, params).map_err(read_fail)?;
+        let mut cells: Vec<Value> = Vec::new();
+        while let Some(row) = rows.next().map_err(read_fail)? {
+            cells.clear();
+            for i in 0..row.len() {
+                // Borrowed from the row's buffer: one copy per cell, not two.
+                let text: Option<&str> = row.try_get(i).ok().flatten();
+                cells.push(match (i, text) {
+                    // Column 9 is the valid column (see sql::select_list).
+                    (9, t) => Value::Int(i64::from(t.is_some_and(valid_text))),
+                    (_, Some(t)) => Value::Bytes(t.as_bytes().to_vec()),
+                    (_, None) => Value::NULL,
+                });
+            }
+            if let Some(row) = row_from_cells(&self.map, &cells) {
+                *delivered += 1;
+                each(row);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -123,48 +222,33 @@ impl CustomerSource for PgSource {
         !self.map.changed.is_empty()
     }
 
-    /// A connection per refresh, as for MySQL.
+    /// The connection of the previous read when it is still open (see
+    /// `kept`); a read that fails on it before its first row (the server
+    /// restarted, or closed it idle) is tried once more on a new one, unless
+    /// the read was cut. A connection that failed is never kept.
     fn fetch(
         &self,
         since: Option<(ChangeTime, i64)>,
         cutter: &Arc<Cutter>,
         each: &mut dyn FnMut(CustomerRow),
     ) -> Result<(), String> {
-        // The client is dropped (it says goodbye) before the relay.
-        let (mut client, _relay) = self.connect(cutter)?;
-        let read_fail = |e: postgres::Error| format!("cannot read {} from {}: {}", self.map.table, self.target(), pg_error(&e));
-        let (sql, bound) = match since {
-            None => (full_sql(&self.map, Dialect::Postgres), None),
-            Some((t, micros)) => {
-                let Some(sql) = changed_sql(&self.map, Dialect::Postgres) else {
-                    return Ok(());
-                };
-                let (y, mo, d, h, mi, s, us) = t.parts();
-                (sql, Some((format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"), micros)))
+        let mut kept = crate::runtime::lock(&self.kept);
+        let (mut conn, fresh) = self.connection(kept.take(), cutter)?;
+        let mut delivered = 0;
+        match self.read(&mut conn, since, each, &mut delivered) {
+            Ok(()) => {
+                *kept = Some(conn);
+                Ok(())
             }
-        };
-        let params: Vec<&(dyn ToSql + Sync)> = match &bound {
-            None => Vec::new(),
-            Some((t, micros)) => vec![t, micros],
-        };
-        let mut rows = client.query_raw(sql.as_str(), params).map_err(read_fail)?;
-        let mut cells: Vec<Value> = Vec::new();
-        while let Some(row) = rows.next().map_err(read_fail)? {
-            cells.clear();
-            for i in 0..row.len() {
-                let text: Option<String> = row.try_get(i).ok().flatten();
-                cells.push(match (i, text) {
-                    // Column 9 is the valid column (see sql::select_list).
-                    (9, t) => Value::Int(i64::from(t.as_deref().is_some_and(valid_text))),
-                    (_, Some(t)) => Value::Bytes(t.into_bytes()),
-                    (_, None) => Value::NULL,
-                });
+            Err(_) if !fresh && delivered == 0 && cutter.reason().is_none() => {
+                drop(conn);
+                let (mut conn, _) = self.connection(None, cutter)?;
+                self.read(&mut conn, since, each, &mut delivered)?;
+                *kept = Some(conn);
+                Ok(())
             }
-            if let Some(row) = row_from_cells(&self.map, &cells) {
-                each(row);
-            }
+            Err(e) => Err(e),
         }
-        Ok(())
     }
 
     fn secrets(&self) -> Vec<&str> {
