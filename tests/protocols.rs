@@ -140,21 +140,9 @@ fn a_rejection_is_reported_as_such_and_its_tickets_are_created_after_the_fix() {
         let line = status_line(&status, "OTRS:");
         assert!(line.starts_with("REJECTS since") && !line.contains("DOWN"), "{p:?}: {status}");
         assert!(standin.tickets().is_empty());
-        // the fix: the right otrs.conf, reloaded; every queued ticket is created
-        let out = reconfigure(&otrs_conf(&standin.url_for(p), p.general(), ""));
-        assert!(!out.contains("reload failure"), "{out}");
-        let t = wait_tickets_of(standin, 2, Duration::from_secs(15));
-        assert_eq!(t.len(), 2, "{p:?}: {t:?}");
-        drain_spool();
-        assert_eq!(status_line(&cli("otrs show status"), "OTRS:"), "up");
+        fixed_config_creates_each_queued_ticket_once(p, standin);
     }
-    let log = full_log();
-    let new = &log[log_before.min(log.len())..];
-    // one ERROR line per change of state (the calls' own lines say "ticket queued (...)")
-    let changes: Vec<&str> = new.lines().filter(|l| l.contains("new calls queue their tickets until it is fixed")).collect();
-    assert_eq!(changes.len(), 2, "{changes:?}");
-    assert!(changes.iter().all(|l| l.contains("] ERROR[") && l.contains("OTRS rejects our requests")), "{changes:?}");
-    assert!(!new.contains("OTRS is down"), "a rejection is never logged as down");
+    logged_as_rejections(log_before, 2);
 }
 
 #[test]
@@ -186,23 +174,35 @@ fn a_wrong_web_service_name_rejects_and_its_tickets_are_created_once_after_the_f
         let line = status_line(&status, "OTRS:");
         assert!(line.starts_with("REJECTS since") && line.contains("SessionCreate"), "{p:?}: {status}");
         assert!(standin.tickets().is_empty());
-        // the fix: the right url, reloaded; every queued ticket, once
-        let out = reconfigure(&otrs_conf(&standin.url_for(p), p.general(), ""));
-        assert!(!out.contains("reload failure"), "{out}");
-        let t = wait_tickets_of(standin, 2, Duration::from_secs(15));
-        assert_eq!(t.len(), 2, "{p:?}: {t:?}");
-        drain_spool();
-        std::thread::sleep(Duration::from_secs(4)); // past recheck_delay: a second create would show now
-        drain_spool();
-        let t = standin.tickets();
-        assert_eq!(t.len(), 2, "{p:?}: one ticket per call: {t:?}");
-        assert!(t.iter().any(|t| t["title"].contains("(89161229624)")) && t.iter().any(|t| t["title"].contains("(89165551234)")));
-        assert_eq!(status_line(&cli("otrs show status"), "OTRS:"), "up");
+        fixed_config_creates_each_queued_ticket_once(p, standin);
     }
+    logged_as_rejections(log_before, cases.len());
+}
+
+/// The fix: the right otrs.conf for `p`, reloaded. The two queued calls
+/// (89161229624, 89165551234) get their tickets, once each, also past
+/// recheck_delay (when a second create would show), and OTRS is up.
+fn fixed_config_creates_each_queued_ticket_once(p: Protocol, standin: &StandIn) {
+    let out = reconfigure(&otrs_conf(&standin.url_for(p), p.general(), ""));
+    assert!(!out.contains("reload failure"), "{out}");
+    let t = wait_tickets_of(standin, 2, Duration::from_secs(15));
+    assert_eq!(t.len(), 2, "{p:?}: {t:?}");
+    drain_spool();
+    std::thread::sleep(Duration::from_secs(4));
+    drain_spool();
+    let t = standin.tickets();
+    assert_eq!(t.len(), 2, "{p:?}: one ticket per call: {t:?}");
+    assert!(t.iter().any(|t| t["title"].contains("(89161229624)")) && t.iter().any(|t| t["title"].contains("(89165551234)")));
+    assert_eq!(status_line(&cli("otrs show status"), "OTRS:"), "up");
+}
+
+/// Since `log_before`: one ERROR line per change of state, `changes` of
+/// them (the calls' own lines say "ticket queued (...)"), and never "down".
+fn logged_as_rejections(log_before: usize, changes: usize) {
     let log = full_log();
     let new = &log[log_before.min(log.len())..];
-    let changes: Vec<&str> = new.lines().filter(|l| l.contains("new calls queue their tickets until it is fixed")).collect();
-    assert_eq!(changes.len(), cases.len(), "{changes:?}");
-    assert!(changes.iter().all(|l| l.contains("] ERROR[") && l.contains("OTRS rejects our requests")), "{changes:?}");
-    assert!(!new.contains("OTRS is down"), "a wrong web service name is never logged as down");
+    let lines: Vec<&str> = new.lines().filter(|l| l.contains("new calls queue their tickets until it is fixed")).collect();
+    assert_eq!(lines.len(), changes, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("] ERROR[") && l.contains("OTRS rejects our requests")), "{lines:?}");
+    assert!(!new.contains("OTRS is down"), "a rejection is never logged as down");
 }
