@@ -122,8 +122,15 @@ write = originate
 """
 
 
-def otrs_conf(url, db_port, db_name, refresh=15, extra=""):
+def otrs_conf(url, db_port, db_name, refresh=15, extra="", source=""):
     # The production defaults (refresh 15 s, full 600 s); --quick uses 2 s.
+    # `source`: a [customers] section instead of [general]'s MariaDB.
+    db = "" if source else f"""dbhost = 127.0.0.1
+dbport = {db_port}
+dbname = {db_name}
+dbuser = otrs
+dbpass = otrs-test-pw
+"""
     return f"""; written by bench/driver.py for scripts/bench.sh
 [general]
 url = {url}
@@ -131,12 +138,7 @@ url = {url}
 user = soapagent
 password = SoapAgent2024
 timeout = 3000
-dbhost = 127.0.0.1
-dbport = {db_port}
-dbname = {db_name}
-dbuser = otrs
-dbpass = otrs-test-pw
-country_code = 7
+{db}country_code = 7
 national_prefix = 8
 international_prefix = 00,810
 national_number_length = 10
@@ -147,7 +149,13 @@ refresh_interval = {refresh}
 queue = Raw
 state = new
 priority = 3 normal
-"""
+{source}"""
+
+
+def pg_source(cfg, table):
+    """A [customers] section reading `table` from the bench's PostgreSQL."""
+    return (f"\n[customers]\ntype = postgresql\ndbhost = 127.0.0.1\ndbport = {cfg['pg_port']}\ndbname = otrs\n"
+            f"dbuser = otrs\ndbpass = {cfg['pg_pass']}\ntable = {table}\nsslmode = disable\n")
 
 
 # --------------------------------------------------------------------- helpers
@@ -179,6 +187,21 @@ def cpu_seconds(pid):
         text = f.read()
     rest = text[text.rindex(")") + 2:].split()
     return (int(rest[11]) + int(rest[12])) / CLK
+
+
+def thread_cpu_ns(pid, name):
+    """CPU time (ns, schedstat) of the process's threads called `name`."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            continue
+    return total
 
 
 def rss_mib(pid):
@@ -432,6 +455,11 @@ def bulk_nsn(i):
     return "%d%07d" % (920 + i // 10 ** 7, i % 10 ** 7)
 
 
+def pg_nsn(i):
+    """The number of bench/scale.sh's PostgreSQL customer i ('8 921 ...')."""
+    return "921%07d" % i
+
+
 # --------------------------------------------------------------------- the benchmark
 
 class Bench:
@@ -458,17 +486,19 @@ class Bench:
                 raise RuntimeError(f"customer index never reached {customers_at_least} customers:\n{s}")
             time.sleep(0.5)
 
-    def reconfigure(self, url=None, db_name=None, extra=None):
+    def reconfigure(self, url=None, db_name=None, extra=None, source=None):
         if url:
             self.cfg["current_url"] = url
         if db_name:
             self.cfg["current_db"] = db_name
         if extra is not None:
             self.cfg["current_extra"] = extra
+        if source is not None:
+            self.cfg["current_source"] = source
         path = os.path.join(self.cfg["sandbox"], "etc/asterisk/otrs.conf")
         with open(path, "w") as f:
             f.write(otrs_conf(self.cfg["current_url"], self.cfg["db_port"], self.cfg["current_db"], self.refresh,
-                              self.cfg.get("current_extra", "")))
+                              self.cfg.get("current_extra", ""), self.cfg.get("current_source", "")))
         later = time.time() + 2
         os.utime(path, (later, later))
         out = cli("module reload app_otrsticket.so")
@@ -805,15 +835,51 @@ class Bench:
         # then read nothing: the memory once they are done.
         time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
         out["rss_settled_mib"] = rss_mib(self.pid)
+        # What keeping the index warm costs: the refresher thread's CPU
+        # while no call comes and no refresh reads anything.
+        secs = 3 if self.quick else 10
+        c0, t0 = thread_cpu_ns(self.pid, "otrs-customers"), time.monotonic()
+        time.sleep(secs)
+        out["warm_cpu_ms_per_s"] = (thread_cpu_ns(self.pid, "otrs-customers") - c0) / 1e6 / (time.monotonic() - t0)
         everyone = [bulk_nsn(i) for i in range(1, count + 1)]
         out["large"] = self.lookup_run(everyone, n, 22, want=("CREATED", "FAILED"))
         out["rss_after_calls_mib"] = rss_mib(self.pid)
         out["rss_growth_mib"] = out["rss_settled_mib"] - out["rss_small_mib"]
         out["p99_ratio"] = out["large"]["lookup_p99_us"] / out["small"]["lookup_p99_us"]
-        self.reconfigure(db_name=small)
+        # The same without keeping the index warm (index_keep_warm = 0;
+        # the change reloads the index).
+        log("scale: again with index_keep_warm = 0")
+        self.reconfigure(extra="index_keep_warm = 0")
+        time.sleep(1)
+        self.wait_index(count, timeout=300)
+        time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
+        out["large_cold"] = self.lookup_run(everyone, n, 23, want=("CREATED", "FAILED"))
+        out["p99_ratio_cold"] = out["large_cold"]["lookup_p99_us"] / out["small"]["lookup_p99_us"]
+        self.reconfigure(db_name=small, extra="")
         self.wait_index(1)
         time.sleep(2)
         out["rss_back_small_mib"] = rss_mib(self.pid)
+        # PostgreSQL: its 10 samples, then its 1 000 000 (bench/scale.sh)
+        pg_count = int(self.cfg.get("pg_scale_customers", 0))
+        if pg_count:
+            pg = {"customers_wanted": pg_count}
+            self.reconfigure(source=pg_source(self.cfg, "scale_small_customer_user"))
+            self.wait_index(10)
+            time.sleep(1)
+            pg["small"] = self.lookup_run([pg_nsn(i) for i in range(1, 11)], n, 24, want=("CREATED", "FAILED"))
+            log(f"scale: module reload to PostgreSQL scale_customer_user ({pg_count} customers)")
+            t0 = time.monotonic()
+            self.reconfigure(source=pg_source(self.cfg, "scale_customer_user"))
+            st = self.wait_index(pg_count, timeout=300)
+            pg["load_s"] = time.monotonic() - t0
+            pg["customers"] = int(re.search(r"(\d+) customers", st).group(1))
+            time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
+            pg_everyone = [pg_nsn(i) for i in range(1, pg_count + 1)]
+            pg["large"] = self.lookup_run(pg_everyone, n, 25, want=("CREATED", "FAILED"))
+            pg["p99_ratio"] = pg["large"]["lookup_p99_us"] / pg["small"]["lookup_p99_us"]
+            out["postgresql"] = pg
+            self.reconfigure(db_name=small, source="")
+            self.wait_index(1)
         log(f"scale: {json.dumps(out)}")
         self.res["scale"] = out
 

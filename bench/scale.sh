@@ -54,6 +54,10 @@ INSERT INTO scale_customer_user (login, email, customer_id, first_name, last_nam
     FROM generate_series(1, $n_sql) AS i;
 CREATE INDEX ON scale_customer_user (change_time);
 GRANT SELECT ON scale_customer_user TO otrs;
+-- the first 10 of them: the 10-customer figure through Asterisk (driver.py)
+DROP TABLE IF EXISTS scale_small_customer_user;
+CREATE TABLE scale_small_customer_user AS SELECT * FROM scale_customer_user ORDER BY login LIMIT 10;
+GRANT SELECT ON scale_small_customer_user TO otrs;
 ANALYZE scale_customer_user;
 SQL
 say "PostgreSQL: $n_sql customers in $(elapsed "$t0") s"

@@ -167,12 +167,20 @@ if [ $calls = 1 ]; then
     # in MariaDB (20 000 after --quick), if it ran
     scale_n=$(echo "SELECT COUNT(*) FROM otrs_bench_scale.customer_user WHERE valid_id = 1;" \
         | bash "$here/mariadb.sh" sql 2>/dev/null | tail -n 1 | tr -dc 0-9 || true)
+    # and the 1 000 000 it left in PostgreSQL (when the server still runs:
+    # a fresh start recreates the database without them)
+    pg_scale_n=0
+    if bash "$here/postgres.sh" status >/dev/null 2>&1; then
+        pg_scale_n=$(bash "$here/postgres.sh" sql -tAc "SELECT COUNT(*) FROM scale_customer_user WHERE valid_id = 1;" \
+            2>/dev/null | tr -dc 0-9 || true)
+    fi
     cat >"$OUT/bench.json" <<EOF
 {"pidfile": "$pidfile", "sandbox": "$OTRS_SANDBOX", "ami_port": $ami_port, "ami_secret": "$ami_secret",
  "standin_url": "http://$standin$ws", "standin_control": "$control", "standin_log": "$OUT/standin.log",
  "keepalive_url": "http://$keepalive$ws", "delay_ms": 20, "db_port": "$OTRS_DB_PORT",
  "db_small": "otrs_bench_small", "db_large": "otrs_bench_large", "bulk_called": [$bulk_called],
- "db_scale": "otrs_bench_scale", "scale_customers": ${scale_n:-0}}
+ "db_scale": "otrs_bench_scale", "scale_customers": ${scale_n:-0},
+ "pg_port": "${OTRS_PG_PORT:-5433}", "pg_pass": "${OTRS_PG_PASS:-otrs-pg-test-pw}", "pg_scale_customers": ${pg_scale_n:-0}}
 EOF
     chmod 600 "$OUT/bench.json"
     python3 bench/driver.py run --config "$OUT/bench.json" --out "$OUT/calls.json" $([ $quick = 1 ] && echo --quick) \

@@ -68,7 +68,8 @@ fn same_database(a: &Config, b: &Config) -> bool {
     let (ag, bg) = (&a.general, &b.general);
     a.customers == b.customers
         && ag.plan == bg.plan
-        && (ag.refresh_interval, ag.full_refresh_interval) == (bg.refresh_interval, bg.full_refresh_interval)
+        && (ag.refresh_interval, ag.full_refresh_interval, ag.index_keep_warm)
+            == (bg.refresh_interval, bg.full_refresh_interval, bg.index_keep_warm)
 }
 
 /// The spool folder: `spool_dir`, else Asterisk's spool directory + /otrs.
@@ -95,7 +96,8 @@ pub fn install(config: Config) -> Result<(), String> {
             if let Some(o) = &old {
                 index.serve_meanwhile(&o.index);
             }
-            let r = start_refreshers(&index, config.general.refresh_interval, config.general.full_refresh_interval);
+            let g = &config.general;
+            let r = start_refreshers(&index, g.refresh_interval, g.full_refresh_interval, g.index_keep_warm);
             *lock(&REFRESHER) = r;
             index
         }

@@ -74,6 +74,9 @@ pub struct General {
     pub refresh_interval: Duration,
     /// How often the whole customer index is rebuilt (catches deletions).
     pub full_refresh_interval: Duration,
+    /// How often a large customer index's pages are read between refreshes
+    /// so that none goes cold (zero: never); see `CustomerIndex::keep_warm`.
+    pub index_keep_warm: Duration,
     /// Append `[call:<pbx>-<uniqueid>]` to ticket titles, so a retry can find a
     /// ticket an unanswered attempt created (no duplicates).
     pub title_call_id: bool,
@@ -257,6 +260,7 @@ const GENERAL_KEYS: &[&str] = &[
     "unknown_customer",
     "refresh_interval",
     "full_refresh_interval",
+    "index_keep_warm",
     "title_call_id",
     "call_id_field",
     "spool_dir",
@@ -361,6 +365,7 @@ fn parse_general(s: &Section) -> Result<General, ConfigError> {
         unknown_customer,
         refresh_interval: Duration::from_secs(o.number("refresh_interval", 15, 1, 3600)?),
         full_refresh_interval: Duration::from_secs(o.number("full_refresh_interval", 600, 10, 86_400)?),
+        index_keep_warm: Duration::from_millis(o.number("index_keep_warm", 20, 0, 10_000)?),
         title_call_id: o.boolean("title_call_id", true)?,
         call_id_field: match o.get("call_id_field").filter(|v| !v.is_empty()) {
             // Znuny's dynamic field names: letters and digits only

@@ -98,6 +98,11 @@ impl Arena {
         self.garbage += self.record(at).map_or(0, |(n, text)| n + text.len());
     }
 
+    /// See [`ZeroBuf::touch_pages`].
+    pub(super) fn touch_pages(&self) -> usize {
+        self.chunks.iter().map(|c| c.buf.touch_pages()).sum()
+    }
+
     pub(super) fn bytes(&self) -> usize {
         self.chunks.iter().map(|c| c.used).sum()
     }

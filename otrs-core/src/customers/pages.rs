@@ -88,6 +88,23 @@ impl<T: Zeroed> ZeroBuf<T> {
     }
 }
 
+impl<T: Zeroed> ZeroBuf<T> {
+    /// Reads one byte of every 2 MiB page of a mapped buffer, so that none
+    /// of them goes cold (see [`super::CustomerIndex::keep_warm`]); how many
+    /// it read (0 for a plain vector, which lives on the malloc heap).
+    pub(super) fn touch_pages(&self) -> usize {
+        let Some((start, size)) = self.map else { return 0 };
+        let mut n = 0;
+        for offset in (0..size).step_by(HUGE_PAGE) {
+            // SAFETY: inside our own mapping, readable for its whole length;
+            // volatile, so the read is not optimised away.
+            unsafe { std::ptr::read_volatile(start.cast::<u8>().add(offset)) };
+            n += 1;
+        }
+        n
+    }
+}
+
 /// Returns the heap memory freed since to the system (glibc keeps freed
 /// memory for later, and a full load frees a lot of it at once: the rows as
 /// read, the drivers' buffers, the index replaced). Elsewhere a no-op.
@@ -160,6 +177,10 @@ mod tests {
         }
         assert!(big.iter().all(|b| *b == 0));
         big[(3 << 20) - 1] = 7;
+        assert_eq!(big[(3 << 20) - 1], 7);
+        // 3 MiB mapped: two huge pages to keep warm; a vector has none.
+        assert_eq!(big.touch_pages(), if big.mapping().is_some() { 2 } else { 0 });
+        assert_eq!(small.touch_pages(), 0);
         assert_eq!(big[(3 << 20) - 1], 7);
         let empty: ZeroBuf<u8> = ZeroBuf::new(0);
         assert!(empty.is_empty());

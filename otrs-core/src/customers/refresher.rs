@@ -42,6 +42,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Floor for the intervals, so a zero in the config cannot spin the CPU.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Floor for `index_keep_warm`.
+const MIN_WARM_INTERVAL: Duration = Duration::from_millis(1);
 
 impl Refresher {
     /// Stops the thread and waits for it to end.
@@ -100,15 +102,22 @@ impl Drop for Refresher {
 /// growing delay while the database is down), then an incremental refresh
 /// every `incremental_every` and a full one every `full_every` (which also
 /// drops deleted customers). While a refresh fails, the last good index stays
-/// in use and the error shows in [`CustomerIndex::status`].
-pub fn start_refresher(index: Arc<CustomerIndex>, incremental_every: Duration, full_every: Duration) -> Refresher {
+/// in use and the error shows in [`CustomerIndex::status`]. Between
+/// refreshes, every `keep_warm` (zero: never) it keeps a large index's pages
+/// warm ([`CustomerIndex::keep_warm`]); a small one's waits are not cut.
+pub fn start_refresher(
+    index: Arc<CustomerIndex>,
+    incremental_every: Duration,
+    full_every: Duration,
+    keep_warm: Duration,
+) -> Refresher {
     let control = Arc::new(Control::default());
     control.running.store(true, Ordering::SeqCst);
     index.resume_reads();
     let thread_control = Arc::clone(&control);
     let thread_index = Arc::clone(&index);
     let spawned = thread::Builder::new().name("otrs-customers".to_string()).spawn(move || {
-        run_refresher(&thread_index, &thread_control, incremental_every, full_every);
+        run_refresher(&thread_index, &thread_control, incremental_every, full_every, keep_warm);
         thread_control.running.store(false, Ordering::SeqCst);
     });
     let handle = match spawned {
@@ -122,7 +131,13 @@ pub fn start_refresher(index: Arc<CustomerIndex>, incremental_every: Duration, f
     Refresher { control, index, handle }
 }
 
-fn run_refresher(index: &CustomerIndex, control: &Control, incremental_every: Duration, full_every: Duration) {
+fn run_refresher(
+    index: &CustomerIndex,
+    control: &Control,
+    incremental_every: Duration,
+    full_every: Duration,
+    keep_warm: Duration,
+) {
     let incremental_every = incremental_every.max(MIN_INTERVAL);
     let full_every = full_every.max(MIN_INTERVAL);
     let backoff_cap = incremental_every.min(MAX_BACKOFF);
@@ -162,12 +177,34 @@ fn run_refresher(index: &CustomerIndex, control: &Control, incremental_every: Du
             backoff = backoff.saturating_mul(2).min(backoff_cap);
             wait
         };
+        wait_keeping_warm(index, control, wait, keep_warm);
+    }
+}
+
+/// Waits `wait`, or until told to stop or to reload; meanwhile keeps the
+/// index warm every `keep_warm` while it has pages to keep warm.
+fn wait_keeping_warm(index: &CustomerIndex, control: &Control, wait: Duration, keep_warm: Duration) {
+    let until = Instant::now() + wait;
+    let mut warm = !keep_warm.is_zero() && index.keep_warm() > 0;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let slice = if warm { left.min(keep_warm.max(MIN_WARM_INTERVAL)) } else { left };
         let flags = lock(&control.flags);
         // wait_timeout_while: spurious wakeups do not end the wait early.
-        let _ = control
+        let (flags, _) = control
             .wake
-            .wait_timeout_while(flags, wait, |f| !f.stop && !f.full_requested)
+            .wait_timeout_while(flags, slice, |f| !f.stop && !f.full_requested)
             .unwrap_or_else(PoisonError::into_inner);
+        if flags.stop || flags.full_requested {
+            return;
+        }
+        drop(flags);
+        if warm {
+            warm = index.keep_warm() > 0;
+        }
     }
 }
 
@@ -181,7 +218,7 @@ mod tests {
     #[test]
     fn refresher_stops_at_once() {
         let index = Arc::new(CustomerIndex::new(dead_db(), ru()));
-        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600));
+        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600), Duration::ZERO);
         assert!(r.is_running());
         // Let it fail once and go to sleep in its backoff.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -194,7 +231,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
 
         // Dropping it stops it as well.
-        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600));
+        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600), Duration::ZERO);
         let control = Arc::clone(&r.control);
         drop(r);
         assert!(!control.running.load(Ordering::SeqCst));
@@ -205,13 +242,37 @@ mod tests {
     #[test]
     fn refresher_retries_with_backoff() {
         let index = Arc::new(CustomerIndex::new(dead_db(), ru()));
-        let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600));
+        let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600), Duration::ZERO);
         // The first attempt fails, and a retry follows (the backoff is capped
         // by the 200 ms interval here) instead of the thread giving up.
         let first = wait_for_error_change(&index, None);
         let second = wait_for_error_change(&index, first);
         assert!(second.is_some() && second != first);
         r.stop();
+    }
+
+    #[test]
+    fn a_large_index_is_kept_warm_between_refreshes_and_still_stops_at_once() {
+        // Loaded, then its database gone: the refresher waits in its
+        // backoff, reading the index's pages every 5 ms meanwhile.
+        let rows: Vec<_> = (0..100_000u64).map(|i| row(i + 1, &format!("w{i}"), &format!("8 920 {i:07}"), "", None)).collect();
+        let index = Arc::new(loaded_from(dead_db(), &rows));
+        let r =
+            start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600), Duration::from_millis(5));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while index.pages_warmed() < 40 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(index.pages_warmed() >= 40, "{}", index.pages_warmed());
+        let started = Instant::now();
+        r.stop();
+        assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+        // Off (zero): never read.
+        let index = Arc::new(loaded_from(dead_db(), &rows));
+        let r = start_refresher(Arc::clone(&index), Duration::from_secs(3600), Duration::from_secs(3600), Duration::ZERO);
+        thread::sleep(Duration::from_millis(100));
+        r.stop();
+        assert_eq!(index.pages_warmed(), 0);
     }
 
     fn wait_for_error_change(index: &CustomerIndex, previous: Option<SystemTime>) -> Option<SystemTime> {
@@ -234,7 +295,7 @@ mod tests {
         let db = test_db();
         let mut scratch = Scratch::new(&db, "t_thread");
         let index = Arc::new(CustomerIndex::new(db, ru()));
-        let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600));
+        let r = start_refresher(Arc::clone(&index), Duration::from_millis(200), Duration::from_secs(3600), Duration::ZERO);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !index.is_loaded() && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(20));

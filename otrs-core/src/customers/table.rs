@@ -98,6 +98,11 @@ impl<B: Keyed> Table<B> {
         Table { buckets: ZeroBuf::new(n.max(MIN_BUCKETS)), len: 0, max_load }
     }
 
+    /// See [`ZeroBuf::touch_pages`].
+    pub(super) fn touch_pages(&self) -> usize {
+        self.buckets.touch_pages()
+    }
+
     fn fits(&self, len: usize) -> bool {
         len * 100 <= self.buckets.len() * self.max_load
     }

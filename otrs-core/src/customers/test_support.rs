@@ -42,7 +42,12 @@ pub(super) fn row(id: u64, login: &str, phone: &str, mobile: &str, change_time: 
 
 /// An index loaded from `rows` without a database (the DB is never used).
 pub(super) fn loaded(rows: &[CustomerRow]) -> CustomerIndex {
-    let index = CustomerIndex::new(DbSettings::default(), ru());
+    loaded_from(DbSettings::default(), rows)
+}
+
+/// As [`loaded`], with `db` as its database (for a refresher to fail on).
+pub(super) fn loaded_from(db: DbSettings, rows: &[CustomerRow]) -> CustomerIndex {
+    let index = CustomerIndex::new(db, ru());
     index.install(Index::from_rows(rows.iter().cloned(), &ru()), rows.len(), Instant::now());
     index
 }

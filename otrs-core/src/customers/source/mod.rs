@@ -115,10 +115,15 @@ pub fn build_index(sources: &[SourceConfig], plan: &NumberPlan) -> Arc<CustomerI
 
 /// One refresher thread per source (see [`start_refresher`]): a source that
 /// is slow or down delays only its own refreshes.
-pub fn start_refreshers(index: &Arc<CustomerIndex>, incremental_every: Duration, full_every: Duration) -> Vec<Refresher> {
+pub fn start_refreshers(
+    index: &Arc<CustomerIndex>,
+    incremental_every: Duration,
+    full_every: Duration,
+    keep_warm: Duration,
+) -> Vec<Refresher> {
     std::iter::once(index)
         .chain(index.later())
-        .map(|part| start_refresher(Arc::clone(part), incremental_every, full_every))
+        .map(|part| start_refresher(Arc::clone(part), incremental_every, full_every, keep_warm))
         .collect()
 }
 

@@ -182,7 +182,7 @@ fn a_slow_source_never_delays_a_lookup() {
     let index = two_sources(&a, &b);
     load_all(&index);
     *b.slow.lock().unwrap() = Duration::from_millis(1500);
-    let refreshers = start_refreshers(&index, Duration::from_millis(100), Duration::from_secs(3600));
+    let refreshers = start_refreshers(&index, Duration::from_millis(100), Duration::from_secs(3600), Duration::ZERO);
     // Wait until b's thread is inside its slow fetch.
     let before = b.fetches.load(Ordering::SeqCst);
     let until = Instant::now() + Duration::from_secs(5);
