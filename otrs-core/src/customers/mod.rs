@@ -310,8 +310,8 @@ impl CustomerIndex {
     /// a page no call has read for some tens of milliseconds can cost the
     /// next read 100-300 µs (measured on this project's test machine, a
     /// Firecracker VM: two random reads of 150 MiB 20 ms apart, p99 160 µs;
-    /// with this every 20 ms, 1.9 µs); reads from another thread keep it
-    /// mapped. Skipped while a refresh holds the index; 0 when the index is
+    /// with this every 20 ms, 1.9 µs): a read from any thread keeps a page
+    /// fast. Skipped while a refresh holds the index; 0 when the index is
     /// small enough to live on the malloc heap (nothing to keep warm).
     pub fn keep_warm(&self) -> usize {
         let pages = match self.current.try_read() {

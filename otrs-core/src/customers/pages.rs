@@ -86,9 +86,7 @@ impl<T: Zeroed> ZeroBuf<T> {
         let ptr = std::ptr::NonNull::new(start as *mut T)?;
         Some(ZeroBuf { ptr, len, map: Some((start as *mut libc::c_void, size)) })
     }
-}
 
-impl<T: Zeroed> ZeroBuf<T> {
     /// Reads one byte of every 2 MiB page of a mapped buffer, so that none
     /// of them goes cold (see [`super::CustomerIndex::keep_warm`]); how many
     /// it read (0 for a plain vector, which lives on the malloc heap).
