@@ -267,19 +267,19 @@ pub fn render(s: &StatusInput) -> String {
     }
     let _ = writeln!(
         o,
-        "Latency:          p50 {}, p95 {}, max {} (last {} calls)",
+        "Latency:          p50 {}, p95 {} (last {} calls), max {} since load",
         ms(st.latency.p50),
         ms(st.latency.p95),
-        ms(st.latency.max),
-        st.latency.samples
+        st.latency.samples,
+        ms(st.latency.max)
     );
     let _ = writeln!(
         o,
-        "Customer lookup:  p50 {}, p99 {}, max {} (last {} calls)",
+        "Customer lookup:  p50 {}, p99 {} (last {} calls), max {} since load",
         us(st.lookup.p50),
         us(st.lookup.p99),
-        us(st.lookup.max),
-        st.lookup.samples
+        st.lookup.samples,
+        us(st.lookup.max)
     );
     o
 }
@@ -288,6 +288,7 @@ pub fn render(s: &StatusInput) -> String {
 mod tests {
     use super::*;
     use crate::config::{from_sections, Section};
+    use crate::runtime::stats::Stats;
 
     fn config() -> Config {
         let general = Section {
@@ -382,6 +383,21 @@ mod tests {
         let input = StatusInput { version: "1", config: Some(&c2), ..Default::default() };
         let text = render(&input);
         assert!(!text.contains("Url-Secret-3") && text.contains("http://***@otrs.example/otrs/rpc.pl"), "{text}");
+    }
+
+    #[test]
+    fn percentiles_say_their_window_and_the_max_since_load() {
+        let stats = Stats::default();
+        stats.record_lookup(Duration::from_micros(900));
+        for _ in 0..2000 {
+            stats.record_lookup(Duration::from_micros(3));
+            stats.record_latency(Duration::from_millis(20));
+        }
+        let c = config();
+        let text = render(&StatusInput { version: "1", config: Some(&c), stats: stats.snapshot(), ..Default::default() });
+        // the 900 µs lookup left the window of 1024 but is still the max
+        assert_eq!(line(&text, "Customer lookup:"), "p50 3.0 µs, p99 3.0 µs (last 1024 calls), max 900.0 µs since load");
+        assert!(line(&text, "Latency:").ends_with("(last 1024 calls), max 20.0 ms since load"), "{text}");
     }
 
     fn status_with(history: ConfigHistory) -> String {
