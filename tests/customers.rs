@@ -275,6 +275,17 @@ fn the_directory_down_at_start_then_up() {
     let tickets = w.standin.tickets();
     let ivanov: Vec<_> = tickets.iter().filter(|t| t["title"].contains("(89167001001)")).collect();
     assert!(ivanov.len() >= 2 && ivanov.iter().all(|t| t["customer_user"] == "ldap.ivanov"), "{tickets:#?}");
+
+    // Down again later: its last load stays in use, calls do not wait.
+    script("slapd.sh", &["stop"]);
+    let down = |l: &str| l.contains("DOWN (its last load stays in use) since") && !l.contains(" 0 customers");
+    assert!(wait_for(Duration::from_secs(15), || down(&source_line("customers-ad"))), "{}", cli("otrs show status"));
+    assert!(cli("otrs show status").contains("cannot connect to the LDAP server ldap://127.0.0.1"));
+    let t0 = Instant::now();
+    let r = call("89167001001");
+    assert_eq!((r.var("STATUS"), r.var("CUSTOMERUSER")), ("CREATED", "ldap.ivanov"), "{r:?}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "the call waited for the directory: {:?}", t0.elapsed());
+    script("slapd.sh", &["start"]);
 }
 
 #[test]
