@@ -212,6 +212,18 @@ def rss_mib(pid):
     return float("nan")
 
 
+def huge_mib(pid):
+    """Asterisk's memory on transparent huge pages (the index asks for them)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("AnonHugePages:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
 def threads(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/task"))
@@ -761,12 +773,12 @@ class Bench:
         hits = sum(1 for r in results if r.get("matches") not in (None, "", "0"))
         # the module's own timing of each call's lookup (its last 1024)
         line = status_value(cli("otrs show status"), "Customer lookup:")
-        m = re.search(r"p50 ([\d.]+) µs, p99 ([\d.]+) µs, max ([\d.]+) µs \(last (\d+) calls\)", line)
+        m = re.search(r"p50 ([\d.]+) µs, p99 ([\d.]+) µs \(last (\d+) calls\), max ([\d.]+) µs since load", line)
         if not m:
             raise RuntimeError(f"no 'Customer lookup:' line in otrs show status: {line!r}")
         return {"calls": n, "failed": bad, "hits": hits, "p50_ms": pct(inside, 0.5), "p99_ms": pct(inside, 0.99),
                 "lookup_p50_us": float(m.group(1)), "lookup_p99_us": float(m.group(2)),
-                "lookup_max_us": float(m.group(3)), "lookup_samples": int(m.group(4))}
+                "lookup_max_us": float(m.group(4)), "lookup_samples": int(m.group(3))}
 
     def phase_lookup(self):
         # More calls than the module's window of 1024 lookups, so that each
@@ -831,6 +843,7 @@ class Bench:
         out["load_s"] = time.monotonic() - t0
         out["customers"] = int(re.search(r"(\d+) customers", st).group(1))
         out["rss_loaded_mib"] = rss_mib(self.pid)
+        out["huge_loaded_mib"] = huge_mib(self.pid)
         # The first incremental passes reread the bulk rows (one change time),
         # then read nothing: the memory once they are done.
         time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
@@ -859,6 +872,8 @@ class Bench:
         self.wait_index(1)
         time.sleep(2)
         out["rss_back_small_mib"] = rss_mib(self.pid)
+        # The 10 again: how far this machine's own floor moved meanwhile.
+        out["small_after"] = self.lookup_run(SAMPLES, n, 26)
         # PostgreSQL: its 10 samples, then its 1 000 000 (bench/scale.sh)
         pg_count = int(self.cfg.get("pg_scale_customers", 0))
         if pg_count:
@@ -867,16 +882,24 @@ class Bench:
             self.wait_index(10)
             time.sleep(1)
             pg["small"] = self.lookup_run([pg_nsn(i) for i in range(1, 11)], n, 24, want=("CREATED", "FAILED"))
+            pg["rss_small_mib"] = rss_mib(self.pid)
             log(f"scale: module reload to PostgreSQL scale_customer_user ({pg_count} customers)")
             t0 = time.monotonic()
             self.reconfigure(source=pg_source(self.cfg, "scale_customer_user"))
             st = self.wait_index(pg_count, timeout=300)
             pg["load_s"] = time.monotonic() - t0
             pg["customers"] = int(re.search(r"(\d+) customers", st).group(1))
+            pg["huge_loaded_mib"] = huge_mib(self.pid)
             time.sleep(self.refresh + 3 if self.quick else 2 * self.refresh + 8)
+            pg["rss_settled_mib"] = rss_mib(self.pid)
+            pg["rss_growth_mib"] = pg["rss_settled_mib"] - pg["rss_small_mib"]
             pg_everyone = [pg_nsn(i) for i in range(1, pg_count + 1)]
             pg["large"] = self.lookup_run(pg_everyone, n, 25, want=("CREATED", "FAILED"))
             pg["p99_ratio"] = pg["large"]["lookup_p99_us"] / pg["small"]["lookup_p99_us"]
+            self.reconfigure(source=pg_source(self.cfg, "scale_small_customer_user"))
+            self.wait_index(10)
+            time.sleep(1)
+            pg["small_after"] = self.lookup_run([pg_nsn(i) for i in range(1, 11)], n, 27, want=("CREATED", "FAILED"))
             out["postgresql"] = pg
             self.reconfigure(db_name=small, source="")
             self.wait_index(1)
