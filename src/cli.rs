@@ -82,10 +82,10 @@ fn test_lookup(args: &[String]) -> Result<String, CliError> {
                 let mark = if i == 0 { "*" } else { " " };
                 o.push_str(&format!(
                     "  {mark} {:<20} {:<30} customer {:<12} {:<30} from [{source}]\n",
-                    c.login,
+                    c.login(),
                     c.full_name(),
-                    c.customer_id,
-                    c.email
+                    c.customer_id(),
+                    c.email()
                 ));
             }
             if all.is_empty() {

@@ -175,13 +175,7 @@ fn bench_flow(c: &mut Criterion) {
         context: "otrs".into(),
         node: "pbx-a".into(),
     };
-    let customer = Arc::new(Customer {
-        login: "ivanov".into(),
-        customer_id: "ACME".into(),
-        first_name: "Ivan".into(),
-        last_name: "Ivanov".into(),
-        email: "ivanov@example.invalid".into(),
-    });
+    let customer = Arc::new(Customer::new("ivanov", "ACME", "Ivan", "Ivanov", "ivanov@example.invalid"));
     let when = SystemTime::now();
     let mut g = c.benchmark_group("flow");
     g.throughput(Throughput::Elements(1));

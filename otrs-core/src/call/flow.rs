@@ -41,7 +41,7 @@ pub struct Services {
 /// Whose repeat calls are grouped: the customer login, or the number.
 fn repeat_key(caller: &Caller, raw: &str, plan: &number::NumberPlan) -> Option<String> {
     match &caller.customer {
-        Some(c) => Some(format!("customer:{}", c.login)),
+        Some(c) => Some(format!("customer:{}", c.login())),
         None => number::canonical(raw, plan).map(|n| format!("number:{n}")),
     }
 }
@@ -68,7 +68,7 @@ impl Caller {
         Outcome {
             result,
             customer_user: customer_user.to_string(),
-            customer_id: self.customer.as_ref().map(|c| c.customer_id.clone()).unwrap_or_default(),
+            customer_id: self.customer.as_ref().map(|c| c.customer_id().to_string()).unwrap_or_default(),
             matches: self.matches,
             caller: self.display.clone(),
             customer: self.customer.clone(),
@@ -134,9 +134,9 @@ pub fn with_marker(title: &str, marker: &str) -> String {
 fn describe_customer(c: Option<&Customer>, matches: Option<usize>, raw_caller: &str) -> String {
     match c {
         Some(c) => {
-            let mut details = format!("login {}", c.login);
-            if !c.customer_id.is_empty() {
-                details.push_str(&format!(", customer {}", c.customer_id));
+            let mut details = format!("login {}", c.login());
+            if !c.customer_id().is_empty() {
+                details.push_str(&format!(", customer {}", c.customer_id()));
             }
             match c.full_name() {
                 name if name.is_empty() => details,
@@ -162,14 +162,14 @@ fn placeholders<'a>(
             "caller" => caller.display.clone(),
             "caller_name" => match c {
                 Some(c) if !c.full_name().is_empty() => c.full_name(),
-                Some(c) => c.login.clone(),
+                Some(c) => c.login().to_string(),
                 None => "unknown caller".to_string(),
             },
             "customer" => describe_customer(c, caller.matches, &call.caller),
             "customer_name" => c.map(Customer::full_name).unwrap_or_default(),
-            "customer_user" => c.map(|c| c.login.clone()).unwrap_or_else(|| config.general.unknown_customer.clone()),
-            "customer_id" => c.map(|c| c.customer_id.clone()).unwrap_or_default(),
-            "customer_email" => c.map(|c| c.email.clone()).unwrap_or_default(),
+            "customer_user" => c.map(|c| c.login().to_string()).unwrap_or_else(|| config.general.unknown_customer.clone()),
+            "customer_id" => c.map(|c| c.customer_id().to_string()).unwrap_or_default(),
+            "customer_email" => c.map(|c| c.email().to_string()).unwrap_or_default(),
             "matches" => caller.matches.map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
             "channel" => clean(&call.channel),
             "uniqueid" => clean(&call.uniqueid),
@@ -190,7 +190,7 @@ fn placeholders<'a>(
 pub fn ticket_for(config: &Config, profile: &Profile, call: &CallInfo, caller: &Caller, when: SystemTime) -> NewTicket {
     let vars = placeholders(config, profile, call, caller, when);
     let customer_user =
-        caller.customer.as_ref().map(|c| c.login.clone()).unwrap_or_else(|| config.general.unknown_customer.clone());
+        caller.customer.as_ref().map(|c| c.login().to_string()).unwrap_or_else(|| config.general.unknown_customer.clone());
     let mut title = template::render(&profile.title, &vars);
     if config.general.title_call_id && !call.uniqueid.is_empty() {
         title = with_marker(&title, &call_marker(&call.key()));
@@ -296,7 +296,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
     let attempted = skip.is_none();
     let (reason, maybe_delivered) = match skip {
         Some(reason) => (reason, false),
-        None => match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+        None => match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id()), deadline) {
             Ok(t) => {
                 if !profile.repeat_window.is_zero() {
                     if let Some(key) = repeat_key(&caller, &call.caller, &svc.config.general.plan) {
@@ -341,7 +341,7 @@ pub fn handle_call(svc: &Services, profile: &Profile, call: &CallInfo, deadline:
             // The spool cannot keep the ticket: OTRS may still take it, in
             // what is left of the budget.
             let asked = SystemTime::now();
-            match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id.as_str()), deadline) {
+            match create_ticket(svc, &ticket, caller.customer.as_ref().map(|c| c.customer_id()), deadline) {
                 Ok(t) => {
                     if svc.health.mark_up_asked_at(asked) {
                         crate::log_notice!("OTRS answers again: calls create their tickets directly");
@@ -419,7 +419,7 @@ fn append_to_recent(
         None => {
             // ...else ask OTRS: finds known customers' tickets after a
             // restart, or created by another PBX.
-            let login = caller.customer.as_ref()?.login.clone();
+            let login = caller.customer.as_ref()?.login().to_string();
             let minutes = (profile.repeat_window.as_secs() / 60).max(1).to_string();
             // The login is data, not a pattern. TicketSearch takes
             // CustomerUserLogin as a pattern (`*` is a wildcard: see
@@ -675,13 +675,7 @@ mod tests {
         assert_eq!(repeat_key(&unknown, "anonymous", &plan), None);
         let known = Caller {
             display: "x".into(),
-            customer: Some(Arc::new(Customer {
-                login: "ivanov".into(),
-                customer_id: "ACME".into(),
-                first_name: String::new(),
-                last_name: String::new(),
-                email: String::new(),
-            })),
+            customer: Some(Arc::new(Customer::new("ivanov", "ACME", "", "", ""))),
             matches: Some(1),
         };
         assert_eq!(repeat_key(&known, "89161229624", &plan).as_deref(), Some("customer:ivanov"));
@@ -743,16 +737,10 @@ mod tests {
 
     #[test]
     fn the_default_body_reads_well_for_every_caller() {
-        let ivanov = Customer {
-            login: "ivanov".into(),
-            customer_id: "ACME".into(),
-            first_name: "Ivan".into(),
-            last_name: "Ivanov".into(),
-            email: String::new(),
-        };
+        let ivanov = Customer::new("ivanov", "ACME", "Ivan", "Ivanov", "");
         let known = Caller { display: "89161229624".into(), customer: Some(Arc::new(ivanov.clone())), matches: Some(1) };
         assert_eq!(customer_line(&body_for(known, "89161229624")), "Customer: Ivan Ivanov (login ivanov, customer ACME).");
-        let nameless = Customer { first_name: String::new(), last_name: String::new(), customer_id: String::new(), ..ivanov };
+        let nameless = Customer::new("ivanov", "", "", "", "");
         let known = Caller { display: "89161229624".into(), customer: Some(Arc::new(nameless)), matches: Some(1) };
         assert_eq!(customer_line(&body_for(known, "89161229624")), "Customer: login ivanov.");
         let unknown = Caller { display: "84951110000".into(), customer: None, matches: Some(0) };

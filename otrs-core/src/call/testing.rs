@@ -58,13 +58,7 @@ pub(crate) fn plan() -> NumberPlan {
 }
 
 pub(crate) fn ivanov() -> Customer {
-    Customer {
-        login: "ivanov".into(),
-        customer_id: "ACME".into(),
-        first_name: "Ivan".into(),
-        last_name: "Ivanov".into(),
-        email: "ivanov@example.com".into(),
-    }
+    Customer::new("ivanov", "ACME", "Ivan", "Ivanov", "ivanov@example.com")
 }
 
 /// Ivan Ivanov at 8 916 122-96-24; nobody else.

@@ -2,7 +2,7 @@
 
 use super::db::CustomerRow;
 use super::pages::ZeroBuf;
-use super::Customer;
+use super::{Customer, CustomerText};
 
 /// Where a customer's text is in the [`Arena`]: chunk << 21 | offset.
 pub(super) type TextRef = u32;
@@ -107,10 +107,14 @@ impl Arena {
         self.chunks.iter().map(|c| c.used).sum()
     }
 
+    /// The customer of the record at `at`, in one allocation.
     pub(super) fn customer(&self, at: TextRef) -> Customer {
-        let mut fields = self.text(at).split(|&b| b == SEP).map(|f| String::from_utf8_lossy(f).into_owned());
-        let mut next = || fields.next().unwrap_or_default();
-        Customer { login: next(), customer_id: next(), first_name: next(), last_name: next(), email: next() }
+        let text = self.text(at);
+        let mut c = CustomerText::with_capacity(text.len());
+        for field in text.split(|&b| b == SEP).take(5) {
+            c.push(&String::from_utf8_lossy(field));
+        }
+        c.done()
     }
 
     pub(super) fn login(&self, at: TextRef) -> &[u8] {

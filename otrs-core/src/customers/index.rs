@@ -395,7 +395,7 @@ mod tests {
         assert_eq!(l.key.as_deref(), Some("9161229624"));
         let c = l.customer.expect("ivanov");
         assert_eq!(c.full_name(), "First1 Last1");
-        assert_eq!(c.email, "ivanov@example.invalid");
+        assert_eq!(c.email(), "ivanov@example.invalid");
         let s = index.status();
         assert!(s.loaded);
         assert_eq!(s.customers, 9);
@@ -467,7 +467,7 @@ mod tests {
         renamed.last_name = "Renamed".into();
         update(&index, &[renamed]);
         let c = index.lookup("89161000002").expect("loaded").customer.expect("found");
-        assert_eq!(c.last_name, "Renamed");
+        assert_eq!(c.last_name(), "Renamed");
 
         // Login renamed (same id): only the new login remains.
         update(&index, &[row(100, "newbie2", "8 916 100 00 02", "", later)]);
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(who(&index, &"3".repeat(19)), (1, Some("long20b".into())));
         let (key, all) = index.lookup_all(&"2".repeat(20)).expect("loaded");
         assert_eq!(key, Some("2".repeat(20)));
-        assert_eq!(all.iter().map(|c| c.login.as_str()).collect::<Vec<_>>(), ["long20", "long20b"]);
+        assert_eq!(all.iter().map(|c| c.login()).collect::<Vec<_>>(), ["long20", "long20b"]);
         // Changed in place: the long number moves, the short one goes.
         update(&index, &[row(5, "long20b", "", &"4".repeat(19), t(2026, 1, 1, 0, 0, 0)), row(1, "zero", "", "", when)]);
         assert_eq!(who(&index, &"2".repeat(20)), (1, Some("long20".into())));
@@ -650,7 +650,7 @@ mod tests {
         assert_eq!(index.status().customers, 9);
         assert!(index.read().as_ref().expect("loaded").wants_rebuild());
         let c = index.lookup("89161229624").expect("loaded").customer.expect("found");
-        assert_eq!(c.last_name, "Renamed 79999");
+        assert_eq!(c.last_name(), "Renamed 79999");
     }
 
     /// `cargo test --release -p otrs-core --lib memory_at_100k -- --ignored --nocapture`
@@ -698,8 +698,8 @@ mod tests {
         // And it answers as the first one.
         for r in rows.iter().step_by(997) {
             let key = crate::number::canonical_key(&r.phone, &ru()).expect("a number");
-            assert_eq!(next.lookup(&key).1.map(|c| c.login.clone()), Some(r.login.clone()));
-            assert_eq!(index.lookup(&key).1.map(|c| c.login.clone()), Some(r.login.clone()));
+            assert_eq!(next.lookup(&key).1.map(|c| c.login().to_string()), Some(r.login.clone()));
+            assert_eq!(index.lookup(&key).1.map(|c| c.login().to_string()), Some(r.login.clone()));
         }
     }
 

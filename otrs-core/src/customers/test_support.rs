@@ -58,7 +58,7 @@ pub(super) fn update(index: &CustomerIndex, rows: &[CustomerRow]) -> RefreshStat
 
 pub(super) fn who(index: &CustomerIndex, number: &str) -> (usize, Option<String>) {
     let l = index.lookup(number).expect("loaded");
-    (l.matches, l.customer.map(|c| c.login.clone()))
+    (l.matches, l.customer.map(|c| c.login().to_string()))
 }
 
 /// The sample customers of tests/sql/customers.sql, as rows.

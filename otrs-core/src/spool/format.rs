@@ -164,11 +164,11 @@ pub fn encode(job: &Job) -> String {
         None => put(&mut out, "customer", "0"),
         Some(cu) => {
             put(&mut out, "customer", "1");
-            put(&mut out, "customer.login", &cu.login);
-            put(&mut out, "customer.customer_id", &cu.customer_id);
-            put(&mut out, "customer.first_name", &cu.first_name);
-            put(&mut out, "customer.last_name", &cu.last_name);
-            put(&mut out, "customer.email", &cu.email);
+            put(&mut out, "customer.login", cu.login());
+            put(&mut out, "customer.customer_id", cu.customer_id());
+            put(&mut out, "customer.first_name", cu.first_name());
+            put(&mut out, "customer.last_name", cu.last_name());
+            put(&mut out, "customer.email", cu.email());
         }
     }
     if let Some(m) = t.matches {
@@ -354,13 +354,13 @@ pub fn decode(id: &str, bytes: &[u8]) -> Result<Job, SpoolError> {
 fn ticket_job(f: &mut Fields, end: Option<CallEnd>) -> Result<NewTicketJob, SpoolError> {
     let has_customer = f.required_flag("customer")?;
     let customer = if has_customer {
-        Some(Customer {
-            login: f.required("customer.login")?,
-            customer_id: f.required("customer.customer_id")?,
-            first_name: f.required("customer.first_name")?,
-            last_name: f.required("customer.last_name")?,
-            email: f.required("customer.email")?,
-        })
+        Some(Customer::new(
+            &f.required("customer.login")?,
+            &f.required("customer.customer_id")?,
+            &f.required("customer.first_name")?,
+            &f.required("customer.last_name")?,
+            &f.required("customer.email")?,
+        ))
     } else {
         None
     };

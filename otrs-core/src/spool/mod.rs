@@ -694,13 +694,7 @@ mod tests {
                 body: "Incoming call from ${caller}.\nCustomer: ${customer_name}.".into(),
                 ..Profile::default()
             },
-            Some(Customer {
-                login: "ivanov".into(),
-                customer_id: "ACME".into(),
-                first_name: "Иван".into(),
-                last_name: "Иванов".into(),
-                email: "ivanov@example.com".into(),
-            }),
+            Some(Customer::new("ivanov", "ACME", "Иван", "Иванов", "ivanov@example.com")),
             Some(1),
         )
     }
@@ -781,13 +775,7 @@ mod tests {
         tj(&mut job).profile.body = format!("{HEADER}\n{hostile}\nend\n");
         tj(&mut job).profile.subject = "Звонок от ${caller}: «клиент» — приоритет".into();
         tj(&mut job).profile.ticket_type = Some(String::new());
-        tj(&mut job).customer = Some(Customer {
-            login: "lo\tgin\\".into(),
-            customer_id: "id=1\r".into(),
-            first_name: "Пётр".into(),
-            last_name: "Щукин-Ёлкин".into(),
-            email: big.clone(),
-        });
+        tj(&mut job).customer = Some(Customer::new("lo\tgin\\", "id=1\r", "Пётр", "Щукин-Ёлкин", &big));
         job.attempts = u32::MAX;
         job.maybe_delivered = true;
         tj(&mut job).matches = Some(usize::MAX);

@@ -410,7 +410,7 @@ fn retry(svc: &Services, stats: &Stats, mut job: Job) -> Pass {
     }
     Stats::count(&stats.retries);
     asked_otrs();
-    let customer_id = caller.customer.as_ref().map(|c| c.customer_id.clone());
+    let customer_id = caller.customer.as_ref().map(|c| c.customer_id().to_string());
     let asked = SystemTime::now();
     match flow::create_ticket(svc, &ticket, customer_id.as_deref(), deadline) {
         Ok(created) => {

@@ -172,7 +172,7 @@ fn a_timeout_queues_the_ticket_as_maybe_delivered_and_marks_otrs_down() {
     let j = &jobs[0];
     assert_eq!((j.key.as_str(), j.attempts, j.maybe_delivered), ("pbx-a-1700000000.17", 1, true));
     let Task::Create(t) = &j.task else { panic!("{j:?}") };
-    assert_eq!((t.call.clone(), t.matches, t.customer.as_ref().map(|c| c.login.as_str())), (c, Some(1), Some("ivanov")));
+    assert_eq!((t.call.clone(), t.matches, t.customer.as_ref().map(|c| c.login())), (c, Some(1), Some("ivanov")));
     assert!(w.svc.health.otrs_down().is_some());
 }
 
@@ -357,7 +357,8 @@ fn jobs_of_key(w: &World, key: &str) -> Vec<crate::spool::Job> {
 
 /// Ivanov, and a customer whose login holds TicketSearch's wildcard.
 fn star_world(tag: &str, raw_login_search: bool) -> World {
-    let star = crate::customers::Customer { login: "iv*".into(), customer_id: "STAR".into(), ..testing::ivanov() };
+    let iv = testing::ivanov();
+    let star = crate::customers::Customer::new("iv*", "STAR", iv.first_name(), iv.last_name(), iv.email());
     let index = crate::customers::index_for_tests(
         &[(testing::ivanov(), "+7 916 122-96-24"), (star, "+7 495 111-22-33")],
         testing::plan(),

@@ -108,12 +108,12 @@ fn ldap_loads_the_whole_directory_in_pages() {
     }
     let l = index.lookup("89167003001").expect("loaded");
     let c = l.customer.expect("hostile entry");
-    assert_eq!(c.login, "ldap.hostile");
-    assert!(!c.first_name.chars().any(char::is_control) && !c.last_name.chars().any(char::is_control), "{c:?}");
-    assert_eq!(c.first_name, "EveSet(CALLERID(name)=x)");
-    assert_eq!(c.customer_id, "HELPDESK");
+    assert_eq!(c.login(), "ldap.hostile");
+    assert!(!c.first_name().chars().any(char::is_control) && !c.last_name().chars().any(char::is_control), "{c:?}");
+    assert_eq!(c.first_name(), "EveSet(CALLERID(name)=x)");
+    assert_eq!(c.customer_id(), "HELPDESK");
     let l = index.lookup("89167001001").expect("loaded").customer.expect("ivanov");
-    assert_eq!((l.full_name().as_str(), l.email.as_str()), ("Lev Ivanov", "ldap.ivanov@helpdesk.example"));
+    assert_eq!((l.full_name().as_str(), l.email()), ("Lev Ivanov", "ldap.ivanov@helpdesk.example"));
     // Unchanged directory: an incremental pass changes nothing.
     let stats = index.refresh_changed().expect("incremental");
     assert!(!stats.full && stats.changed == 0, "{stats:?}");
@@ -261,7 +261,7 @@ fn pg_znuny_schema_over_tls() {
     assert_eq!(who(&index, "+7 916 700-10-02"), (1, Some("pg.both".into())));
     assert_eq!(who(&index, "89168001002"), (0, None), "valid_id 2");
     let c = index.lookup("89168001001").expect("loaded").customer.expect("petrova");
-    assert_eq!((c.full_name().as_str(), c.customer_id.as_str()), ("Polina Petrova", "PGCO"));
+    assert_eq!((c.full_name().as_str(), c.customer_id()), ("Polina Petrova", "PGCO"));
     index.refresh_changed().expect("incremental");
     assert_eq!(who(&index, "89168001001"), (1, Some("pg.petrova".into())));
     // Without TLS it works as well; an untrusted certificate does not.
@@ -321,7 +321,7 @@ fn pg_any_table_through_a_column_map() {
     assert_eq!(who(&index, "89168002002"), (1, Some("crm.kim".into())), "the third phone column");
     assert_eq!(who(&index, "89168002003"), (0, None), "active = false");
     let c = index.lookup("89168002001").expect("loaded").customer.expect("kim");
-    assert_eq!((c.full_name().as_str(), c.customer_id.as_str(), c.email.as_str()), ("Kim Crm", "CRMCO", "kim@crm.invalid"));
+    assert_eq!((c.full_name().as_str(), c.customer_id(), c.email()), ("Kim Crm", "CRMCO", "kim@crm.invalid"));
 
     struct Back;
     impl Drop for Back {
@@ -354,6 +354,6 @@ fn ldap_then_pg_the_directory_wins() {
     assert_eq!(who(&first, "89167001002"), (2, Some("ldap.both".into())));
     assert_eq!(who(&first, "89168001001"), (1, Some("pg.petrova".into())));
     let (_, all) = first.lookup_sources("89167001002").expect("loaded");
-    let got: Vec<(&str, &str)> = all.iter().map(|(s, c)| (s.as_str(), c.login.as_str())).collect();
+    let got: Vec<(&str, &str)> = all.iter().map(|(s, c)| (s.as_str(), c.login())).collect();
     assert_eq!(got, [("customers-ad", "ldap.both"), ("customers-pg", "pg.both")]);
 }

@@ -108,7 +108,7 @@ fn the_earlier_source_wins_and_every_match_counts() {
     assert_eq!(who(&index, "89169999999"), (0, None));
     let (key, all) = index.lookup_sources("8 916 000 00 01").expect("loaded");
     assert_eq!(key.as_deref(), Some("9160000001"));
-    let got: Vec<(String, String)> = all.iter().map(|(s, c)| (s.clone(), c.login.clone())).collect();
+    let got: Vec<(String, String)> = all.iter().map(|(s, c)| (s.clone(), c.login().to_string())).collect();
     assert_eq!(
         got,
         [("customers-a", "a-shared"), ("customers-b", "b-shared"), ("customers-b", "b-shared2")]
