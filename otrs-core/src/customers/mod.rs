@@ -150,22 +150,29 @@ impl std::fmt::Debug for Customer {
 
 /// Builds a [`Customer`]'s one string field by field (five pushes).
 pub(crate) struct CustomerText {
-    text: String,
+    text: Vec<u8>,
     ends: [u32; 4],
     fields: usize,
 }
 
 impl CustomerText {
     pub(crate) fn with_capacity(bytes: usize) -> CustomerText {
-        CustomerText { text: String::with_capacity(bytes), ends: [0; 4], fields: 0 }
+        CustomerText { text: Vec::with_capacity(bytes), ends: [0; 4], fields: 0 }
     }
 
     pub(crate) fn push(&mut self, field: &str) {
+        self.push_parts(&[field.as_bytes()]);
+    }
+
+    /// One field made of several pieces (the index's packed text).
+    pub(crate) fn push_parts(&mut self, parts: &[&[u8]]) {
         if let Some(end) = self.ends.get_mut(self.fields.wrapping_sub(1)) {
             *end = self.text.len() as u32;
         }
         if self.fields < 5 {
-            self.text.push_str(field);
+            for part in parts {
+                self.text.extend_from_slice(part);
+            }
             self.fields += 1;
         }
     }
@@ -176,7 +183,10 @@ impl CustomerText {
         for end in self.ends.iter_mut().skip(self.fields.saturating_sub(1)) {
             *end = len;
         }
-        Customer { text: self.text.into_boxed_str(), ends: self.ends }
+        // The pieces are whole UTF-8 text put back together: checked once,
+        // copied only if a record was not one (a bad reference).
+        let text = String::from_utf8(self.text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Customer { text: text.into_boxed_str(), ends: self.ends }
     }
 }
 

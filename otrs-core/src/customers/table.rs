@@ -307,15 +307,15 @@ mod tests {
         // Grown by doublings to 2^k buckets, then fitted to its keys plus an
         // eighth: fewer buckets, every key still found.
         let mut t: Table = Table::new(NUMBERS_LOAD);
-        for k in 1..=100_000u64 {
+        for k in 1..=120_000u64 {
             t.insert(Bucket { key: k * 7, a: k as u32, b: 1 });
         }
         let grown = t.buckets.len();
         t.fit_to(t.len / 8);
         assert!(t.buckets.len() < grown, "{} buckets, {grown} before", t.buckets.len());
-        assert_eq!(t.buckets.len(), (112_500usize * 100).div_ceil(NUMBERS_LOAD));
-        assert!(t.fits(112_500) && !t.fits(112_600));
-        assert!((1..=100_000u64).all(|k| t.find(k * 7).map(|i| t.buckets[i].a) == Some(k as u32)));
+        assert_eq!(t.buckets.len(), (135_000usize * 100).div_ceil(NUMBERS_LOAD));
+        assert!(t.fits(135_000) && !t.fits(135_100));
+        assert!((1..=120_000u64).all(|k| t.find(k * 7).map(|i| t.buckets[i].a) == Some(k as u32)));
         // Fitted already: left alone; asked for more room: grows.
         let before = t.buckets.len();
         t.fit_to(t.len / 8);
