@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::db::CustomerRow;
-use super::pages::ZeroBuf;
+use super::pages::{Sweep, ZeroBuf};
 use super::{Customer, CustomerText};
 
 /// Where a customer's text is in the [`Arena`]: chunk << 21 | offset.
@@ -121,8 +121,8 @@ impl Arena {
     }
 
     /// See [`ZeroBuf::touch_pages`].
-    pub(super) fn touch_pages(&self) -> usize {
-        self.chunks.iter().map(|c| c.buf.touch_pages()).sum()
+    pub(super) fn touch_pages(&self, sweep: Sweep) -> usize {
+        self.chunks.iter().map(|c| c.buf.touch_pages(sweep)).sum()
     }
 
     pub(super) fn bytes(&self) -> usize {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::arena::{Arena, TextRef};
 use super::db::{time_key, CustomerRow};
 use super::numbers::row_keys;
+use super::pages::Sweep;
 use super::table::{Bucket, Ref, Table};
 use super::Customer;
 use crate::number::{Canonical, NumberPlan};
@@ -337,10 +338,10 @@ impl Index {
         }
     }
 
-    /// Reads a byte of each huge page a lookup may read: the number table
-    /// and the text (the other tables serve the refresh only).
-    pub(super) fn touch_pages(&self) -> usize {
-        self.numbers.touch_pages() + self.text.touch_pages()
+    /// This pass's share of a sweep over the pages a lookup may read: the
+    /// number table and the text (the other tables serve the refresh only).
+    pub(super) fn touch_pages(&self, sweep: Sweep) -> usize {
+        self.numbers.touch_pages(sweep) + self.text.touch_pages(sweep)
     }
 
     /// How many customers have this number (no text read).
@@ -529,12 +530,16 @@ mod tests {
         }
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         // Its number table (2.3 MB) and text (about 4 MB) are mapped on huge
-        // pages: keep_warm reads each of them; the 10 samples live on the
-        // heap, nothing to read.
-        let pages = index.keep_warm();
-        assert!((4..=8).contains(&pages), "{pages}");
-        assert_eq!(index.pages_warmed(), pages as u64);
-        assert_eq!(loaded(&samples()).keep_warm(), 0);
+        // pages: a sweep of keep_warm reads each of their 4 KiB pages once,
+        // a share of them each pass; the 10 samples live on the heap,
+        // nothing to read.
+        let whole = index.keep_warm(1);
+        assert!((4 * 512..=8 * 512).contains(&whole), "{whole}");
+        let sweep: Vec<usize> = (0..50).map(|_| index.keep_warm(50)).collect();
+        assert_eq!(sweep.iter().sum::<usize>(), whole);
+        assert!(sweep.iter().all(|&n| n >= 4 && n <= whole / 25), "{sweep:?}");
+        assert_eq!(index.pages_warmed(), 2 * whole as u64);
+        assert_eq!(loaded(&samples()).keep_warm(1), 0);
     }
 
     #[test]

@@ -68,6 +68,7 @@ use crate::runtime::lock;
 use cursor::Cursor;
 use db::CustomerRow;
 use index::Index;
+use pages::Sweep;
 
 pub use db::DbSettings;
 pub use refresher::{start_refresher, Refresher};
@@ -335,6 +336,8 @@ pub struct CustomerIndex {
     previous: RwLock<Option<Arc<CustomerIndex>>>,
     /// Pages read by [`keep_warm`](Self::keep_warm) so far.
     warmed: AtomicU64,
+    /// Its passes so far (which share of the sweep the next one reads).
+    warm_passes: AtomicU64,
 }
 
 impl fmt::Debug for CustomerIndex {
@@ -369,6 +372,7 @@ impl CustomerIndex {
             cutter: Arc::new(Cutter::default()),
             previous: RwLock::new(None),
             warmed: AtomicU64::new(0),
+            warm_passes: AtomicU64::new(0),
         }
     }
 
@@ -398,18 +402,24 @@ impl CustomerIndex {
         self.previous().filter(|_| !self.all_loaded())
     }
 
-    /// Keeps this source's index warm: reads one byte of each 2 MiB page a
-    /// lookup may read (the number table and the text; about 50 pages at
-    /// 1 000 000 customers, some tens of microseconds). On a virtual machine
-    /// a page no call has read for some tens of milliseconds can cost the
-    /// next read 100-300 µs (measured on this project's test machine, a
-    /// Firecracker VM: two random reads of 150 MiB 20 ms apart, p99 160 µs;
-    /// with this every 20 ms, 1.9 µs): a read from any thread keeps a page
-    /// fast. Skipped while a refresh holds the index; 0 when the index is
-    /// small enough to live on the malloc heap (nothing to keep warm).
-    pub fn keep_warm(&self) -> usize {
+    /// Keeps this source's index warm, one pass of a sweep: `every` passes
+    /// read one byte of each 4 KiB page a lookup may read (the number table
+    /// and the text: about 16 000 pages at 1 000 000 customers, some 100 µs
+    /// for the whole sweep), each pass a share of every 2 MiB page.
+    ///
+    /// On a virtual machine memory no one reads goes slow (measured on this
+    /// project's test machines, Firecracker VMs, `bench/cold-pages.c`): a
+    /// huge page nobody read for some tens of milliseconds could cost the
+    /// next read 100-300 µs, and a 4 KiB page nobody read for 30 s or more
+    /// 20-130 µs even while one byte of its huge page was read every 20 ms.
+    /// With every huge page read every 20 ms and every 4 KiB page every
+    /// second, none did. Skipped while a refresh holds the index; 0 when the
+    /// index is small enough to live on the malloc heap (nothing to keep
+    /// warm).
+    pub fn keep_warm(&self, every: usize) -> usize {
+        let sweep = Sweep::new(self.warm_passes.fetch_add(1, Ordering::Relaxed), every);
         let pages = match self.current.try_read() {
-            Ok(current) => current.as_ref().map_or(0, |index| index.touch_pages()),
+            Ok(current) => current.as_ref().map_or(0, |index| index.touch_pages(sweep)),
             Err(_) => 0,
         };
         self.warmed.fetch_add(pages as u64, Ordering::Relaxed);

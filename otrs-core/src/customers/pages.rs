@@ -87,19 +87,47 @@ impl<T: Zeroed> ZeroBuf<T> {
         Some(ZeroBuf { ptr, len, map: Some((start as *mut libc::c_void, size)) })
     }
 
-    /// Reads one byte of every 2 MiB page of a mapped buffer, so that none
-    /// of them goes cold (see [`super::CustomerIndex::keep_warm`]); how many
-    /// it read (0 for a plain vector, which lives on the malloc heap).
-    pub(super) fn touch_pages(&self) -> usize {
+    /// Reads one byte of each 4 KiB page of a mapped buffer that is this
+    /// pass's share of a sweep (see [`Sweep`] and
+    /// [`super::CustomerIndex::keep_warm`]); how many it read (0 for a plain
+    /// vector, which lives on the malloc heap).
+    pub(super) fn touch_pages(&self, sweep: Sweep) -> usize {
         let Some((start, size)) = self.map else { return 0 };
         let mut n = 0;
-        for offset in (0..size).step_by(HUGE_PAGE) {
+        for offset in (sweep.first() * PAGE..size).step_by(sweep.every * PAGE) {
             // SAFETY: inside our own mapping, readable for its whole length;
             // volatile, so the read is not optimised away.
             unsafe { std::ptr::read_volatile(start.cast::<u8>().add(offset)) };
             n += 1;
         }
         n
+    }
+}
+
+/// The page size a sweep reads at: a VM was measured to let each 4 KiB
+/// page of a huge one go slow on its own.
+const PAGE: usize = 4096;
+
+/// One pass of a sweep over the mapped buffers: pass number `pass` reads
+/// the 4 KiB pages whose number is `pass` modulo `every`, so `every`
+/// consecutive passes read each page once. `every` is at most 256, so that
+/// each pass still reads every 2 MiB page (and every buffer, all of at
+/// least 1 MiB) at least once.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sweep {
+    pass: u64,
+    every: usize,
+}
+
+impl Sweep {
+    pub(super) const MAX_EVERY: usize = 256;
+
+    pub(super) fn new(pass: u64, every: usize) -> Sweep {
+        Sweep { pass, every: every.clamp(1, Sweep::MAX_EVERY) }
+    }
+
+    fn first(self) -> usize {
+        (self.pass % self.every as u64) as usize
     }
 }
 
@@ -176,9 +204,18 @@ mod tests {
         assert!(big.iter().all(|b| *b == 0));
         big[(3 << 20) - 1] = 7;
         assert_eq!(big[(3 << 20) - 1], 7);
-        // 3 MiB mapped: two huge pages to keep warm; a vector has none.
-        assert_eq!(big.touch_pages(), if big.mapping().is_some() { 2 } else { 0 });
-        assert_eq!(small.touch_pages(), 0);
+        // 3 MiB mapped on 4 MiB: a sweep reads each of its 1024 pages once
+        // over `every` passes, each pass some of every 2 MiB page; a vector
+        // is never read.
+        if big.mapping().is_some() {
+            assert_eq!(big.touch_pages(Sweep::new(7, 1)), 1024);
+            for every in [2, 3, 50, 256, 1000] {
+                let passes: Vec<usize> = (0..every.min(256) as u64).map(|p| big.touch_pages(Sweep::new(p, every))).collect();
+                assert_eq!(passes.iter().sum::<usize>(), 1024, "every {every}");
+                assert!(passes.iter().all(|&n| n >= 2), "every {every}: {passes:?}");
+            }
+        }
+        assert_eq!(small.touch_pages(Sweep::new(0, 1)), 0);
         assert_eq!(big[(3 << 20) - 1], 7);
         let empty: ZeroBuf<u8> = ZeroBuf::new(0);
         assert!(empty.is_empty());

@@ -2,7 +2,7 @@
 //! numbers (key, text, count), 8-byte ones for the refresh-only tables of
 //! customer ids and logins (a tag of the key's hash and a slot).
 
-use super::pages::{ZeroBuf, Zeroed};
+use super::pages::{Sweep, ZeroBuf, Zeroed};
 
 /// A bucket of a [`Table`]: its key, 0 when empty.
 pub(super) trait Keyed: Zeroed + Default + PartialEq {
@@ -99,8 +99,8 @@ impl<B: Keyed> Table<B> {
     }
 
     /// See [`ZeroBuf::touch_pages`].
-    pub(super) fn touch_pages(&self) -> usize {
-        self.buckets.touch_pages()
+    pub(super) fn touch_pages(&self, sweep: Sweep) -> usize {
+        self.buckets.touch_pages(sweep)
     }
 
     fn fits(&self, len: usize) -> bool {
